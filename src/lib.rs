@@ -1,0 +1,8 @@
+//! Interlock: an Envoy xDS control plane for Kubernetes Ingress that never lets a
+//! batch of changes leave a route missing.
+//!
+//! Data flows one way: sources → world → translate → validate → snapshot → xds.
+
+pub mod bootstrap;
+pub mod snapshot;
+pub mod xds;

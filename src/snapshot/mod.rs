@@ -1,0 +1,19 @@
+//! The snapshot stage: immutable, consistent, content-versioned sets of Envoy
+//! resources, encoded once, and the store that publishes them to xDS streams.
+
+mod consistency;
+mod references;
+mod resource;
+mod resource_type;
+#[allow(clippy::module_inception)]
+mod snapshot;
+mod store;
+mod version;
+
+pub use consistency::{Inconsistency, InconsistentSnapshot};
+pub use references::References;
+pub use resource::{encode_count, Resource};
+pub use resource_type::{PerType, ResourceType};
+pub use snapshot::{ResourceMap, Snapshot, SnapshotBuilder};
+pub use store::SnapshotStore;
+pub use version::version_of;

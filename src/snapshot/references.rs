@@ -1,0 +1,146 @@
+//! What a resource names in other resources, extracted once at build time so the
+//! consistency check and the per-stream make-before-break planner never decode.
+
+use envoy_types::pb::envoy::config::cluster::v3::{
+    cluster::ClusterDiscoveryType, cluster::DiscoveryType, Cluster,
+};
+use envoy_types::pb::envoy::config::core::v3::{transport_socket, TransportSocket};
+use envoy_types::pb::envoy::config::listener::v3::{filter, Filter, FilterChain, Listener};
+use envoy_types::pb::envoy::config::route::v3::{
+    route::Action, route_action::ClusterSpecifier, RouteConfiguration,
+};
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    http_connection_manager::RouteSpecifier, HttpConnectionManager,
+};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
+use envoy_types::pb::google::protobuf::Any;
+use prost::{Message, Name};
+
+/// Names this resource depends on, by type. Sorted and deduplicated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct References {
+    /// Clusters that must exist (routes, or listeners with inline route tables).
+    pub clusters: Vec<String>,
+    /// RouteConfigurations fetched over RDS (listeners).
+    pub routes: Vec<String>,
+    /// Secrets fetched over SDS (listeners).
+    pub secrets: Vec<String>,
+    /// The ClusterLoadAssignment an EDS cluster waits for before it is warm.
+    pub endpoints: Option<String>,
+}
+
+impl References {
+    fn finish(mut self) -> Self {
+        for list in [&mut self.clusters, &mut self.routes, &mut self.secrets] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        self
+    }
+
+    /// References of a cluster: its ClusterLoadAssignment when it is an EDS cluster.
+    pub fn of_cluster(cluster: &Cluster) -> Self {
+        let is_eds = matches!(
+            cluster.cluster_discovery_type,
+            Some(ClusterDiscoveryType::Type(t)) if t == DiscoveryType::Eds as i32
+        );
+        let endpoints = is_eds.then(|| {
+            cluster
+                .eds_cluster_config
+                .as_ref()
+                .map(|eds| eds.service_name.clone())
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| cluster.name.clone())
+        });
+        References {
+            endpoints,
+            ..References::default()
+        }
+    }
+
+    /// References of a route table: every cluster a route forwards to.
+    pub fn of_route(route: &RouteConfiguration) -> Self {
+        let mut refs = References::default();
+        add_route_clusters(route, &mut refs.clusters);
+        refs.finish()
+    }
+
+    /// References of a listener: RDS names, inline route clusters and SDS secrets.
+    pub fn of_listener(listener: &Listener) -> Self {
+        let mut refs = References::default();
+        for chain in listener
+            .filter_chains
+            .iter()
+            .chain(listener.default_filter_chain.as_ref())
+        {
+            add_chain(chain, &mut refs);
+        }
+        refs.finish()
+    }
+}
+
+fn add_chain(chain: &FilterChain, refs: &mut References) {
+    for f in &chain.filters {
+        add_filter(f, refs);
+    }
+    if let Some(socket) = &chain.transport_socket {
+        add_transport_socket(socket, refs);
+    }
+}
+
+fn add_filter(f: &Filter, refs: &mut References) {
+    let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
+        return;
+    };
+    let Some(hcm) = unpack::<HttpConnectionManager>(any) else {
+        return;
+    };
+    match hcm.route_specifier {
+        Some(RouteSpecifier::Rds(rds)) => refs.routes.push(rds.route_config_name),
+        Some(RouteSpecifier::RouteConfig(route)) => add_route_clusters(&route, &mut refs.clusters),
+        _ => {}
+    }
+}
+
+fn add_transport_socket(socket: &TransportSocket, refs: &mut References) {
+    let Some(transport_socket::ConfigType::TypedConfig(any)) = &socket.config_type else {
+        return;
+    };
+    let Some(tls) = unpack::<DownstreamTlsContext>(any) else {
+        return;
+    };
+    if let Some(common) = tls.common_tls_context {
+        refs.secrets.extend(
+            common
+                .tls_certificate_sds_secret_configs
+                .into_iter()
+                .map(|s| s.name),
+        );
+    }
+}
+
+fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
+    let actions = route
+        .virtual_hosts
+        .iter()
+        .flat_map(|vh| vh.routes.iter())
+        .filter_map(|r| match &r.action {
+            Some(Action::Route(action)) => action.cluster_specifier.as_ref(),
+            _ => None,
+        });
+    for specifier in actions {
+        match specifier {
+            ClusterSpecifier::Cluster(name) => clusters.push(name.clone()),
+            ClusterSpecifier::WeightedClusters(weighted) => {
+                clusters.extend(weighted.clusters.iter().map(|c| c.name.clone()))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn unpack<M: Message + Name + Default>(any: &Any) -> Option<M> {
+    (any.type_url == M::type_url())
+        .then(|| M::decode(any.value.as_slice()).ok())
+        .flatten()
+}

@@ -1,0 +1,172 @@
+//! The immutable, versioned, consistent set of resources Envoy is served.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
+
+use super::consistency::{dangling, duplicate_domains, Inconsistency, InconsistentSnapshot};
+use super::references::References;
+use super::resource::Resource;
+use super::resource_type::{PerType, ResourceType};
+use super::version::version_of;
+
+/// Resources of one type, by name (sorted, so iteration and versions are deterministic).
+pub type ResourceMap = BTreeMap<String, Arc<Resource>>;
+
+/// A consistent, encoded configuration. It can only be made by
+/// [`SnapshotBuilder::build`], so every `Snapshot` has passed the invariant-2 check.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    version: String,
+    type_versions: PerType<String>,
+    resources: PerType<Arc<ResourceMap>>,
+}
+
+impl Snapshot {
+    /// Starts an empty snapshot.
+    pub fn builder() -> SnapshotBuilder {
+        SnapshotBuilder::default()
+    }
+
+    /// Content hash of the whole snapshot.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Content hash of one type's full set (the SotW `version_info` for LDS/CDS).
+    pub fn type_version(&self, kind: ResourceType) -> &str {
+        &self.type_versions[kind]
+    }
+
+    /// All resources of one type.
+    pub fn resources(&self, kind: ResourceType) -> &Arc<ResourceMap> {
+        &self.resources[kind]
+    }
+
+    /// One resource by type and name.
+    pub fn get(&self, kind: ResourceType, name: &str) -> Option<&Arc<Resource>> {
+        self.resources[kind].get(name)
+    }
+
+    /// Starts a builder holding this snapshot's resources, so a change encodes only
+    /// the resources it adds or replaces (the rest are shared, not re-encoded).
+    pub fn edit(&self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            resources: PerType::from_fn(|kind| ResourceMap::clone(&self.resources[kind])),
+            ..SnapshotBuilder::default()
+        }
+    }
+}
+
+/// Collects typed Envoy messages and turns them into a [`Snapshot`].
+///
+/// Map-typed protobuf fields are encoded in hash order by prost, so resources with
+/// more than one entry in a map field would not get deterministic versions; keep
+/// such maps to a single entry.
+#[derive(Default)]
+pub struct SnapshotBuilder {
+    resources: PerType<ResourceMap>,
+    added: PerType<BTreeSet<String>>,
+    problems: Vec<Inconsistency>,
+}
+
+impl SnapshotBuilder {
+    /// Adds a listener.
+    pub fn listener(mut self, listener: Listener) -> Self {
+        let refs = References::of_listener(&listener);
+        self.push(
+            ResourceType::Listener,
+            listener.name.clone(),
+            &listener,
+            refs,
+        );
+        self
+    }
+
+    /// Adds a route configuration.
+    pub fn route(mut self, route: RouteConfiguration) -> Self {
+        self.problems.extend(duplicate_domains(&route));
+        let refs = References::of_route(&route);
+        self.push(ResourceType::Route, route.name.clone(), &route, refs);
+        self
+    }
+
+    /// Adds a cluster.
+    pub fn cluster(mut self, cluster: Cluster) -> Self {
+        let refs = References::of_cluster(&cluster);
+        self.push(ResourceType::Cluster, cluster.name.clone(), &cluster, refs);
+        self
+    }
+
+    /// Adds a ClusterLoadAssignment (named by its `cluster_name`).
+    pub fn endpoints(mut self, endpoints: ClusterLoadAssignment) -> Self {
+        let name = endpoints.cluster_name.clone();
+        self.push(
+            ResourceType::Endpoints,
+            name,
+            &endpoints,
+            References::default(),
+        );
+        self
+    }
+
+    /// Adds a TLS secret.
+    pub fn secret(mut self, secret: Secret) -> Self {
+        let name = secret.name.clone();
+        self.push(ResourceType::Secret, name, &secret, References::default());
+        self
+    }
+
+    fn push<M: prost::Message + prost::Name>(
+        &mut self,
+        kind: ResourceType,
+        name: String,
+        message: &M,
+        refs: References,
+    ) {
+        if !self.added[kind].insert(name.clone()) {
+            self.problems.push(Inconsistency::DuplicateName {
+                kind,
+                name: name.clone(),
+            });
+        }
+        let resource = Resource::encode(kind, name.clone(), message, refs);
+        self.resources[kind].insert(name, Arc::new(resource));
+    }
+
+    /// Removes a resource (when editing a previous snapshot).
+    pub fn remove(mut self, kind: ResourceType, name: &str) -> Self {
+        self.resources[kind].remove(name);
+        self
+    }
+
+    /// Checks invariant 2 and seals the snapshot.
+    pub fn build(self) -> Result<Snapshot, InconsistentSnapshot> {
+        let resources = self.resources;
+        let mut problems = self.problems;
+        problems.extend(dangling(&resources));
+        if !problems.is_empty() {
+            problems.sort();
+            problems.dedup();
+            return Err(InconsistentSnapshot { problems });
+        }
+        let type_versions = PerType::from_fn(|kind| {
+            version_of(resources[kind].values().map(|r| (r.name(), r.version())))
+        });
+        let version = version_of(
+            ResourceType::ALL
+                .iter()
+                .map(|k| (k.short_name(), type_versions[*k].as_str())),
+        );
+        Ok(Snapshot {
+            version,
+            type_versions,
+            resources: PerType(resources.0.map(Arc::new)),
+        })
+    }
+}

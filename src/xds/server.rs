@@ -1,0 +1,117 @@
+//! The tonic ADS service: accepts streams and hands each to its own task.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
+    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
+};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::snapshot::SnapshotStore;
+
+use super::ack_tracker::AckTracker;
+use super::delta::Delta;
+use super::sotw::Sotw;
+use super::stream::{run, Protocol, StreamContext};
+
+/// Responses buffered per stream; the state machine keeps at most one per type in
+/// flight, so this never holds stale versions.
+const RESPONSE_BUFFER: usize = 8;
+
+/// Why the xDS server stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum XdsError {
+    /// The address could not be bound.
+    #[error("cannot listen for xDS on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The gRPC server failed.
+    #[error("xDS server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// The ADS server (SotW and delta on one port), serving whatever the store holds.
+#[derive(Clone)]
+pub struct AdsServer {
+    ctx: StreamContext,
+}
+
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+impl AdsServer {
+    /// A server publishing `store`'s snapshots and recording ACKs in `tracker`.
+    pub fn new(store: SnapshotStore, tracker: AckTracker) -> Self {
+        AdsServer {
+            ctx: StreamContext { store, tracker },
+        }
+    }
+
+    /// The tonic service, to mount on a server of your own.
+    pub fn into_service(self) -> AggregatedDiscoveryServiceServer<Self> {
+        AggregatedDiscoveryServiceServer::new(self)
+    }
+
+    /// Binds `addr` and serves until `shutdown` completes.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), XdsError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| XdsError::Bind { addr, source })?;
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// Serves on an already-bound listener (tests bind port 0 first).
+    pub async fn serve_on(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), XdsError> {
+        tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .add_service(self.into_service())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await?;
+        Ok(())
+    }
+
+    fn spawn<P: Protocol>(&self, requests: Streaming<P::Request>) -> ResponseStream<P::Response> {
+        let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
+        tokio::spawn(run::<P>(requests, tx, self.ctx.clone()));
+        Box::pin(ReceiverStream::new(rx))
+    }
+}
+
+#[tonic::async_trait]
+impl AggregatedDiscoveryService for AdsServer {
+    type StreamAggregatedResourcesStream = ResponseStream<DiscoveryResponse>;
+    type DeltaAggregatedResourcesStream = ResponseStream<DeltaDiscoveryResponse>;
+
+    async fn stream_aggregated_resources(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
+        Ok(Response::new(self.spawn::<Sotw>(request.into_inner())))
+    }
+
+    async fn delta_aggregated_resources(
+        &self,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
+        Ok(Response::new(self.spawn::<Delta>(request.into_inner())))
+    }
+}

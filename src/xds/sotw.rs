@@ -1,0 +1,44 @@
+//! State-of-the-world ADS (`StreamAggregatedResources`) on the wire.
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+
+use crate::snapshot::ResourceType;
+
+use super::stream::Protocol;
+use super::stream_state::{Mode, Outcome, Planned, StreamState};
+
+/// SotW: every response carries the whole view of its type.
+pub(crate) struct Sotw;
+
+impl Protocol for Sotw {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+    const MODE: Mode = Mode::Sotw;
+
+    fn node(request: &DiscoveryRequest) -> Option<&Node> {
+        request.node.as_ref()
+    }
+
+    fn apply(state: &mut StreamState, r: &DiscoveryRequest) -> Option<Outcome> {
+        let kind = ResourceType::from_type_url(&r.type_url)?;
+        let error = r.error_detail.as_ref().map(|e| e.message.clone());
+        Some(state.on_sotw_request(
+            kind,
+            &r.version_info,
+            &r.response_nonce,
+            &r.resource_names,
+            error,
+        ))
+    }
+
+    fn render(p: Planned) -> DiscoveryResponse {
+        DiscoveryResponse {
+            version_info: p.version,
+            resources: p.resources.iter().map(|r| r.body().clone()).collect(),
+            type_url: p.kind.type_url().to_owned(),
+            nonce: p.nonce,
+            ..DiscoveryResponse::default()
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The task that drives one ADS stream: requests and snapshot wake-ups go into the
+//! [`StreamState`], planned responses go out. One task per Envoy stream; a slow
+//! Envoy only slows its own task (invariant 5).
+
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use tokio::sync::mpsc;
+use tonic::{Status, Streaming};
+use tracing::{debug, info, warn};
+
+use crate::snapshot::SnapshotStore;
+
+use super::ack_tracker::AckTracker;
+use super::stream_state::{Mode, Outcome, Planned, StreamState};
+
+/// What a stream needs from the server: where snapshots come from and where ACKs go.
+#[derive(Clone)]
+pub(crate) struct StreamContext {
+    pub store: SnapshotStore,
+    pub tracker: AckTracker,
+}
+
+/// The wire form of one ADS flavour.
+pub(crate) trait Protocol: Send + 'static {
+    type Request: Send + 'static;
+    type Response: Send + 'static;
+    const MODE: Mode;
+
+    /// The node, sent on (at least) the first request.
+    fn node(request: &Self::Request) -> Option<&Node>;
+    /// Feeds a request into the state; `None` for types Interlock does not serve.
+    fn apply(state: &mut StreamState, request: &Self::Request) -> Option<Outcome>;
+    /// Renders a planned response.
+    fn render(planned: Planned) -> Self::Response;
+}
+
+/// Runs one stream until Envoy hangs up or the response channel closes.
+pub(crate) async fn run<P: Protocol>(
+    mut requests: Streaming<P::Request>,
+    responses: mpsc::Sender<Result<P::Response, Status>>,
+    ctx: StreamContext,
+) {
+    let node_id = match requests.message().await {
+        Ok(Some(first)) => match P::node(&first)
+            .map(|n| n.id.clone())
+            .filter(|id| !id.is_empty())
+        {
+            Some(id) => {
+                ctx.tracker.stream_opened(&id);
+                let guard = StreamGuard {
+                    tracker: ctx.tracker.clone(),
+                    node_id: id.clone(),
+                };
+                info!(node = %id, mode = ?P::MODE, "xDS stream opened");
+                drive::<P>(first, requests, responses, &ctx, &id).await;
+                drop(guard);
+                id
+            }
+            None => {
+                let _ = responses
+                    .send(Err(Status::invalid_argument(
+                        "first request must carry node.id",
+                    )))
+                    .await;
+                return;
+            }
+        },
+        _ => return,
+    };
+    info!(node = %node_id, "xDS stream closed");
+}
+
+/// Marks the node's stream closed however the task ends.
+struct StreamGuard {
+    tracker: AckTracker,
+    node_id: String,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.tracker.stream_closed(&self.node_id);
+    }
+}
+
+async fn drive<P: Protocol>(
+    first: P::Request,
+    mut requests: Streaming<P::Request>,
+    responses: mpsc::Sender<Result<P::Response, Status>>,
+    ctx: &StreamContext,
+    node_id: &str,
+) {
+    let mut state = StreamState::new(P::MODE);
+    let mut published = ctx.store.subscribe();
+    let mut next = Some(first);
+    loop {
+        if let Some(request) = next.take() {
+            match P::apply(&mut state, &request) {
+                Some(outcome) => record(&ctx.tracker, node_id, outcome),
+                None => debug!(node = %node_id, "request for a type Interlock does not serve"),
+            }
+        }
+        if let Some(target) = ctx.store.current() {
+            for planned in state.plan(&target) {
+                ctx.tracker.sent(node_id, planned.kind);
+                debug!(node = %node_id, kind = %planned.kind, version = %planned.version,
+                       nonce = %planned.nonce, resources = planned.resources.len(),
+                       removed = planned.removed.len(), "sending");
+                if responses.send(Ok(P::render(planned))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::select! {
+            message = requests.message() => match message {
+                Ok(Some(request)) => next = Some(request),
+                Ok(None) => return,
+                Err(status) => {
+                    debug!(node = %node_id, %status, "stream ended with an error");
+                    return;
+                }
+            },
+            changed = published.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
+    match outcome {
+        Outcome::Ack {
+            kind,
+            version,
+            acked,
+        } => {
+            debug!(node = %node_id, %kind, %version, "ACK");
+            tracker.acked(node_id, kind, version, Arc::clone(&acked));
+        }
+        Outcome::Nack {
+            kind,
+            version,
+            error,
+        } => {
+            warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
+            tracker.nacked(node_id, kind, version, error);
+        }
+        Outcome::Subscribed | Outcome::Stale => {}
+    }
+}

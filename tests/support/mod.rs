@@ -1,0 +1,19 @@
+//! Shared helpers for integration tests and benches: a real Envoy, a trivial HTTP
+//! upstream and an HTTP client. Test code: failures panic with a clear message, and a
+//! missing Envoy is installed or reported, never skipped.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code, unused_imports)]
+
+pub mod envoy;
+pub mod envoy_binary;
+pub mod http;
+pub mod ports;
+pub mod upstream;
+pub mod wait;
+
+pub use envoy::{dump_section, Envoy, EnvoyOptions};
+pub use envoy_binary::envoy_binary;
+pub use http::{get, HttpClient, Response};
+pub use ports::free_port;
+pub use upstream::Upstream;
+pub use wait::wait_for;
