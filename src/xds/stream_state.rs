@@ -572,6 +572,7 @@ impl StreamState {
                         == Some(view_version(&view, kind, target).as_str())
                     {
                         ts.acked = view;
+                        ts.sent_names = Some(ts.subscription.names().clone());
                         resolved = true;
                     }
                 }

@@ -4,13 +4,17 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod control_plane;
 pub mod envoy;
 pub mod envoy_binary;
 pub mod http;
 pub mod ports;
+pub mod resources;
+pub mod routes;
 pub mod upstream;
 pub mod wait;
 
+pub use control_plane::ControlPlane;
 pub use envoy::{dump_section, Envoy, EnvoyOptions};
 pub use envoy_binary::envoy_binary;
 pub use http::{get, HttpClient, Response};
