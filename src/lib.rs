@@ -5,4 +5,5 @@
 
 pub mod bootstrap;
 pub mod snapshot;
+pub mod world;
 pub mod xds;
