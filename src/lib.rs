@@ -4,6 +4,8 @@
 //! Data flows one way: sources → world → translate → validate → snapshot → xds.
 
 pub mod bootstrap;
+pub mod debounce;
+pub mod local_gateway;
 pub mod snapshot;
 pub mod world;
 pub mod xds;

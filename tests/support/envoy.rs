@@ -1,19 +1,13 @@
 //! A real Envoy process bootstrapped the way gateways are (Interlock's own
 //! `render_bootstrap`), so the tests check what production Envoys would do.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use interlock::bootstrap::{render_bootstrap, BootstrapOptions};
-use tempfile::TempDir;
-use tokio::process::{Child, Command};
+use interlock::bootstrap::BootstrapOptions;
+use interlock::local_gateway::{LocalEnvoy, LocalEnvoyOptions};
 
-use super::envoy_binary::envoy_binary;
 use super::http;
 
 /// How long Envoy may take to answer on its admin port.
@@ -46,46 +40,41 @@ impl EnvoyOptions {
     }
 }
 
-/// A running Envoy; killed when dropped. Its bootstrap, admin address file and log live
-/// in a temp dir kept for its whole life, so a failing test can print [`Envoy::log`].
+/// A running Envoy (Interlock's own [`LocalEnvoy`]), with the admin queries tests
+/// need. Failures panic with Envoy's log.
 pub struct Envoy {
     opts: EnvoyOptions,
-    dir: TempDir,
-    child: Option<Child>,
-    admin: SocketAddr,
+    inner: LocalEnvoy,
 }
 
 impl Envoy {
     /// Starts Envoy and waits until its admin endpoint answers. It need not be
     /// connected to Interlock yet (with nothing on `xds_port` it just keeps retrying).
     pub async fn start(opts: EnvoyOptions) -> Envoy {
-        let dir = tempfile::Builder::new()
-            .prefix("interlock-envoy")
-            .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a temp dir for Envoy: {e}"));
-        let bootstrap = render_bootstrap(&BootstrapOptions {
-            node_id: opts.node_id.clone(),
-            node_cluster: "interlock-tests".into(),
-            xds_host: "127.0.0.1".into(),
-            xds_port: opts.xds_port,
-            delta: opts.delta,
-            admin_port: 0,
-        });
-        fs::write(dir.path().join("bootstrap.yaml"), bootstrap)
-            .unwrap_or_else(|e| panic!("cannot write the Envoy bootstrap: {e}"));
-        let mut envoy = Envoy {
-            opts,
-            dir,
-            child: None,
-            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+        let local = LocalEnvoyOptions {
+            bootstrap: BootstrapOptions {
+                node_id: opts.node_id.clone(),
+                node_cluster: "interlock-tests".into(),
+                xds_host: "127.0.0.1".into(),
+                xds_port: opts.xds_port,
+                delta: opts.delta,
+                admin_port: 0,
+            },
+            concurrency: opts.concurrency,
+            log_level: std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
+            inherit_output: false,
         };
-        envoy.spawn().await;
+        let inner = LocalEnvoy::start(local)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start Envoy: {e}"));
+        let envoy = Envoy { opts, inner };
+        envoy.wait_admin().await;
         envoy
     }
 
     /// The admin endpoint (127.0.0.1, port picked by the kernel).
     pub fn admin_addr(&self) -> SocketAddr {
-        self.admin
+        self.inner.admin_addr()
     }
 
     /// The options Envoy was started with (its node id, for instance).
@@ -95,12 +84,12 @@ impl Envoy {
 
     /// Everything Envoy has logged, across restarts.
     pub fn log(&self) -> String {
-        fs::read_to_string(self.log_path()).unwrap_or_else(|e| format!("(no log: {e})"))
+        self.inner.log()
     }
 
     /// GET an admin path such as `/clusters`; returns status and body.
     pub async fn admin_get(&self, path: &str) -> (u16, String) {
-        match http::get(self.admin, "localhost", path).await {
+        match http::get(self.admin_addr(), "localhost", path).await {
             Ok(r) => (r.status, r.body),
             Err(e) => panic!("Envoy admin {path}: {e}\n--- envoy log ---\n{}", self.log()),
         }
@@ -131,105 +120,34 @@ impl Envoy {
 
     /// SIGKILL and reap: the harshest way an Envoy can go.
     pub fn kill(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = child.start_kill();
-        for _ in 0..1000 {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        panic!("Envoy did not exit within 5 s of SIGKILL");
+        self.inner.kill();
     }
 
     /// Kills Envoy and starts it again with the same options and node id, as a pod
     /// restart would.
     pub async fn restart(&mut self) {
-        self.kill();
-        self.spawn().await;
+        if let Err(e) = self.inner.restart().await {
+            panic!("cannot restart Envoy: {e}");
+        }
+        self.wait_admin().await;
     }
 
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("envoy.log")
-    }
-
-    async fn spawn(&mut self) {
-        let admin_file = self.dir.path().join("admin-address");
-        let _ = fs::remove_file(&admin_file);
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .unwrap_or_else(|e| panic!("cannot open the Envoy log: {e}"));
-        let _ = writeln!(log, "=== interlock tests: starting envoy ===");
-        let level = std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warn".into());
-        let child = Command::new(envoy_binary())
-            .arg("-c")
-            .arg(self.dir.path().join("bootstrap.yaml"))
-            .arg("--admin-address-path")
-            .arg(&admin_file)
-            .args(["--concurrency", &self.opts.concurrency.to_string()])
-            // No shared memory or domain sockets: any number of Envoys can run at once.
-            .arg("--disable-hot-restart")
-            .args(["--log-level", &level])
-            .args(["--drain-time-s", "1"])
-            .stdin(Stdio::null())
-            .stdout(clone(&log))
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", envoy_binary().display()));
-        self.child = Some(child);
-        self.admin = self.wait_until_ready(&admin_file).await;
-    }
-
-    /// Waits for Envoy to write its admin address and answer `/server_info` there.
-    async fn wait_until_ready(&mut self, admin_file: &std::path::Path) -> SocketAddr {
+    /// Waits until admin answers `/server_info` with 200.
+    async fn wait_admin(&self) {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
-                    panic!(
-                        "Envoy exited at start ({status})\n--- envoy log ---\n{}",
-                        self.log()
-                    );
-                }
-            }
-            let addr = fs::read_to_string(admin_file)
-                .ok()
-                .and_then(|s| s.trim().parse::<SocketAddr>().ok());
-            if let Some(addr) = addr {
-                if let Ok(r) = http::get(addr, "localhost", "/server_info").await {
-                    if r.status == 200 {
-                        return addr;
-                    }
+            if let Ok(r) = http::get(self.admin_addr(), "localhost", "/server_info").await {
+                if r.status == 200 {
+                    return;
                 }
             }
             if tokio::time::Instant::now() >= deadline {
                 panic!(
-                    "Envoy's admin did not answer within {START_TIMEOUT:?}\n--- envoy log ---\n{}",
+                    "Envoy's admin did not answer within {START_TIMEOUT:?}\n{}",
                     self.log()
                 );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Envoy {
-    fn drop(&mut self) {
-        // Reap before the temp dir goes; never panic while unwinding.
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            for _ in 0..200 {
-                if !matches!(child.try_wait(), Ok(None)) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
         }
     }
 }
@@ -241,11 +159,6 @@ pub fn dump_section<'a>(dump: &'a serde_json::Value, kind: &str) -> Option<&'a s
         .as_array()?
         .iter()
         .find(|c| c["@type"].as_str().is_some_and(|t| t.ends_with(kind)))
-}
-
-fn clone(log: &File) -> File {
-    log.try_clone()
-        .unwrap_or_else(|e| panic!("cannot duplicate the Envoy log handle: {e}"))
 }
 
 /// An admin `filter` matching exactly `name`: regex-escaped, then percent-encoded.

@@ -6,7 +6,6 @@
 
 pub mod control_plane;
 pub mod envoy;
-pub mod envoy_binary;
 pub mod http;
 pub mod ports;
 pub mod resources;
@@ -16,8 +15,8 @@ pub mod wait;
 
 pub use control_plane::ControlPlane;
 pub use envoy::{dump_section, Envoy, EnvoyOptions};
-pub use envoy_binary::envoy_binary;
 pub use http::{get, HttpClient, Response};
+pub use interlock::local_gateway::envoy_binary;
 pub use ports::free_port;
 pub use upstream::Upstream;
 pub use wait::wait_for;

