@@ -5,6 +5,7 @@ use super::object::{Kind, Object, ObjectRef};
 /// One change from a source. Sources (file, Kubernetes) produce only these, so
 /// the world and everything after it never know where objects came from.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum WorldEvent {
     /// An object was created or changed.
     Upsert(Object),
