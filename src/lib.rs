@@ -6,6 +6,10 @@
 pub mod bootstrap;
 pub mod debounce;
 pub mod local_gateway;
+pub mod pipeline;
 pub mod snapshot;
+pub mod sources;
+pub mod translate;
+pub mod validate;
 pub mod world;
 pub mod xds;

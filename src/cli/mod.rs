@@ -1,6 +1,8 @@
 //! Command-line interface: one file per subcommand.
 
 mod bootstrap;
+mod quickstart;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +17,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve Envoy gateways over ADS from a directory of Kubernetes YAML.
+    Serve(serve::ServeArgs),
+    /// Serve `examples/` with a real local Envoy in front and demo upstreams behind.
+    Quickstart(quickstart::QuickstartArgs),
     /// Print an Envoy bootstrap (YAML) for a gateway that takes its config from Interlock.
     Bootstrap(bootstrap::BootstrapArgs),
 }
@@ -23,5 +29,19 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bootstrap(args) => bootstrap::run(args),
+        Command::Serve(args) => {
+            serve::init_logging(args.log_format);
+            runtime()?.block_on(serve::run(args))
+        }
+        Command::Quickstart(args) => {
+            serve::init_logging(args.serve.log_format);
+            runtime()?.block_on(quickstart::run(args))
+        }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

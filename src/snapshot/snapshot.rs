@@ -53,6 +53,28 @@ impl Snapshot {
         self.resources[kind].get(name)
     }
 
+    /// Reuses `previous`'s encoded resources wherever content is unchanged: whole
+    /// type maps when a type is unchanged, single resources otherwise. Streams then
+    /// see unchanged config as the very same `Arc`s (cheap comparisons), and the
+    /// memory of consecutive snapshots is shared.
+    pub fn share_with(mut self, previous: &Snapshot) -> Snapshot {
+        for kind in ResourceType::ALL {
+            if self.type_versions[kind] == previous.type_versions[kind] {
+                self.resources[kind] = Arc::clone(&previous.resources[kind]);
+                continue;
+            }
+            let map = Arc::make_mut(&mut self.resources[kind]);
+            for (name, resource) in map.iter_mut() {
+                if let Some(old) = previous.get(kind, name) {
+                    if old.version() == resource.version() {
+                        *resource = Arc::clone(old);
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// Starts a builder holding this snapshot's resources, so a change encodes only
     /// the resources it adds or replaces (the rest are shared, not re-encoded).
     pub fn edit(&self) -> SnapshotBuilder {

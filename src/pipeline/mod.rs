@@ -1,0 +1,155 @@
+//! The pipeline: world events in, snapshots out. It owns the world, holds the
+//! sync gate (invariant 1), debounces (invariant 4), and runs translate →
+//! validate → publish, keeping the last good snapshot when validation fails.
+
+mod status;
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::debounce::{self, DebounceConfig, Debouncer};
+use crate::snapshot::SnapshotStore;
+use crate::translate::{translate, Diagnostic, TranslateConfig};
+use crate::validate::validate;
+use crate::world::{SyncGate, World, WorldEvent};
+
+pub use status::{PipelineStatus, StatusHandle};
+
+/// Events applied per wake-up before deciding whether to publish, so a burst that
+/// is already queued becomes one decision.
+const DRAIN_LIMIT: usize = 4096;
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineConfig {
+    /// How objects become Envoy config.
+    pub translate: TranslateConfig,
+    /// How changes are batched.
+    pub debounce: DebounceConfig,
+}
+
+/// Turns world events into published snapshots.
+pub struct Pipeline {
+    config: PipelineConfig,
+    world: World,
+    gate: SyncGate,
+    debouncer: Debouncer,
+    store: SnapshotStore,
+    status: StatusHandle,
+    reported: BTreeSet<String>,
+    publishes: u64,
+}
+
+impl Pipeline {
+    /// A pipeline publishing into `store` once every source in `sources` has synced.
+    pub fn new<I, S>(config: PipelineConfig, store: SnapshotStore, sources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let gate = SyncGate::new(sources);
+        let status = StatusHandle::default();
+        status.set(PipelineStatus {
+            pending_sources: gate.pending().map(str::to_owned).collect(),
+            ..PipelineStatus::default()
+        });
+        Pipeline {
+            debouncer: Debouncer::new(config.debounce),
+            config,
+            world: World::new(),
+            gate,
+            store,
+            status,
+            reported: BTreeSet::new(),
+            publishes: 0,
+        }
+    }
+
+    /// A handle on what the pipeline last did.
+    pub fn status(&self) -> StatusHandle {
+        self.status.clone()
+    }
+
+    /// Runs until every event sender is dropped.
+    pub async fn run(mut self, mut events: mpsc::Receiver<WorldEvent>) {
+        loop {
+            let publish = tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => {
+                        let mut publish = self.handle(event);
+                        for _ in 0..DRAIN_LIMIT {
+                            match events.try_recv() {
+                                Ok(event) => publish |= self.handle(event),
+                                Err(_) => break,
+                            }
+                        }
+                        publish
+                    }
+                    None => return,
+                },
+                () = debounce::sleep_until_deadline(self.debouncer.deadline()) => {
+                    self.debouncer.on_deadline(debounce::now())
+                }
+            };
+            if publish {
+                self.publish();
+            }
+        }
+    }
+
+    /// Applies one event; true when a publish is due now.
+    fn handle(&mut self, event: WorldEvent) -> bool {
+        if let WorldEvent::Synced { source } = &event {
+            if !self.gate.synced(source) {
+                return false;
+            }
+            info!(objects = self.world.len(), "every source has synced: first snapshot");
+            self.debouncer.published(debounce::now());
+            return true;
+        }
+        let changed = self.world.apply(event);
+        changed && self.gate.is_open() && self.debouncer.on_change(debounce::now())
+    }
+
+    fn publish(&mut self) {
+        let started = Instant::now();
+        let mut translation = translate(&self.world, &self.config.translate);
+        self.report(&translation.diagnostics);
+        let previous = self.store.current();
+        let mut status = PipelineStatus {
+            synced: true,
+            diagnostics: std::mem::take(&mut translation.diagnostics),
+            ingresses: std::mem::take(&mut translation.ingresses),
+            ..PipelineStatus::default()
+        };
+        match validate(&mut translation, previous.as_deref()) {
+            Ok(snapshot) => {
+                let version = snapshot.version().to_owned();
+                if self.store.publish(snapshot) {
+                    self.publishes += 1;
+                    info!(%version, took_ms = started.elapsed().as_secs_f64() * 1e3, "snapshot published");
+                }
+                status.version = Some(version);
+            }
+            Err(e) => {
+                error!(error = %e, "translation is inconsistent; keeping the last good snapshot");
+                status.last_error = Some(e.to_string());
+                status.version = previous.map(|p| p.version().to_owned());
+            }
+        }
+        status.publishes = self.publishes;
+        self.status.set(status);
+    }
+
+    /// Logs each diagnostic once (not on every rebuild while it persists).
+    fn report(&mut self, diagnostics: &[Diagnostic]) {
+        let current: BTreeSet<String> = diagnostics.iter().map(ToString::to_string).collect();
+        for line in current.difference(&self.reported) {
+            warn!("{line}");
+        }
+        self.reported = current;
+    }
+}

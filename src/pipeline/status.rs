@@ -1,0 +1,43 @@
+//! What the pipeline last did, readable at any time by the admin API and tests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::translate::{Diagnostic, IngressResources};
+use crate::world::ObjectKey;
+
+/// The outcome of the latest translation.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineStatus {
+    /// Every source has delivered its initial state (the sync gate is open).
+    pub synced: bool,
+    /// Sources still loading.
+    pub pending_sources: Vec<String>,
+    /// Diagnostics of the latest translation, per object.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Served Ingresses and the Envoy resources that carry each.
+    pub ingresses: BTreeMap<ObjectKey, IngressResources>,
+    /// Why the latest translation could not be published, if it could not.
+    pub last_error: Option<String>,
+    /// Snapshots published so far.
+    pub publishes: u64,
+    /// Version of the snapshot currently published.
+    pub version: Option<String>,
+}
+
+/// A shared, lock-free handle on the latest [`PipelineStatus`].
+#[derive(Clone, Default)]
+pub struct StatusHandle(Arc<ArcSwap<PipelineStatus>>);
+
+impl StatusHandle {
+    /// The latest status.
+    pub fn get(&self) -> Arc<PipelineStatus> {
+        self.0.load_full()
+    }
+
+    pub(crate) fn set(&self, status: PipelineStatus) {
+        self.0.store(Arc::new(status));
+    }
+}

@@ -1,0 +1,226 @@
+//! Kubernetes YAML to objects: the pure half of the file source, usable without
+//! a directory (tests, the Kubernetes-free quickstart).
+
+use std::fmt;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+use super::error::ParseError;
+use super::locate::locate;
+use super::string_data::merge_string_data;
+use crate::world::{Kind, Object};
+
+/// Everything one manifest text held: the objects Interlock watches, and the
+/// documents it passed over (so the caller can say which file they were in).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Manifests {
+    /// Objects, in document order.
+    pub objects: Vec<Object>,
+    /// Documents that were valid but not used.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A document that was valid YAML but not an object Interlock uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// 1-based position of the document in the text.
+    pub document: usize,
+    /// 1-based position in the `items` of a `kind: List`, if inside one.
+    pub item: Option<usize>,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// Why a document was skipped rather than loaded. Skips are warnings, not
+/// errors: a directory may hold Deployments next to Ingresses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    /// A kind (or apiVersion of a known kind) that Interlock does not watch.
+    #[error("{api_version} {kind} is not a kind Interlock reads")]
+    UnknownKind {
+        /// The document's `apiVersion`.
+        api_version: String,
+        /// The document's `kind`.
+        kind: String,
+    },
+    /// An object without `metadata.name` cannot be keyed.
+    #[error("{kind} has no metadata.name")]
+    NoName {
+        /// The object's kind.
+        kind: Kind,
+    },
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        if let Some(item) = self.item {
+            write!(f, ", item {item}")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// The objects in a multi-document (`---` separated) manifest text; `kind: List`
+/// documents contribute their items. Skipped documents are logged as warnings;
+/// use [`Manifests::parse`] to get them instead.
+pub fn parse_manifests(text: &str) -> Result<Vec<Object>, ParseError> {
+    let manifests = Manifests::parse(text)?;
+    for skipped in &manifests.skipped {
+        tracing::warn!("skipping manifest {skipped}");
+    }
+    Ok(manifests.objects)
+}
+
+// === impl Manifests ===
+
+impl Manifests {
+    /// Parses a multi-document manifest text. Empty documents are ignored; any
+    /// document that is not a well-formed object fails the whole text, so a
+    /// half-written file is never mistaken for a smaller valid one.
+    pub fn parse(text: &str) -> Result<Manifests, ParseError> {
+        let mut manifests = Manifests::default();
+        for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+            let number = index + 1;
+            let value =
+                Value::deserialize(document).map_err(|e| ParseError::yaml(number, None, &e))?;
+            manifests.add_document(text, number, value)?;
+        }
+        Ok(manifests)
+    }
+
+    fn add_document(
+        &mut self,
+        text: &str,
+        document: usize,
+        mut value: Value,
+    ) -> Result<(), ParseError> {
+        if value.is_null() {
+            return Ok(());
+        }
+        value
+            .apply_merge()
+            .map_err(|e| ParseError::yaml(document, None, &e))?;
+        let (api_version, kind) =
+            type_meta(&value).map_err(|m| ParseError::invalid(document, None, m))?;
+        if kind != "List" {
+            return self.add_object(text, document, None, api_version, kind, value);
+        }
+        let items = match value {
+            Value::Mapping(mut mapping) => mapping.remove("items"),
+            _ => None,
+        };
+        let items = match items {
+            None | Some(Value::Null) => return Ok(()),
+            Some(Value::Sequence(items)) => items,
+            Some(other) => {
+                return Err(ParseError::invalid(
+                    document,
+                    None,
+                    format!(
+                        "`items` of a List must be a sequence, found {}",
+                        describe(&other)
+                    ),
+                ))
+            }
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            let number = Some(index + 1);
+            if item.is_null() {
+                continue;
+            }
+            let (api_version, kind) =
+                type_meta(&item).map_err(|m| ParseError::invalid(document, number, m))?;
+            self.add_object(text, document, number, api_version, kind, item)?;
+        }
+        Ok(())
+    }
+
+    fn add_object(
+        &mut self,
+        text: &str,
+        document: usize,
+        item: Option<usize>,
+        api_version: String,
+        kind: String,
+        value: Value,
+    ) -> Result<(), ParseError> {
+        let known = Kind::ALL
+            .into_iter()
+            .find(|k| k.type_meta() == (api_version.as_str(), kind.as_str()));
+        let Some(known) = known else {
+            self.skipped.push(Skipped {
+                document,
+                item,
+                reason: SkipReason::UnknownKind { api_version, kind },
+            });
+            return Ok(());
+        };
+        let object = object_from_value(known, value).map_err(|error| {
+            // Values forget positions; ask the text again for a line number.
+            let located = locate(text, document, item, known).unwrap_or(error);
+            ParseError::yaml(document, item, &located)
+        })?;
+        if object.reference().is_none() {
+            self.skipped.push(Skipped {
+                document,
+                item,
+                reason: SkipReason::NoName { kind: known },
+            });
+            return Ok(());
+        }
+        self.objects.push(object);
+        Ok(())
+    }
+}
+
+/// Deserializes a document already known to be of `kind`.
+fn object_from_value(kind: Kind, value: Value) -> Result<Object, serde_yaml_ng::Error> {
+    Ok(match kind {
+        Kind::Ingress => Object::Ingress(serde_yaml_ng::from_value(value)?),
+        Kind::IngressClass => Object::IngressClass(serde_yaml_ng::from_value(value)?),
+        Kind::Service => Object::Service(serde_yaml_ng::from_value(value)?),
+        Kind::EndpointSlice => Object::EndpointSlice(serde_yaml_ng::from_value(value)?),
+        Kind::Secret => {
+            let mut secret: Secret = serde_yaml_ng::from_value(value)?;
+            merge_string_data(&mut secret);
+            Object::Secret(secret)
+        }
+    })
+}
+
+/// `apiVersion` and `kind`, or why the document is not a Kubernetes object.
+fn type_meta(value: &Value) -> Result<(String, String), String> {
+    let Value::Mapping(mapping) = value else {
+        return Err(format!(
+            "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
+            describe(value)
+        ));
+    };
+    let field = |name: &str| match mapping.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        None | Some(Value::Null) | Some(Value::String(_)) => {
+            Err(format!("not a Kubernetes object: `{name}` is missing"))
+        }
+        Some(other) => Err(format!(
+            "`{name}` must be a string, found {}",
+            describe(other)
+        )),
+    };
+    Ok((field("apiVersion")?, field("kind")?))
+}
+
+/// A YAML value's shape, for messages.
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a sequence",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
