@@ -76,6 +76,8 @@ struct InFlight {
     view: Arc<ResourceMap>,
     /// EDS only: clusters that become warm when this response is ACKed.
     warms: Vec<String>,
+    /// Delta: names this response removed.
+    removed: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -95,7 +97,7 @@ struct TypeState {
     last_nonce: Option<String>,
     /// Envoy has had an answer of this type, or held config from before a reconnect.
     answered: bool,
-    nacked: Option<String>,
+    nacked: BTreeSet<String>,
     /// SotW: the explicit names the last response answered.
     sent_names: Option<BTreeSet<String>>,
     /// Delta: subscribed names already answered as not existing.
@@ -112,6 +114,9 @@ pub struct StreamState {
     warm: BTreeSet<String>,
     /// ClusterLoadAssignments Envoy needs because their cluster was (re)sent.
     owed: BTreeSet<String>,
+    /// Owed CLAs carried by the EDS response in flight: settled by its ACK, owed
+    /// again if it is NACKed.
+    owed_in_flight: BTreeSet<String>,
     /// Snapshot version whose clusters are all ACKed and warm.
     clusters_ready_for: Option<String>,
     nonces: u64,
@@ -125,6 +130,7 @@ impl StreamState {
             types: PerType::default(),
             warm: BTreeSet::new(),
             owed: BTreeSet::new(),
+            owed_in_flight: BTreeSet::new(),
             clusters_ready_for: None,
             nonces: 0,
         }
@@ -146,6 +152,11 @@ impl StreamState {
         let first = !ts.requested;
         ts.requested = true;
         ts.subscription.set_sotw(kind, names);
+        if ts.acked.keys().any(|n| !ts.subscription.wants(n)) {
+            let sub = ts.subscription.clone();
+            Arc::make_mut(&mut ts.acked).retain(|n, _| sub.wants(n));
+            ts.sent_names = None;
+        }
         if nonce.is_empty() {
             if first && !version_info.is_empty() {
                 ts.acked_version = Some(version_info.to_owned());
@@ -218,15 +229,23 @@ impl StreamState {
             // A repeat of an answered nonce: only its names mattered.
             return Outcome::Subscribed;
         };
+        if kind == ResourceType::Endpoints {
+            let settled = std::mem::take(&mut self.owed_in_flight);
+            if error.is_some() {
+                self.owed.extend(settled);
+            }
+        }
+        let ts = &mut self.types[kind];
         if let Some(error) = error {
-            ts.nacked = Some(flight.version.clone());
+            ts.nacked.insert(flight.version.clone());
             return Outcome::Nack {
                 kind,
                 version: flight.version,
                 error,
             };
         }
-        ts.unknown.clear();
+        ts.unknown
+            .retain(|n, _| !flight.view.contains_key(n) && !flight.removed.contains(n));
         ts.acked_version = Some(flight.version.clone());
         ts.acked = if ts.subscription.is_wildcard()
             || flight.view.keys().all(|n| ts.subscription.wants(n))
@@ -284,7 +303,7 @@ impl StreamState {
         let version = view_version(&view, kind, target);
         let (resources, removed) = match self.mode {
             Mode::Sotw => (self.sotw_content(kind, &view, &version)?, Vec::new()),
-            Mode::Delta => self.delta_content(kind, &view, &version)?,
+            Mode::Delta => self.delta_content(kind, &view, &version, target)?,
         };
         let warms = match kind {
             ResourceType::Cluster => {
@@ -309,6 +328,7 @@ impl StreamState {
             version: version.clone(),
             view,
             warms,
+            removed: removed.clone(),
         });
         Some(Planned {
             kind,
@@ -330,12 +350,12 @@ impl StreamState {
         let names_changed =
             !kind.is_wildcard() && ts.sent_names.as_ref() != Some(ts.subscription.names());
         let owed = kind == ResourceType::Endpoints && view.keys().any(|n| self.owed.contains(n));
-        if !names_changed && !owed {
-            let same = ts.acked_version.as_deref() == Some(version);
-            let rejected = ts.nacked.as_deref() == Some(version);
-            if same || rejected {
-                return None;
-            }
+        if ts.nacked.contains(version) {
+            return None;
+        }
+        let same = ts.acked_version.as_deref() == Some(version);
+        if !names_changed && !owed && same {
+            return None;
         }
         Some(view.values().cloned().collect())
     }
@@ -346,13 +366,14 @@ impl StreamState {
         kind: ResourceType,
         view: &Arc<ResourceMap>,
         version: &str,
+        target: &Snapshot,
     ) -> Option<(Vec<Arc<Resource>>, Vec<String>)> {
         let ts = &self.types[kind];
         let first = !ts.answered;
         if Arc::ptr_eq(view, &ts.acked) && ts.unknown.is_empty() && !first {
             return None;
         }
-        if ts.nacked.as_deref() == Some(version) {
+        if ts.nacked.contains(version) {
             return None;
         }
         let changed: Vec<Arc<Resource>> = view
@@ -364,15 +385,25 @@ impl StreamState {
             })
             .cloned()
             .collect();
+        // Claimed (unknown) resources are dropped only where that cannot break a
+        // route: listeners any time, clusters once Envoy's routes are known; an
+        // explicitly subscribed one leaves when Envoy unsubscribes.
+        let drop_unknown = match kind {
+            ResourceType::Listener => true,
+            ResourceType::Cluster => self.routes_known(),
+            _ => false,
+        };
         let mut removed: BTreeSet<String> = ts
             .acked
             .keys()
-            .chain(ts.unknown.keys())
+            .chain(ts.unknown.keys().filter(|_| drop_unknown))
             .filter(|n| !view.contains_key(*n))
             .cloned()
             .collect();
         let missing = ts.subscription.names().iter().filter(|n| {
             !view.contains_key(*n)
+                && target.get(kind, n).is_none()
+                && !ts.unknown.contains_key(*n)
                 && !ts.acked.contains_key(*n)
                 && !ts.answered_missing.contains(*n)
         });
@@ -400,11 +431,13 @@ impl StreamState {
                     acked
                         .get(route.name())
                         .is_some_and(|a| Arc::ptr_eq(a, route))
-                        || route
-                            .references()
-                            .clusters
-                            .iter()
-                            .all(|c| self.warm.contains(c))
+                        || route.references().clusters.iter().all(|c| {
+                            self.warm.contains(c)
+                                && self.types[ResourceType::Cluster]
+                                    .in_flight
+                                    .as_ref()
+                                    .is_none_or(|f| f.view.contains_key(c))
+                        })
                 })
             }),
             ResourceType::Secret => Some(self.subscribed_view(kind, target, |_| true)),
@@ -468,6 +501,14 @@ impl StreamState {
                 }
             }
         }
+        if !self.routes_known() {
+            // After a reconnect Envoy's routes are not known yet: keep what it holds.
+            for (name, held) in held_clusters.iter() {
+                if !source.contains_key(name) {
+                    pinned.insert(name.clone(), Arc::clone(held));
+                }
+            }
+        }
         let with_pins = if pinned.is_empty() {
             Arc::clone(source)
         } else {
@@ -503,6 +544,19 @@ impl StreamState {
                 .is_some_and(|a| a.version() == c.version())
                 && self.warm.contains(c.name())
         })
+    }
+
+    /// Delta reconnect: what Envoy's listeners and route tables are is known (no
+    /// claim unresolved), so clusters it claims can be dropped safely.
+    fn routes_known(&self) -> bool {
+        let lds = &self.types[ResourceType::Listener];
+        let rds = &self.types[ResourceType::Route];
+        lds.requested
+            && !lds.claim_pending
+            && lds.unknown.is_empty()
+            && !rds.claim_pending
+            && rds.unknown.is_empty()
+            && (rds.requested || lds.acked.values().all(|l| l.references().routes.is_empty()))
     }
 
     /// LDS holds the target listeners and nothing is in flight.
@@ -541,7 +595,16 @@ impl StreamState {
     /// up when this response is ACKed.
     fn endpoints_sent(&mut self, sent: &[Arc<Resource>]) -> Vec<String> {
         let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
-        self.owed.retain(|n| !names.contains(n.as_str()));
+        let sent_owed: Vec<String> = self
+            .owed
+            .iter()
+            .filter(|n| names.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for n in sent_owed {
+            self.owed.remove(&n);
+            self.owed_in_flight.insert(n);
+        }
         let clusters = &self.types[ResourceType::Cluster].acked;
         clusters
             .values()

@@ -6,6 +6,7 @@
 
 pub mod control_plane;
 pub mod envoy;
+pub mod gateway;
 pub mod http;
 pub mod ports;
 pub mod resources;

@@ -1,0 +1,199 @@
+//! Interlock as users run it on a directory of YAML: file source → pipeline →
+//! snapshot store → ADS, with a real Envoy in front. Tests write manifests into
+//! the directory and request through Envoy's listeners.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use interlock::debounce::DebounceConfig;
+use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
+use interlock::snapshot::{ResourceType, SnapshotStore};
+use interlock::sources::file::FileSource;
+use interlock::translate::TranslateConfig;
+use prost::Message;
+use tempfile::TempDir;
+use tokio::sync::mpsc;
+
+use super::control_plane::ControlPlane;
+use super::envoy::{Envoy, EnvoyOptions};
+use super::ports::free_port;
+use super::wait::wait_for;
+
+/// A running file-directory gateway.
+pub struct FileGateway {
+    pub dir: TempDir,
+    pub plane: ControlPlane,
+    pub status: StatusHandle,
+    pub envoy: Envoy,
+    pub http_port: u16,
+    pub https_port: u16,
+}
+
+impl FileGateway {
+    /// Starts Interlock on a fresh directory holding `files`, and an Envoy in front.
+    pub async fn start(delta: bool, files: &[(&str, String)]) -> FileGateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, yaml) in files {
+            std::fs::write(dir.path().join(name), yaml).expect("write manifest");
+        }
+        let store = SnapshotStore::new();
+        let http_port = free_port();
+        let https_port = free_port();
+        let config = PipelineConfig {
+            translate: TranslateConfig {
+                listen_address: "127.0.0.1".into(),
+                http_port,
+                https_port,
+                ..TranslateConfig::default()
+            },
+            debounce: DebounceConfig {
+                quiet: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+            },
+        };
+        let (events, received) = mpsc::channel(1024);
+        let pipeline = Pipeline::new(config, store.clone(), ["file"]);
+        let status = pipeline.status();
+        tokio::spawn(pipeline.run(received));
+        let source = FileSource::new(dir.path()).expect("file source");
+        tokio::spawn(async move {
+            if let Err(e) = source.run(events).await {
+                panic!("file source failed: {e}");
+            }
+        });
+        let plane = ControlPlane::start_on(0, store);
+        let envoy = Envoy::start(EnvoyOptions::new(plane.port, delta)).await;
+        FileGateway {
+            dir,
+            plane,
+            status,
+            envoy,
+            http_port,
+            https_port,
+        }
+    }
+
+    /// Path of a file in the watched directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes (creates or replaces) a manifest file in one go.
+    pub fn write(&self, name: &str, yaml: &str) {
+        let tmp = self.dir.path().join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, yaml).expect("write manifest");
+        std::fs::rename(&tmp, self.path(name)).expect("rename manifest");
+    }
+
+    /// Deletes a manifest file.
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.path(name)).expect("remove manifest");
+    }
+
+    /// The HTTP listener.
+    pub fn http(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.http_port))
+    }
+
+    /// Node id of the Envoy.
+    pub fn node(&self) -> &str {
+        &self.envoy.options().node_id
+    }
+
+    /// Domains of the virtual hosts in the HTTP route table Envoy has ACKed.
+    pub fn acked_domains(&self) -> BTreeSet<String> {
+        acked_domains(&self.plane, self.node())
+    }
+
+    /// Waits until Envoy has ACKed a route table that has a virtual host for `host`.
+    pub async fn wait_host(&self, host: &str) {
+        wait_for(
+            Duration::from_secs(30),
+            &format!("{host} to be ACKed"),
+            || async { self.acked_domains().contains(host) },
+        )
+        .await;
+    }
+}
+
+/// Domains of the virtual hosts in the `http` route table `node` has ACKed.
+pub fn acked_domains(plane: &ControlPlane, node: &str) -> BTreeSet<String> {
+    let Some(status) = plane.tracker.node(node) else {
+        return BTreeSet::new();
+    };
+    let Some(table) = status.types[ResourceType::Route].acked.get("http").cloned() else {
+        return BTreeSet::new();
+    };
+    let table = RouteConfiguration::decode(table.body().value.as_slice())
+        .unwrap_or_else(|e| panic!("route table does not decode: {e}"));
+    table
+        .virtual_hosts
+        .into_iter()
+        .flat_map(|vh| vh.domains)
+        .collect()
+}
+
+// === manifests ===
+
+/// A Service `name` in `ns` with one port named `http` (port 80) and an
+/// EndpointSlice pointing at `backend` (omit for a Service with no endpoints).
+pub fn service_yaml(ns: &str, name: &str, backend: Option<SocketAddr>) -> String {
+    let mut yaml = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+         spec:\n  ports:\n  - {{name: http, port: 80}}\n"
+    );
+    if let Some(addr) = backend {
+        yaml += &format!(
+            "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n\
+             metadata:\n  name: {name}-1\n  namespace: {ns}\n  labels: {{kubernetes.io/service-name: {name}}}\n\
+             addressType: IPv4\nports:\n- {{name: http, port: {port}}}\n\
+             endpoints:\n- addresses: [\"{ip}\"]\n  conditions: {{ready: true}}\n",
+            port = addr.port(),
+            ip = addr.ip(),
+        );
+    }
+    yaml
+}
+
+/// One path of an Ingress rule.
+pub struct PathSpec<'a> {
+    pub path: &'a str,
+    pub path_type: &'a str,
+    pub service: &'a str,
+}
+
+/// An Ingress with one rule (`host` may be empty for a host-less rule).
+pub fn ingress_yaml(ns: &str, name: &str, host: &str, paths: &[PathSpec<'_>]) -> String {
+    let mut yaml = format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+         spec:\n  ingressClassName: interlock\n  rules:\n  - "
+    );
+    if !host.is_empty() {
+        yaml += &format!("host: \"{host}\"\n    ");
+    }
+    yaml += "http:\n      paths:\n";
+    for p in paths {
+        yaml += &format!(
+            "      - path: \"{}\"\n        pathType: {}\n        backend: {{service: {{name: {}, port: {{name: http}}}}}}\n",
+            p.path, p.path_type, p.service
+        );
+    }
+    yaml
+}
+
+/// A simple Ingress: `host` → everything under `/` → `service`.
+pub fn simple_ingress(ns: &str, name: &str, host: &str, service: &str) -> String {
+    ingress_yaml(
+        ns,
+        name,
+        host,
+        &[PathSpec {
+            path: "/",
+            path_type: "Prefix",
+            service,
+        }],
+    )
+}
