@@ -11,7 +11,7 @@ use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
 use interlock::snapshot::{ResourceType, SnapshotStore};
-use interlock::sources::file::FileSource;
+use interlock::sources::file::{FileSource, FileSourceStatus};
 use interlock::translate::TranslateConfig;
 use prost::Message;
 use tempfile::TempDir;
@@ -27,6 +27,7 @@ pub struct FileGateway {
     pub dir: TempDir,
     pub plane: ControlPlane,
     pub status: StatusHandle,
+    pub files: FileSourceStatus,
     pub envoy: Envoy,
     pub http_port: u16,
     pub https_port: u16,
@@ -59,6 +60,7 @@ impl FileGateway {
         let status = pipeline.status();
         tokio::spawn(pipeline.run(received));
         let source = FileSource::new(dir.path()).expect("file source");
+        let files = source.status();
         tokio::spawn(async move {
             if let Err(e) = source.run(events).await {
                 panic!("file source failed: {e}");
@@ -70,6 +72,7 @@ impl FileGateway {
             dir,
             plane,
             status,
+            files,
             envoy,
             http_port,
             https_port,
