@@ -16,7 +16,7 @@ use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher;
 use interlock::snapshot::{ResourceType, Snapshot};
 use interlock::xds::AckTracker;
 use support::resources::{prefix_route, route_table};
-use support::routes::{acked_routes, host, upstream_name, Prober, Routes, ROUTE_TABLE};
+use support::routes::{acked_routes, host, route_prober, upstream_name, Routes, ROUTE_TABLE};
 use support::{get, wait_for, ControlPlane, Envoy, EnvoyOptions};
 
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -103,7 +103,7 @@ async fn fifty_back_to_back_snapshots_never_serve_404_or_503_on_acked_routes(del
     })
     .await;
 
-    let prober = Prober::start(
+    let prober = route_prober(
         routes.listener_addr(),
         cp.store.clone(),
         cp.tracker.clone(),
@@ -144,7 +144,7 @@ async fn removing_half_the_routes_never_breaks_the_rest(delta: bool) {
 
     // Removed routes are probed until the ACK of the table without them: up to
     // then they must still answer from their upstream (their cluster stays).
-    let prober = Prober::start(
+    let prober = route_prober(
         routes.listener_addr(),
         cp.store.clone(),
         cp.tracker.clone(),
@@ -260,7 +260,7 @@ async fn server_restart_resends_nothing_and_traffic_never_fails(delta: bool) {
     let envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
     let node = envoy.options().node_id.clone();
     wait_acked(&cp.tracker, &node, &(0..10).collect()).await;
-    let prober = Prober::start(
+    let prober = route_prober(
         routes.listener_addr(),
         cp.store.clone(),
         cp.tracker.clone(),

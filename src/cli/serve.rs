@@ -61,7 +61,9 @@ pub enum LogFormat {
 }
 
 /// Starts sources, pipeline and ADS server; returns the server's task once all run.
-pub async fn start(args: &ServeArgs) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
+pub async fn start(
+    args: &ServeArgs,
+) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
     anyhow::ensure!(
         args.debounce_max >= args.debounce,
         "--debounce-max ({:?}) must not be shorter than --debounce ({:?})",

@@ -106,7 +106,10 @@ impl Pipeline {
             if !self.gate.synced(source) {
                 return false;
             }
-            info!(objects = self.world.len(), "every source has synced: first snapshot");
+            info!(
+                objects = self.world.len(),
+                "every source has synced: first snapshot"
+            );
             self.debouncer.published(debounce::now());
             return true;
         }

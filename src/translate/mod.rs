@@ -12,34 +12,34 @@
 //! - Listener `http` (always) and `https` (only when some TLS host is servable);
 //!   see [`listener`].
 //! - Route tables `http` and `https` (the latter only with the `https` listener),
-//!   each with the full set of virtual hosts; see [`virtual_hosts`]. HTTPS is only
+//!   each with the full set of virtual hosts; see `virtual_hosts.rs`. HTTPS is only
 //!   reachable for SNI hosts with a certificate.
 //! - One EDS cluster per resolved Service port, named
-//!   `<namespace>/<service>:<port>`; see [`cluster`] and [`backend`].
+//!   `<namespace>/<service>:<port>`; see `cluster.rs` and [`backend`].
 //! - A ClusterLoadAssignment for every cluster, empty without ready endpoints;
-//!   see [`endpoints`].
+//!   see `endpoints.rs`.
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see
-//!   [`tls`] and [`tls_secret`].
+//!   `tls.rs` and [`tls_secret`].
 //!
 //! Which Ingresses are served: [`class`]. Paths and precedence: [`path`]. Hosts
-//! and wildcards: [`host`]. Conflicts between Ingresses: [`rules`].
+//! and wildcards: [`host`]. Conflicts between Ingresses: `rules.rs`.
 
-pub mod ads;
+mod ads;
 mod age;
 pub mod backend;
 pub mod class;
-pub mod cluster;
+mod cluster;
 mod diagnostic;
-pub mod endpoints;
+mod endpoints;
 pub mod host;
 pub mod listener;
 pub mod path;
 pub mod regex;
-pub mod route;
-pub mod rules;
-pub mod tls;
+mod route;
+mod rules;
+mod tls;
 pub mod tls_secret;
-pub mod virtual_hosts;
+mod virtual_hosts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

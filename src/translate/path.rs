@@ -279,7 +279,7 @@ mod tests {
     #[test]
     fn precedence_is_longest_then_exact_then_prefix() {
         use PathType::*;
-        let mut rules = vec![
+        let mut rules = [
             rule("/", Prefix),
             rule("/foo", ImplementationSpecific),
             rule("/foo", Prefix),

@@ -10,7 +10,7 @@
 use std::collections::btree_map::Entry as MapEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressRule};
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
 use super::backend::{self, Backend};
 use super::diagnostic::Diagnostics;
@@ -41,7 +41,7 @@ pub struct Rules<'w> {
 }
 
 impl<'w> Rules<'w> {
-    /// Every winning route, with the host it is for (`None`: host-less or default).
+    /// Every winning path and the winning default backend.
     pub fn all(&self) -> impl Iterator<Item = &Served<'w>> {
         self.by_host
             .values()
@@ -187,7 +187,7 @@ fn read_path(
 fn read_default<'w>(
     world: &World,
     key: &'w ObjectKey,
-    default: &k8s_openapi::api::networking::v1::IngressBackend,
+    default: &IngressBackend,
     rules: &mut Rules<'w>,
     diagnostics: &mut Diagnostics,
 ) {

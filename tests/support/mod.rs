@@ -9,6 +9,7 @@ pub mod envoy;
 pub mod gateway;
 pub mod http;
 pub mod ports;
+pub mod prober;
 pub mod resources;
 pub mod routes;
 pub mod upstream;

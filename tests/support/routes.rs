@@ -1,24 +1,20 @@
 //! A numbered set of routes for end-to-end tests: route `i` sends host
 //! `svc-i.test` to cluster `c-i`, whose one endpoint is upstream `u-i`, all behind
-//! one HTTP listener with one RDS table. Plus a prober that checks every route
-//! the Envoy has ACKed.
+//! one HTTP listener with one RDS table. Plus a prober of every route the Envoy
+//! has ACKed.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
+use super::ports::free_port;
+use super::prober::Prober;
+use super::resources::{eds_cluster, endpoints, http_listener, route_table};
+use super::upstream::Upstream;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use interlock::snapshot::{Resource, ResourceType, Snapshot, SnapshotStore};
 use interlock::xds::AckTracker;
 use prost::Message;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-use super::http::HttpClient;
-use super::ports::free_port;
-use super::resources::{eds_cluster, endpoints, http_listener, route_table};
-use super::upstream::Upstream;
 
 /// The listener's name and its RDS table's name.
 pub const LISTENER: &str = "http";
@@ -119,68 +115,24 @@ fn route_ids(table: Option<&Arc<Resource>>) -> BTreeSet<usize> {
         .collect()
 }
 
-/// Probes every ACKed route continuously; any answer other than 200 from the right
-/// upstream is a violation. The set of ACKed routes is read before each request,
-/// so an ACK always precedes the request it licenses. The one excuse: a 404 for a
-/// route whose removal has already been published (it may go any moment).
-pub struct Prober {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    report: Arc<Mutex<ProbeReport>>,
-}
-
-/// What a prober saw.
-#[derive(Debug, Default, Clone)]
-pub struct ProbeReport {
-    pub requests: u64,
-    pub violations: Vec<String>,
-}
-
-impl Prober {
-    /// Starts probing `addr` for `node`'s ACKed routes.
-    pub fn start(
-        addr: SocketAddr,
-        store: SnapshotStore,
-        tracker: AckTracker,
-        node: String,
-    ) -> Prober {
-        let (stop, mut stopped) = watch::channel(false);
-        let report = Arc::new(Mutex::new(ProbeReport::default()));
-        let shared = Arc::clone(&report);
-        let task = tokio::spawn(async move {
-            let mut client = HttpClient::new(addr);
-            while !*stopped.borrow() {
-                let live = acked_routes(&tracker, &node);
-                for i in live {
-                    let outcome = client.get(&host(i), "/").await;
-                    let mut report = shared.lock().expect("probe report");
-                    report.requests += 1;
-                    match outcome {
-                        Ok(r) if r.status == 200 && r.body == upstream_name(i) => {}
-                        Ok(r) if r.status == 404 && !published_routes(&store).contains(&i) => {}
-                        Ok(r) => report.violations.push(format!(
-                            "route {i}: status {} body {:?} flags {:?}",
-                            r.status,
-                            r.body,
-                            r.header("x-envoy-response-flags")
-                        )),
-                        Err(e) => report.violations.push(format!("route {i}: {e}")),
-                    }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(2)) => {}
-                    _ = stopped.changed() => {}
-                }
-            }
-        });
-        Prober { stop, task, report }
-    }
-
-    /// Stops probing and returns what was seen.
-    pub async fn finish(self) -> ProbeReport {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-        let report = self.report.lock().expect("probe report").clone();
-        report
-    }
+/// A prober for `node`'s ACKed numbered routes. The one excuse: a 404 for a route
+/// whose removal has already been published (it may go any moment).
+pub fn route_prober(
+    addr: SocketAddr,
+    store: SnapshotStore,
+    tracker: AckTracker,
+    node: String,
+) -> Prober {
+    let live = move || {
+        acked_routes(&tracker, &node)
+            .into_iter()
+            .map(|i| (host(i), upstream_name(i)))
+            .collect()
+    };
+    let excused = move |h: &str, status: u16| {
+        let id = h.strip_prefix("svc-").and_then(|r| r.strip_suffix(".test"));
+        let id: Option<usize> = id.and_then(|i| i.parse().ok());
+        status == 404 && id.is_some_and(|i| !published_routes(&store).contains(&i))
+    };
+    Prober::start(addr, live, excused)
 }

@@ -1,0 +1,401 @@
+//! Fixtures for the translator tests: Kubernetes objects built from compact JSON
+//! (as they would appear in manifests), worlds built from them, and short textual
+//! views of the generated Envoy config so tests read as tables.
+//!
+//! Included by the `translate_*` test files with `#[path]`; on its own it only
+//! checks the embedded test certificate.
+#![allow(dead_code)]
+
+use envoy_types::pb::envoy::config::listener::v3::{filter, Listener};
+use envoy_types::pb::envoy::config::route::v3::{
+    header_matcher::HeaderMatchSpecifier, route::Action, route_action::ClusterSpecifier,
+    route_match::PathSpecifier, Route, RouteConfiguration, VirtualHost,
+};
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
+use envoy_types::pb::google::protobuf::Any;
+use interlock::translate::{translate, Diagnostic, TranslateConfig, Translation};
+use interlock::world::{Object, World};
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::ByteString;
+use prost::{Message, Name};
+use serde_json::{json, Value};
+
+/// A self-signed P-256 certificate for CN=test, valid until 2126 (generated once with
+/// `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500 -subj /CN=test`).
+pub const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBdjCCARugAwIBAgIUTcRjMUdImn1YnWyiD7bLCn+Md8QwCgYIKoZIzj0EAwIw
+DzENMAsGA1UEAwwEdGVzdDAgFw0yNjExMjUwMTI1MjNaGA8yMTI2MTEwMTAxMjUy
+M1owDzENMAsGA1UEAwwEdGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABGzg
+5Q39AoLi0TMUsJubRfFubaCFDTluOR8uw/GI1AFXxDxsZsM+eZPYdjQuvFMggIul
+u0XneGBsPlpzz6AT3JOjUzBRMB0GA1UdDgQWBBR7PyiWfJdaSQCQeFZtNf2p5suk
+eTAfBgNVHSMEGDAWgBR7PyiWfJdaSQCQeFZtNf2p5sukeTAPBgNVHRMBAf8EBTAD
+AQH/MAoGCCqGSM49BAMCA0kAMEYCIQCp7uLQJDEEY3l9Tvxv3Zbg10pk2RTPbA70
+VBtzz+q42AIhAK54M+tq671rdFDhugxmM7oHiO7larWPPdNoqoHXa3Pr
+-----END CERTIFICATE-----
+";
+
+/// The private key of [`TEST_CERT`] (a throwaway test key, not a credential).
+pub const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgoSHqKSTbXtj7xV2w
+4z8Mi15gtRJk3QZ2nsYI9sWvgQ+hRANCAARs4OUN/QKC4tEzFLCbm0Xxbm2ghQ05
+bjkfLsPxiNQBV8Q8bGbDPnmT2HY0LrxTIICLpbtF53hgbD5ac8+gE9yT
+-----END PRIVATE KEY-----
+";
+
+fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).unwrap_or_else(|e| panic!("bad fixture: {e}"))
+}
+
+/// `2024-01-01T00:00:00Z` plus `age` seconds: a smaller number is an older object.
+pub fn timestamp(age: u32) -> String {
+    format!(
+        "2024-01-01T{:02}:{:02}:{:02}Z",
+        age / 3600,
+        (age / 60) % 60,
+        age % 60
+    )
+}
+
+/// An Ingress of class `interlock` (unless `spec` names another class) created
+/// `created` seconds after the epoch of [`timestamp`].
+pub fn ingress(ns: &str, name: &str, created: u32, spec: Value) -> Object {
+    let mut spec = spec;
+    if let Some(obj) = spec.as_object_mut() {
+        obj.entry("ingressClassName").or_insert(json!("interlock"));
+    }
+    ingress_raw(
+        json!({"namespace": ns, "name": name, "creationTimestamp": timestamp(created)}),
+        spec,
+    )
+}
+
+/// An Ingress with exactly the given metadata and spec (no class added).
+pub fn ingress_raw(metadata: Value, spec: Value) -> Object {
+    let mut value = json!({"metadata": metadata});
+    if !spec.is_null() {
+        value["spec"] = spec;
+    }
+    Object::Ingress(from_json::<Ingress>(value))
+}
+
+/// An IngressClass.
+pub fn ingress_class(name: &str, controller: &str, default: bool) -> Object {
+    let mut metadata = json!({"name": name});
+    if default {
+        metadata["annotations"] = json!({"ingressclass.kubernetes.io/is-default-class": "true"});
+    }
+    Object::IngressClass(from_json::<IngressClass>(
+        json!({"metadata": metadata, "spec": {"controller": controller}}),
+    ))
+}
+
+/// A ClusterIP Service with `(name, port)` TCP ports.
+pub fn service(ns: &str, name: &str, ports: &[(Option<&str>, i32)]) -> Object {
+    let ports: Vec<Value> = ports
+        .iter()
+        .map(|(n, p)| match n {
+            Some(n) => json!({"name": n, "port": p}),
+            None => json!({"port": p}),
+        })
+        .collect();
+    Object::Service(from_json::<Service>(json!({
+        "metadata": {"namespace": ns, "name": name},
+        "spec": {"ports": ports},
+    })))
+}
+
+/// A Service from raw JSON.
+pub fn service_raw(value: Value) -> Object {
+    Object::Service(from_json::<Service>(value))
+}
+
+/// An IPv4 EndpointSlice `<svc>-<suffix>` of Service `svc` with one port and
+/// endpoints `(address, ready)` (`None`: no ready condition).
+pub fn slice(
+    ns: &str,
+    svc: &str,
+    suffix: &str,
+    port_name: Option<&str>,
+    port: i32,
+    endpoints: &[(&str, Option<bool>)],
+) -> Object {
+    slice_typed(ns, svc, suffix, "IPv4", port_name, port, endpoints)
+}
+
+/// An EndpointSlice with an explicit address type.
+pub fn slice_typed(
+    ns: &str,
+    svc: &str,
+    suffix: &str,
+    address_type: &str,
+    port_name: Option<&str>,
+    port: i32,
+    endpoints: &[(&str, Option<bool>)],
+) -> Object {
+    let mut p = json!({"port": port, "protocol": "TCP"});
+    if let Some(n) = port_name {
+        p["name"] = json!(n);
+    }
+    let endpoints: Vec<Value> = endpoints
+        .iter()
+        .map(|(addr, ready)| match ready {
+            Some(r) => json!({"addresses": [addr], "conditions": {"ready": r}}),
+            None => json!({"addresses": [addr]}),
+        })
+        .collect();
+    Object::EndpointSlice(from_json::<EndpointSlice>(json!({
+        "metadata": {
+            "namespace": ns,
+            "name": format!("{svc}-{suffix}"),
+            "labels": {"kubernetes.io/service-name": svc},
+        },
+        "addressType": address_type,
+        "ports": [p],
+        "endpoints": endpoints,
+    })))
+}
+
+/// A Secret with the given type and `data` entries.
+pub fn secret(ns: &str, name: &str, type_: &str, data: &[(&str, &str)]) -> Object {
+    let mut s: Secret =
+        from_json(json!({"metadata": {"namespace": ns, "name": name}, "type": type_}));
+    s.data = Some(
+        data.iter()
+            .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+            .collect(),
+    );
+    Object::Secret(s)
+}
+
+/// A valid `kubernetes.io/tls` Secret holding [`TEST_CERT`] and [`TEST_KEY`].
+pub fn tls_secret(ns: &str, name: &str) -> Object {
+    secret(
+        ns,
+        name,
+        "kubernetes.io/tls",
+        &[("tls.crt", TEST_CERT), ("tls.key", TEST_KEY)],
+    )
+}
+
+/// A world holding `objects`.
+pub fn world(objects: impl IntoIterator<Item = Object>) -> World {
+    let mut w = World::new();
+    for o in objects {
+        w.upsert(o);
+    }
+    w
+}
+
+/// Translates `objects` with the default config.
+pub fn run(objects: impl IntoIterator<Item = Object>) -> Translation {
+    translate(&world(objects), &TranslateConfig::default())
+}
+
+/// A service backend by port number.
+pub fn backend(svc: &str, port: i32) -> Value {
+    json!({"service": {"name": svc, "port": {"number": port}}})
+}
+
+/// One HTTP path.
+pub fn path(path_type: &str, path: &str, backend: Value) -> Value {
+    json!({"path": path, "pathType": path_type, "backend": backend})
+}
+
+/// A rule for `host` (`None`: host-less) with `paths`.
+pub fn rule(host: Option<&str>, paths: Vec<Value>) -> Value {
+    match host {
+        Some(h) => json!({"host": h, "http": {"paths": paths}}),
+        None => json!({"http": {"paths": paths}}),
+    }
+}
+
+/// The route table `name`.
+pub fn table<'t>(t: &'t Translation, name: &str) -> &'t RouteConfiguration {
+    t.routes
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no route table {name}"))
+}
+
+/// The virtual host `name` of the `http` table.
+pub fn vhost<'t>(t: &'t Translation, name: &str) -> &'t VirtualHost {
+    table(t, "http")
+        .virtual_hosts
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no virtual host {name}"))
+}
+
+/// Names of the `http` table's virtual hosts, in order.
+pub fn vhost_names(t: &Translation) -> Vec<String> {
+    table(t, "http")
+        .virtual_hosts
+        .iter()
+        .map(|v| v.name.clone())
+        .collect()
+}
+
+/// One route as `"<match> -> <target>"`, e.g. `"prefix / -> default/web:80"`,
+/// `"sep-prefix /api [authority=...] -> 503"`.
+pub fn describe(route: &Route) -> String {
+    let m = route.r#match.as_ref().expect("route without match");
+    let mut s = match &m.path_specifier {
+        Some(PathSpecifier::Prefix(p)) => format!("prefix {p}"),
+        Some(PathSpecifier::Path(p)) => format!("exact {p}"),
+        Some(PathSpecifier::PathSeparatedPrefix(p)) => format!("sep-prefix {p}"),
+        Some(PathSpecifier::SafeRegex(r)) => format!("regex {}", r.regex),
+        other => format!("{other:?}"),
+    };
+    for h in &m.headers {
+        if let Some(HeaderMatchSpecifier::StringMatch(sm)) = &h.header_match_specifier {
+            if let Some(MatchPattern::SafeRegex(r)) = &sm.match_pattern {
+                s.push_str(&format!(" [{}~{}]", h.name, r.regex));
+            }
+        }
+    }
+    let target = match &route.action {
+        Some(Action::Route(a)) => match &a.cluster_specifier {
+            Some(ClusterSpecifier::Cluster(c)) => c.clone(),
+            other => format!("{other:?}"),
+        },
+        Some(Action::DirectResponse(d)) => d.status.to_string(),
+        other => format!("{other:?}"),
+    };
+    format!("{s} -> {target}")
+}
+
+/// [`describe`] of every route of virtual host `name` in the `http` table.
+pub fn routes(t: &Translation, name: &str) -> Vec<String> {
+    vhost(t, name).routes.iter().map(describe).collect()
+}
+
+/// Every diagnostic as displayed.
+pub fn messages(t: &Translation) -> Vec<String> {
+    t.diagnostics.iter().map(Diagnostic::to_string).collect()
+}
+
+/// True when some diagnostic's text contains every one of `parts`.
+pub fn has_diagnostic(t: &Translation, parts: &[&str]) -> bool {
+    messages(t)
+        .iter()
+        .any(|m| parts.iter().all(|p| m.contains(p)))
+}
+
+/// Decodes an `Any` into `M`, panicking on a type mismatch.
+pub fn unpack<M: Message + Name + Default>(any: &Any) -> M {
+    assert_eq!(any.type_url, M::type_url());
+    M::decode(any.value.as_slice()).expect("decodable")
+}
+
+/// The HCM of a listener's filter chain `i`.
+pub fn hcm(listener: &Listener, chain: usize) -> HttpConnectionManager {
+    let f = &listener.filter_chains[chain].filters[0];
+    match &f.config_type {
+        Some(filter::ConfigType::TypedConfig(any)) => unpack(any),
+        other => panic!("unexpected filter config {other:?}"),
+    }
+}
+
+/// The listener `name`, if present.
+pub fn listener<'t>(t: &'t Translation, name: &str) -> Option<&'t Listener> {
+    t.listeners.iter().find(|l| l.name == name)
+}
+
+/// A world exercising every feature at once.
+pub fn rich_world() -> Vec<Object> {
+    const NS: &str = "default";
+    vec![
+        ingress_class("interlock", "interlock.dev/ingress-controller", true),
+        ingress(
+            NS,
+            "shop",
+            10,
+            json!({
+                "tls": [{"hosts": ["shop.test", "*.shop.test"], "secretName": "shop-cert"}, {"secretName": "broken"}],
+                "rules": [
+                    rule(Some("shop.test"), vec![
+                        path("Prefix", "/", backend("web", 80)),
+                        path("Exact", "/checkout", json!({"service": {"name": "api", "port": {"name": "grpc"}}})),
+                        path("ImplementationSpecific", "/items/[0-9]+", backend("api", 8080)),
+                        path("Prefix", "/missing", backend("nope", 80)),
+                    ]),
+                    rule(Some("*.shop.test"), vec![path("Prefix", "/", backend("web", 80))]),
+                    rule(None, vec![path("Prefix", "/healthz", backend("api", 8080))]),
+                ],
+                "defaultBackend": backend("web", 80),
+            }),
+        ),
+        ingress(
+            "team",
+            "blog",
+            20,
+            json!({
+                "tls": [{"hosts": ["blog.test"], "secretName": "blog-cert"}],
+                "rules": [
+                    rule(Some("blog.test"), vec![path("Prefix", "/", backend("blog", 8000))]),
+                    rule(Some("shop.test"), vec![path("Prefix", "/blog", backend("blog", 8000))]),
+                    rule(Some("10.0.0.1"), vec![path("Prefix", "/", backend("blog", 8000))]),
+                ],
+                "defaultBackend": backend("blog", 8000),
+            }),
+        ),
+        ingress_raw(
+            json!({"namespace": NS, "name": "classless", "creationTimestamp": timestamp(30)}),
+            json!({"rules": [rule(Some("plain.test"), vec![path("Exact", "/", backend("web", 80))])]}),
+        ),
+        ingress(
+            NS,
+            "resource",
+            40,
+            json!({"defaultBackend": {"resource": {"kind": "Bucket", "name": "b"}}}),
+        ),
+        service("default", "web", &[(Some("http"), 80)]),
+        service(
+            "default",
+            "api",
+            &[(Some("http"), 8080), (Some("grpc"), 9090)],
+        ),
+        service("team", "blog", &[(None, 8000)]),
+        slice(
+            NS,
+            "web",
+            "x1",
+            Some("http"),
+            8080,
+            &[("10.1.0.2", Some(true)), ("10.1.0.1", None)],
+        ),
+        slice(
+            NS,
+            "api",
+            "x1",
+            Some("grpc"),
+            9000,
+            &[("10.2.0.1", Some(true))],
+        ),
+        tls_secret("default", "shop-cert"),
+        tls_secret("team", "blog-cert"),
+        secret(
+            NS,
+            "broken",
+            "kubernetes.io/tls",
+            &[("tls.crt", "garbage"), ("tls.key", "garbage")],
+        ),
+    ]
+}
+
+#[test]
+fn embedded_test_certificate_is_servable() {
+    let t = run([
+        ingress(
+            "default",
+            "web",
+            0,
+            json!({"tls": [{"hosts": ["a.test"], "secretName": "cert"}]}),
+        ),
+        tls_secret("default", "cert"),
+    ]);
+    assert_eq!(t.secrets.len(), 1, "{:?}", messages(&t));
+}
