@@ -13,6 +13,7 @@ use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
 use interlock::snapshot::{ResourceType, SnapshotStore};
 use interlock::sources::file::{FileSource, FileSourceStatus};
 use interlock::translate::TranslateConfig;
+use interlock::xds::AckTracker;
 use prost::Message;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
@@ -124,7 +125,12 @@ impl FileGateway {
 
 /// Domains of the virtual hosts in the `http` route table `node` has ACKed.
 pub fn acked_domains(plane: &ControlPlane, node: &str) -> BTreeSet<String> {
-    let Some(status) = plane.tracker.node(node) else {
+    acked_domains_of(&plane.tracker, node)
+}
+
+/// Like [`acked_domains`], from a tracker (for probers, which outlive borrows).
+pub fn acked_domains_of(tracker: &AckTracker, node: &str) -> BTreeSet<String> {
+    let Some(status) = tracker.node(node) else {
         return BTreeSet::new();
     };
     let Some(table) = status.types[ResourceType::Route].acked.get("http").cloned() else {
