@@ -84,11 +84,24 @@ pub(crate) fn duplicate_domains(route: &RouteConfiguration) -> Vec<Inconsistency
         .collect()
 }
 
-/// Every reference in `resources` that does not resolve within `resources`.
-pub(crate) fn dangling(resources: &PerType<BTreeMap<String, Arc<Resource>>>) -> Vec<Inconsistency> {
+/// Every reference in `resources` that does not resolve within `resources`;
+/// with `only`, just the references of those names (an edit that added them to
+/// an already consistent snapshot).
+pub(crate) fn dangling(
+    resources: &PerType<Arc<BTreeMap<String, Arc<Resource>>>>,
+    only: Option<&PerType<BTreeSet<String>>>,
+) -> Vec<Inconsistency> {
     let mut problems = Vec::new();
     for kind in ResourceType::ALL {
-        for (name, resource) in &resources[kind] {
+        let checked: Box<dyn Iterator<Item = (&String, &Arc<Resource>)>> = match only {
+            Some(only) => Box::new(
+                only[kind]
+                    .iter()
+                    .filter_map(|n| resources[kind].get_key_value(n)),
+            ),
+            None => Box::new(resources[kind].iter()),
+        };
+        for (name, resource) in checked {
             let refs = resource.references();
             let wanted = refs
                 .clusters

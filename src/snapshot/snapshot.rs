@@ -79,7 +79,8 @@ impl Snapshot {
     /// the resources it adds or replaces (the rest are shared, not re-encoded).
     pub fn edit(&self) -> SnapshotBuilder {
         SnapshotBuilder {
-            resources: PerType::from_fn(|kind| ResourceMap::clone(&self.resources[kind])),
+            resources: self.resources.clone(),
+            base_versions: Some(self.type_versions.clone()),
             ..SnapshotBuilder::default()
         }
     }
@@ -92,7 +93,12 @@ impl Snapshot {
 /// such maps to a single entry.
 #[derive(Default)]
 pub struct SnapshotBuilder {
-    resources: PerType<ResourceMap>,
+    /// Shared with the edited snapshot until a type is first written (copy on write).
+    resources: PerType<Arc<ResourceMap>>,
+    /// Type versions of the edited snapshot, reused for types left untouched.
+    base_versions: Option<PerType<String>>,
+    touched: PerType<bool>,
+    removed_any: bool,
     added: PerType<BTreeSet<String>>,
     problems: Vec<Inconsistency>,
 }
@@ -158,27 +164,38 @@ impl SnapshotBuilder {
             });
         }
         let resource = Resource::encode(kind, name.clone(), message, refs);
-        self.resources[kind].insert(name, Arc::new(resource));
+        self.touched[kind] = true;
+        Arc::make_mut(&mut self.resources[kind]).insert(name, Arc::new(resource));
     }
 
     /// Removes a resource (when editing a previous snapshot).
     pub fn remove(mut self, kind: ResourceType, name: &str) -> Self {
-        self.resources[kind].remove(name);
+        if self.resources[kind].contains_key(name) {
+            Arc::make_mut(&mut self.resources[kind]).remove(name);
+            self.touched[kind] = true;
+            self.removed_any = true;
+        }
         self
     }
 
-    /// Checks invariant 2 and seals the snapshot.
+    /// Checks invariant 2 and seals the snapshot. An edit that only adds or
+    /// replaces resources checks just those, and rehashes just the touched types,
+    /// so a small change to a large snapshot costs little.
     pub fn build(self) -> Result<Snapshot, InconsistentSnapshot> {
         let resources = self.resources;
         let mut problems = self.problems;
-        problems.extend(dangling(&resources));
+        let only_added = (self.base_versions.is_some() && !self.removed_any).then_some(&self.added);
+        problems.extend(dangling(&resources, only_added));
         if !problems.is_empty() {
             problems.sort();
             problems.dedup();
             return Err(InconsistentSnapshot { problems });
         }
-        let type_versions = PerType::from_fn(|kind| {
-            version_of(resources[kind].values().map(|r| (r.name(), r.version())))
+        let base = self.base_versions;
+        let touched = self.touched;
+        let type_versions = PerType::from_fn(|kind| match &base {
+            Some(base) if !touched[kind] => base[kind].clone(),
+            _ => version_of(resources[kind].values().map(|r| (r.name(), r.version()))),
         });
         let version = version_of(
             ResourceType::ALL
@@ -188,7 +205,7 @@ impl SnapshotBuilder {
         Ok(Snapshot {
             version,
             type_versions,
-            resources: PerType(resources.0.map(Arc::new)),
+            resources,
         })
     }
 }

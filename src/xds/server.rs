@@ -12,8 +12,9 @@ use envoy_types::pb::envoy::service::discovery::v3::{
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::snapshot::SnapshotStore;
@@ -26,6 +27,9 @@ use super::stream::{run, Protocol, StreamContext};
 /// Responses buffered per stream; the state machine keeps at most one per type in
 /// flight, so this never holds stale versions.
 const RESPONSE_BUFFER: usize = 8;
+
+/// TCP and HTTP/2 keepalive, so a vanished Envoy's stream is noticed.
+const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Why the xDS server stopped.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +84,16 @@ impl AdsServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), XdsError> {
+        // Socket options must be set on the incoming stream: the builder's are
+        // ignored with `serve_with_incoming*`. Without TCP_NODELAY every small
+        // xDS exchange waits for Nagle's ~40 ms.
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(KEEPALIVE));
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .http2_keepalive_interval(Some(std::time::Duration::from_secs(30)))
+            .http2_keepalive_interval(Some(KEEPALIVE))
             .add_service(self.into_service())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())
     }

@@ -269,7 +269,12 @@ impl StreamState {
                 self.warm
                     .extend(static_clusters.map(|c| c.name().to_owned()));
             }
-            ResourceType::Endpoints => self.warm.extend(flight.warms),
+            ResourceType::Endpoints => {
+                // Only clusters still held: `warm` stays a subset of ACKed CDS.
+                let held = &self.types[ResourceType::Cluster].acked;
+                let warms = flight.warms.into_iter().filter(|c| held.contains_key(c));
+                self.warm.extend(warms);
+            }
             _ => {}
         }
         Outcome::Ack {
@@ -349,7 +354,8 @@ impl StreamState {
         let ts = &self.types[kind];
         let names_changed =
             !kind.is_wildcard() && ts.sent_names.as_ref() != Some(ts.subscription.names());
-        let owed = kind == ResourceType::Endpoints && view.keys().any(|n| self.owed.contains(n));
+        let owed =
+            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(n));
         if ts.nacked.contains(version) {
             return None;
         }
@@ -376,15 +382,18 @@ impl StreamState {
         if ts.nacked.contains(version) {
             return None;
         }
-        let changed: Vec<Arc<Resource>> = view
-            .values()
-            .filter(|r| {
-                let held = ts.acked.get(r.name());
-                let same = held.is_some_and(|h| Arc::ptr_eq(h, r) || h.version() == r.version());
-                !same || (kind == ResourceType::Endpoints && self.owed.contains(r.name()))
-            })
-            .cloned()
-            .collect();
+        let (mut changed, gone) = diff(view, &ts.acked);
+        if kind == ResourceType::Endpoints {
+            // Owed CLAs go out even when unchanged (their cluster was re-sent).
+            let owed_unchanged = self
+                .owed
+                .iter()
+                .filter_map(|n| view.get(n))
+                .filter(|r| !changed.iter().any(|c| c.name() == r.name()))
+                .cloned()
+                .collect::<Vec<_>>();
+            changed.extend(owed_unchanged);
+        }
         // Claimed (unknown) resources are dropped only where that cannot break a
         // route: listeners any time, clusters once Envoy's routes are known; an
         // explicitly subscribed one leaves when Envoy unsubscribes.
@@ -393,15 +402,18 @@ impl StreamState {
             ResourceType::Cluster => self.routes_known(),
             _ => false,
         };
-        let mut removed: BTreeSet<String> = ts
-            .acked
+        let mut removed: BTreeSet<String> = gone.into_iter().collect();
+        let unknown_gone = ts
+            .unknown
             .keys()
-            .chain(ts.unknown.keys().filter(|_| drop_unknown))
-            .filter(|n| !view.contains_key(*n))
-            .cloned()
-            .collect();
+            .filter(|n| drop_unknown && !view.contains_key(*n));
+        removed.extend(unknown_gone.cloned());
+        // A view only holds subscribed names, so names it lacks exist only if the
+        // subscription is larger.
+        let may_miss = ts.subscription.names().len() > view.len();
         let missing = ts.subscription.names().iter().filter(|n| {
-            !view.contains_key(*n)
+            may_miss
+                && !view.contains_key(*n)
                 && target.get(kind, n).is_none()
                 && !ts.unknown.contains_key(*n)
                 && !ts.acked.contains_key(*n)
@@ -427,10 +439,13 @@ impl StreamState {
                 .then(|| self.subscribed_view(kind, target, |_| true)),
             ResourceType::Route => self.listeners_settled(target).then(|| {
                 let acked = &self.types[kind].acked;
+                // Every target cluster ACKed and warm: every target route may go.
+                let all_warm = self.clusters_ready_for.as_deref() == Some(target.version());
                 self.subscribed_view(kind, target, |route| {
-                    acked
-                        .get(route.name())
-                        .is_some_and(|a| Arc::ptr_eq(a, route))
+                    all_warm
+                        || acked
+                            .get(route.name())
+                            .is_some_and(|a| Arc::ptr_eq(a, route))
                         || route.references().clusters.iter().all(|c| {
                             self.warm.contains(c)
                                 && self.types[ResourceType::Cluster]
@@ -481,7 +496,15 @@ impl StreamState {
         let source = target.resources(ResourceType::Cluster);
         let held_clusters = &self.types[ResourceType::Cluster].acked;
         let mut pinned: ResourceMap = BTreeMap::new();
-        for kind in [ResourceType::Listener, ResourceType::Route] {
+        // Only a held cluster the target lacks can need pinning; usually none.
+        let stale_held =
+            !Arc::ptr_eq(held_clusters, source) && !diff(source, held_clusters).1.is_empty();
+        let kinds = if stale_held {
+            &[ResourceType::Listener, ResourceType::Route][..]
+        } else {
+            &[]
+        };
+        for &kind in kinds {
             let ts = &self.types[kind];
             let views = std::iter::once(&ts.acked).chain(ts.in_flight.as_ref().map(|f| &f.view));
             for resource in views.flat_map(|v| v.values()) {
@@ -537,6 +560,10 @@ impl StreamState {
         }
         if cds.in_flight.is_some() {
             return false;
+        }
+        if Arc::ptr_eq(&cds.acked, clusters) {
+            // `warm` only ever holds ACKed clusters, so counting suffices.
+            return self.warm.len() == clusters.len();
         }
         clusters.values().all(|c| {
             cds.acked
@@ -606,16 +633,28 @@ impl StreamState {
             self.owed_in_flight.insert(n);
         }
         let clusters = &self.types[ResourceType::Cluster].acked;
-        clusters
-            .values()
-            .filter(|c| {
+        let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
+        // Usually a CLA is named after its cluster; scan only for those that are not.
+        let mut warms = Vec::new();
+        let mut unmatched = BTreeSet::new();
+        for cla in names {
+            match clusters.get(cla) {
+                Some(c) if feeds(c, cla) => warms.push(cla.to_owned()),
+                _ => {
+                    unmatched.insert(cla);
+                }
+            }
+        }
+        if !unmatched.is_empty() {
+            let others = clusters.values().filter(|c| {
                 c.references()
                     .endpoints
                     .as_deref()
-                    .is_some_and(|e| names.contains(e))
-            })
-            .map(|c| c.name().to_owned())
-            .collect()
+                    .is_some_and(|e| e != c.name() && unmatched.contains(e))
+            });
+            warms.extend(others.map(|c| c.name().to_owned()));
+        }
+        warms
     }
 
     /// After a reconnect, turns what Envoy claims to hold into known state when it
@@ -671,6 +710,45 @@ impl StreamState {
                         .is_none_or(|e| endpoints.contains_key(e))
                 });
             self.warm.extend(warm.map(|c| c.name().to_owned()));
+        }
+    }
+}
+
+/// One pass over two sorted maps: resources of `view` that `held` lacks or holds
+/// at another version, and names `held` has that `view` lacks.
+fn diff(view: &ResourceMap, held: &ResourceMap) -> (Vec<Arc<Resource>>, Vec<String>) {
+    use std::cmp::Ordering;
+    let (mut changed, mut gone) = (Vec::new(), Vec::new());
+    let mut wanted = view.iter().peekable();
+    let mut had = held.iter().peekable();
+    loop {
+        match (wanted.peek(), had.peek()) {
+            (Some((name, want)), Some((held_name, have))) => match name.cmp(held_name) {
+                Ordering::Less => {
+                    changed.push(Arc::clone(want));
+                    wanted.next();
+                }
+                Ordering::Greater => {
+                    gone.push((*held_name).clone());
+                    had.next();
+                }
+                Ordering::Equal => {
+                    if !Arc::ptr_eq(want, have) && want.version() != have.version() {
+                        changed.push(Arc::clone(want));
+                    }
+                    wanted.next();
+                    had.next();
+                }
+            },
+            (Some((_, want)), None) => {
+                changed.push(Arc::clone(want));
+                wanted.next();
+            }
+            (None, Some((held_name, _))) => {
+                gone.push((*held_name).clone());
+                had.next();
+            }
+            (None, None) => return (changed, gone),
         }
     }
 }
