@@ -76,6 +76,8 @@ struct InFlight {
     view: Arc<ResourceMap>,
     /// EDS only: clusters that become warm when this response is ACKed.
     warms: Vec<String>,
+    /// Subscription generation the view was cut for.
+    generation: u64,
     /// Delta: names this response removed.
     removed: Vec<String>,
 }
@@ -99,7 +101,7 @@ struct TypeState {
     answered: bool,
     nacked: BTreeSet<String>,
     /// SotW: the explicit names the last response answered.
-    sent_names: Option<BTreeSet<String>>,
+    sent_generation: Option<u64>,
     /// Delta: subscribed names already answered as not existing.
     answered_missing: BTreeSet<String>,
 }
@@ -151,11 +153,11 @@ impl StreamState {
         }
         let first = !ts.requested;
         ts.requested = true;
-        ts.subscription.set_sotw(kind, names);
-        if ts.acked.keys().any(|n| !ts.subscription.wants(n)) {
+        let changed = ts.subscription.set_sotw(kind, names);
+        if changed && ts.acked.keys().any(|n| !ts.subscription.wants(n)) {
             let sub = ts.subscription.clone();
             Arc::make_mut(&mut ts.acked).retain(|n, _| sub.wants(n));
-            ts.sent_names = None;
+            ts.sent_generation = None;
         }
         if nonce.is_empty() {
             if first && !version_info.is_empty() {
@@ -247,7 +249,9 @@ impl StreamState {
         ts.unknown
             .retain(|n, _| !flight.view.contains_key(n) && !flight.removed.contains(n));
         ts.acked_version = Some(flight.version.clone());
+        let previous = Arc::clone(&ts.acked);
         ts.acked = if ts.subscription.is_wildcard()
+            || ts.subscription.generation() == flight.generation
             || flight.view.keys().all(|n| ts.subscription.wants(n))
         {
             flight.view
@@ -262,7 +266,12 @@ impl StreamState {
         let acked = Arc::clone(&ts.acked);
         match kind {
             ResourceType::Cluster => {
-                self.warm.retain(|c| acked.contains_key(c));
+                // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
+                if !Arc::ptr_eq(&previous, &acked) {
+                    for gone in diff(&acked, &previous).1 {
+                        self.warm.remove(&gone);
+                    }
+                }
                 let static_clusters = acked
                     .values()
                     .filter(|c| c.references().endpoints.is_none());
@@ -323,7 +332,7 @@ impl StreamState {
         let ts = &mut self.types[kind];
         ts.last_nonce = Some(nonce.clone());
         ts.answered = true;
-        ts.sent_names = Some(ts.subscription.names().clone());
+        ts.sent_generation = Some(ts.subscription.generation());
         if self.mode == Mode::Delta {
             let missing = removed.iter().filter(|n| !ts.acked.contains_key(*n));
             ts.answered_missing.extend(missing.cloned());
@@ -334,6 +343,7 @@ impl StreamState {
             view,
             warms,
             removed: removed.clone(),
+            generation: ts.subscription.generation(),
         });
         Some(Planned {
             kind,
@@ -353,7 +363,7 @@ impl StreamState {
     ) -> Option<Vec<Arc<Resource>>> {
         let ts = &self.types[kind];
         let names_changed =
-            !kind.is_wildcard() && ts.sent_names.as_ref() != Some(ts.subscription.names());
+            !kind.is_wildcard() && ts.sent_generation != Some(ts.subscription.generation());
         let owed =
             kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(n));
         if ts.nacked.contains(version) {
@@ -565,6 +575,9 @@ impl StreamState {
             // `warm` only ever holds ACKed clusters, so counting suffices.
             return self.warm.len() == clusters.len();
         }
+        if cds.acked.len() < clusters.len() || self.warm.len() < clusters.len() {
+            return false;
+        }
         clusters.values().all(|c| {
             cds.acked
                 .get(c.name())
@@ -674,7 +687,7 @@ impl StreamState {
                         == Some(view_version(&view, kind, target).as_str())
                     {
                         ts.acked = view;
-                        ts.sent_names = Some(ts.subscription.names().clone());
+                        ts.sent_generation = Some(ts.subscription.generation());
                         resolved = true;
                     }
                 }

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use xxhash_rust::xxh3::xxh3_64;
+
 use crate::snapshot::ResourceType;
 
 /// The wildcard name of xDS (explicit form); an empty SotW list means the same
@@ -13,6 +15,10 @@ const WILDCARD: &str = "*";
 pub struct Subscription {
     wildcard: bool,
     names: BTreeSet<String>,
+    /// Order-independent hash of `names`, so a SotW request repeating the same
+    /// thousand names (every EDS ACK does) is recognised without rebuilding the set.
+    names_hash: u64,
+    generation: u64,
 }
 
 impl Subscription {
@@ -31,11 +37,32 @@ impl Subscription {
         &self.names
     }
 
-    /// A SotW request replaces the subscription with its name list.
-    pub fn set_sotw(&mut self, kind: ResourceType, names: &[String]) {
-        self.wildcard =
+    /// Bumped on every change, so "has it changed since then?" costs nothing.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// A SotW request replaces the subscription with its name list. Returns true
+    /// when that changed anything.
+    pub fn set_sotw(&mut self, kind: ResourceType, names: &[String]) -> bool {
+        let wildcard =
             (kind.is_wildcard() && names.is_empty()) || names.iter().any(|n| n == WILDCARD);
-        self.names = names.iter().filter(|n| *n != WILDCARD).cloned().collect();
+        let explicit = names.iter().filter(|n| *n != WILDCARD);
+        let hash = explicit
+            .clone()
+            .fold(0u64, |h, n| h.wrapping_add(name_hash(n)));
+        let count = explicit.clone().count();
+        if wildcard == self.wildcard && hash == self.names_hash && count == self.names.len() {
+            return false;
+        }
+        self.wildcard = wildcard;
+        self.names = explicit.cloned().collect();
+        self.names_hash = self
+            .names
+            .iter()
+            .fold(0, |h, n| h.wrapping_add(name_hash(n)));
+        self.generation += 1;
+        true
     }
 
     /// A delta request changes the subscription; `first` marks the stream's first
@@ -47,24 +74,32 @@ impl Subscription {
         subscribe: &[String],
         unsubscribe: &[String],
     ) {
+        let before = (self.wildcard, self.names.len(), self.names_hash);
         if first && kind.is_wildcard() && subscribe.is_empty() {
             self.wildcard = true;
         }
         for name in subscribe {
             if name == WILDCARD {
                 self.wildcard = true;
-            } else {
-                self.names.insert(name.clone());
+            } else if self.names.insert(name.clone()) {
+                self.names_hash = self.names_hash.wrapping_add(name_hash(name));
             }
         }
         for name in unsubscribe {
             if name == WILDCARD {
                 self.wildcard = false;
-            } else {
-                self.names.remove(name);
+            } else if self.names.remove(name) {
+                self.names_hash = self.names_hash.wrapping_sub(name_hash(name));
             }
         }
+        if before != (self.wildcard, self.names.len(), self.names_hash) {
+            self.generation += 1;
+        }
     }
+}
+
+fn name_hash(name: &str) -> u64 {
+    xxh3_64(name.as_bytes())
 }
 
 #[cfg(test)]
@@ -85,6 +120,18 @@ mod tests {
         assert!(!s.wants("r"));
         s.set_sotw(ResourceType::Route, &names(&["*"]));
         assert!(s.wants("r"));
+    }
+
+    #[test]
+    fn repeating_the_same_names_is_not_a_change() {
+        let mut s = Subscription::default();
+        assert!(s.set_sotw(ResourceType::Endpoints, &names(&["a", "b"])));
+        let generation = s.generation();
+        assert!(!s.set_sotw(ResourceType::Endpoints, &names(&["b", "a"])));
+        assert_eq!(s.generation(), generation);
+        assert!(s.set_sotw(ResourceType::Endpoints, &names(&["a"])));
+        assert!(s.generation() > generation);
+        assert!(!s.wants("b"));
     }
 
     #[test]
