@@ -15,6 +15,7 @@
 //!   intermediate snapshots are skipped (latest wins).
 //! - A NACKed view is never sent again; only a different view is.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -82,6 +83,14 @@ struct InFlight {
     removed: Vec<String>,
 }
 
+#[derive(Clone, Debug)]
+struct ViewCache {
+    source: Arc<ResourceMap>,
+    generation: u64,
+    acked: Arc<ResourceMap>,
+    view: Arc<ResourceMap>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct TypeState {
     subscription: Subscription,
@@ -104,6 +113,10 @@ struct TypeState {
     sent_generation: Option<u64>,
     /// Delta: subscribed names already answered as not existing.
     answered_missing: BTreeSet<String>,
+    /// The last unconditional view and what it was cut from (snapshot map,
+    /// subscription generation, ACKed map; held, so pointers stay unique): every
+    /// request re-plans, and most see the same inputs.
+    view_cache: RefCell<Option<ViewCache>>,
 }
 
 /// Everything one stream knows about its Envoy. Holds only subscriptions, what
@@ -442,16 +455,16 @@ impl StreamState {
             ResourceType::Cluster => Some(self.desired_clusters(target)),
             ResourceType::Endpoints => {
                 let cds_busy = self.types[ResourceType::Cluster].in_flight.is_some();
-                (!cds_busy).then(|| self.subscribed_view(kind, target, |_| true))
+                (!cds_busy).then(|| self.subscribed_view(kind, target, true, |_| true))
             }
             ResourceType::Listener => self
                 .clusters_ready(target)
-                .then(|| self.subscribed_view(kind, target, |_| true)),
+                .then(|| self.subscribed_view(kind, target, true, |_| true)),
             ResourceType::Route => self.listeners_settled(target).then(|| {
                 let acked = &self.types[kind].acked;
                 // Every target cluster ACKed and warm: every target route may go.
                 let all_warm = self.clusters_ready_for.as_deref() == Some(target.version());
-                self.subscribed_view(kind, target, |route| {
+                self.subscribed_view(kind, target, false, |route| {
                     all_warm
                         || acked
                             .get(route.name())
@@ -465,16 +478,19 @@ impl StreamState {
                         })
                 })
             }),
-            ResourceType::Secret => Some(self.subscribed_view(kind, target, |_| true)),
+            ResourceType::Secret => Some(self.subscribed_view(kind, target, true, |_| true)),
         }
     }
 
     /// The target's resources the stream subscribed to, where `allowed`; for a
     /// name the target lacks or may not send yet, whatever Envoy already holds.
+    /// `cacheable` when `allowed` depends on nothing but the resource (the view is
+    /// then a function of snapshot, subscription and ACKed map alone).
     fn subscribed_view(
         &self,
         kind: ResourceType,
         target: &Snapshot,
+        cacheable: bool,
         allowed: impl Fn(&Arc<Resource>) -> bool,
     ) -> Arc<ResourceMap> {
         let ts = &self.types[kind];
@@ -485,6 +501,15 @@ impl StreamState {
                 && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));
         if covers_exactly && source.values().all(&allowed) {
             return Arc::clone(source);
+        }
+        if let Some(hit) = ts.view_cache.borrow().as_ref() {
+            if cacheable
+                && Arc::ptr_eq(&hit.source, source)
+                && hit.generation == sub.generation()
+                && Arc::ptr_eq(&hit.acked, &ts.acked)
+            {
+                return Arc::clone(&hit.view);
+            }
         }
         let pick = |name: &String| {
             source
@@ -498,7 +523,16 @@ impl StreamState {
         } else {
             sub.names().iter().filter_map(pick).collect()
         };
-        Arc::new(view)
+        let view = Arc::new(view);
+        if cacheable {
+            *ts.view_cache.borrow_mut() = Some(ViewCache {
+                source: Arc::clone(source),
+                generation: sub.generation(),
+                acked: Arc::clone(&ts.acked),
+                view: Arc::clone(&view),
+            });
+        }
+        view
     }
 
     /// Target clusters plus old ones still named by what Envoy holds or is being sent.
@@ -678,7 +712,7 @@ impl StreamState {
             if !self.types[kind].claim_pending {
                 continue;
             }
-            let view = self.subscribed_view(kind, target, |_| true);
+            let view = self.subscribed_view(kind, target, true, |_| true);
             let ts = &mut self.types[kind];
             ts.claim_pending = false;
             match self.mode {
