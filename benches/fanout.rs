@@ -21,7 +21,7 @@
 //!
 //! Run with `cargo bench --bench fanout`. Every wait is bounded; a watchdog ends the
 //! process if the whole bench takes longer than 20 minutes. Knobs (environment):
-//! `FANOUT_CLIENTS` (default `100,1000`), `FANOUT_RUNS`, `FANOUT_STREAMS_PER_CONNECTION`,
+//! `FANOUT_CLIENTS` (default `100,1000`), `FANOUT_MODES` (default `sotw,delta`), `FANOUT_RUNS`, `FANOUT_STREAMS_PER_CONNECTION`,
 //! `FANOUT_WORKERS`, and `FANOUT_NODELAY_INCOMING=1` to serve as `serve_on` does but
 //! with TCP_NODELAY on accepted sockets (tonic ignores `tcp_nodelay` for a
 //! caller-supplied listener).
@@ -519,6 +519,9 @@ fn main() {
     let mut cells = Vec::new();
     for &clients in &sizes {
         for flavor in [Flavor::Sotw, Flavor::Delta] {
+            if std::env::var("FANOUT_MODES").is_ok_and(|m| !m.contains(flavor.name())) {
+                continue;
+            }
             let cell = client_rt
                 .block_on(run_cell(&server_rt, flavor, clients, &settings))
                 .unwrap_or_else(|e| {

@@ -84,10 +84,19 @@ struct InFlight {
 }
 
 #[derive(Clone, Debug)]
+struct RouteGate {
+    route: Arc<Resource>,
+    warm_generation: u64,
+    cds_in_flight: Option<String>,
+    open: bool,
+}
+
+#[derive(Clone, Debug)]
 struct ViewCache {
     source: Arc<ResourceMap>,
     generation: u64,
-    acked: Arc<ResourceMap>,
+    /// Set only when the view fell back to ACKed resources (names the snapshot lacks).
+    acked: Option<Arc<ResourceMap>>,
     view: Arc<ResourceMap>,
 }
 
@@ -127,6 +136,11 @@ pub struct StreamState {
     types: PerType<TypeState>,
     /// Clusters Envoy has with endpoints: safe to route to.
     warm: BTreeSet<String>,
+    /// Bumped whenever `warm` may have changed (keys the route gate memo).
+    warm_generation: u64,
+    /// Per route table: whether its clusters were all warm and kept by the CDS
+    /// in flight, for (that table, warm generation, CDS nonce in flight).
+    route_gate: RefCell<BTreeMap<String, RouteGate>>,
     /// ClusterLoadAssignments Envoy needs because their cluster was (re)sent.
     owed: BTreeSet<String>,
     /// Owed CLAs carried by the EDS response in flight: settled by its ACK, owed
@@ -144,6 +158,8 @@ impl StreamState {
             mode,
             types: PerType::default(),
             warm: BTreeSet::new(),
+            warm_generation: 0,
+            route_gate: RefCell::new(BTreeMap::new()),
             owed: BTreeSet::new(),
             owed_in_flight: BTreeSet::new(),
             clusters_ready_for: None,
@@ -277,6 +293,9 @@ impl StreamState {
             Arc::new(wanted.collect())
         };
         let acked = Arc::clone(&ts.acked);
+        if matches!(kind, ResourceType::Cluster | ResourceType::Endpoints) {
+            self.warm_generation += 1;
+        }
         match kind {
             ResourceType::Cluster => {
                 // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
@@ -469,17 +488,40 @@ impl StreamState {
                         || acked
                             .get(route.name())
                             .is_some_and(|a| Arc::ptr_eq(a, route))
-                        || route.references().clusters.iter().all(|c| {
-                            self.warm.contains(c)
-                                && self.types[ResourceType::Cluster]
-                                    .in_flight
-                                    .as_ref()
-                                    .is_none_or(|f| f.view.contains_key(c))
-                        })
+                        || self.route_gate_open(route)
                 })
             }),
             ResourceType::Secret => Some(self.subscribed_view(kind, target, true, |_| true)),
         }
+    }
+
+    /// Every cluster `route` names is warm and not being removed by the CDS in
+    /// flight. Memoised: each request re-plans, and a route table names thousands.
+    fn route_gate_open(&self, route: &Arc<Resource>) -> bool {
+        let cds_in_flight = self.types[ResourceType::Cluster].in_flight.as_ref();
+        let nonce = cds_in_flight.map(|f| f.nonce.clone());
+        if let Some(gate) = self.route_gate.borrow().get(route.name()) {
+            if Arc::ptr_eq(&gate.route, route)
+                && gate.warm_generation == self.warm_generation
+                && gate.cds_in_flight == nonce
+            {
+                return gate.open;
+            }
+        }
+        let open =
+            route.references().clusters.iter().all(|c| {
+                self.warm.contains(c) && cds_in_flight.is_none_or(|f| f.view.contains_key(c))
+            });
+        self.route_gate.borrow_mut().insert(
+            route.name().to_owned(),
+            RouteGate {
+                route: Arc::clone(route),
+                warm_generation: self.warm_generation,
+                cds_in_flight: nonce,
+                open,
+            },
+        );
+        open
     }
 
     /// The target's resources the stream subscribed to, where `allowed`; for a
@@ -506,16 +548,20 @@ impl StreamState {
             if cacheable
                 && Arc::ptr_eq(&hit.source, source)
                 && hit.generation == sub.generation()
-                && Arc::ptr_eq(&hit.acked, &ts.acked)
+                && hit.acked.as_ref().is_none_or(|a| Arc::ptr_eq(a, &ts.acked))
             {
                 return Arc::clone(&hit.view);
             }
         }
+        let used_acked = std::cell::Cell::new(false);
         let pick = |name: &String| {
             source
                 .get(name)
                 .filter(|r| allowed(r))
-                .or_else(|| ts.acked.get(name))
+                .or_else(|| {
+                    used_acked.set(true);
+                    ts.acked.get(name)
+                })
                 .map(|r| (name.clone(), Arc::clone(r)))
         };
         let view: ResourceMap = if sub.is_wildcard() {
@@ -528,7 +574,7 @@ impl StreamState {
             *ts.view_cache.borrow_mut() = Some(ViewCache {
                 source: Arc::clone(source),
                 generation: sub.generation(),
-                acked: Arc::clone(&ts.acked),
+                acked: used_acked.get().then(|| Arc::clone(&ts.acked)),
                 view: Arc::clone(&view),
             });
         }
@@ -757,6 +803,7 @@ impl StreamState {
                         .is_none_or(|e| endpoints.contains_key(e))
                 });
             self.warm.extend(warm.map(|c| c.name().to_owned()));
+            self.warm_generation += 1;
         }
     }
 }
