@@ -431,7 +431,12 @@ impl StreamState {
                 .owed
                 .iter()
                 .filter_map(|n| view.get(n))
-                .filter(|r| !changed.iter().any(|c| c.name() == r.name()))
+                // `changed` is sorted by name (it comes from sorted maps).
+                .filter(|r| {
+                    changed
+                        .binary_search_by(|c| c.name().cmp(r.name()))
+                        .is_err()
+                })
                 .cloned()
                 .collect::<Vec<_>>();
             changed.extend(owed_unchanged);
@@ -508,8 +513,10 @@ impl StreamState {
                 return gate.open;
             }
         }
-        let open =
-            route.references().clusters.iter().all(|c| {
+        let refs = &route.references().clusters;
+        // `warm` ⊆ ACKed clusters: fewer warm clusters than references means closed.
+        let open = refs.len() <= self.warm.len()
+            && refs.iter().all(|c| {
                 self.warm.contains(c) && cds_in_flight.is_none_or(|f| f.view.contains_key(c))
             });
         self.route_gate.borrow_mut().insert(
@@ -538,12 +545,6 @@ impl StreamState {
         let ts = &self.types[kind];
         let source = target.resources(kind);
         let sub = &ts.subscription;
-        let covers_exactly = sub.is_wildcard()
-            || (sub.names().len() == source.len()
-                && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));
-        if covers_exactly && source.values().all(&allowed) {
-            return Arc::clone(source);
-        }
         if let Some(hit) = ts.view_cache.borrow().as_ref() {
             if cacheable
                 && Arc::ptr_eq(&hit.source, source)
@@ -552,6 +553,23 @@ impl StreamState {
             {
                 return Arc::clone(&hit.view);
             }
+        }
+        let remember = |view: &Arc<ResourceMap>, used_acked: bool| {
+            if cacheable {
+                *ts.view_cache.borrow_mut() = Some(ViewCache {
+                    source: Arc::clone(source),
+                    generation: sub.generation(),
+                    acked: used_acked.then(|| Arc::clone(&ts.acked)),
+                    view: Arc::clone(view),
+                });
+            }
+        };
+        let covers_exactly = sub.is_wildcard()
+            || (sub.names().len() == source.len()
+                && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));
+        if covers_exactly && source.values().all(&allowed) {
+            remember(source, false);
+            return Arc::clone(source);
         }
         let used_acked = std::cell::Cell::new(false);
         let pick = |name: &String| {
@@ -570,14 +588,7 @@ impl StreamState {
             sub.names().iter().filter_map(pick).collect()
         };
         let view = Arc::new(view);
-        if cacheable {
-            *ts.view_cache.borrow_mut() = Some(ViewCache {
-                source: Arc::clone(source),
-                generation: sub.generation(),
-                acked: used_acked.get().then(|| Arc::clone(&ts.acked)),
-                view: Arc::clone(&view),
-            });
-        }
+        remember(&view, used_acked.get());
         view
     }
 
