@@ -25,6 +25,8 @@ pub struct Resource {
     name: String,
     version: String,
     body: Any,
+    /// `body` encoded as a protobuf `Any`, spliced as-is into every response.
+    wire: Vec<u8>,
     references: References,
 }
 
@@ -45,11 +47,13 @@ impl Resource {
             .field(body.type_url.as_bytes())
             .field(&body.value)
             .finish();
+        let wire = body.encode_to_vec();
         Resource {
             kind,
             name,
             version,
             body,
+            wire,
             references,
         }
     }
@@ -72,6 +76,12 @@ impl Resource {
     /// The encoded resource as it goes on the wire.
     pub fn body(&self) -> &Any {
         &self.body
+    }
+
+    /// The resource as an encoded `google.protobuf.Any`: what responses carry,
+    /// byte for byte, without re-encoding or copying per stream into messages.
+    pub fn wire_any(&self) -> &[u8] {
+        &self.wire
     }
 
     /// What this resource needs to exist before Envoy may see it.

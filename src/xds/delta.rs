@@ -1,21 +1,20 @@
 //! Incremental ADS (`DeltaAggregatedResources`) on the wire.
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as WireResource,
-};
+use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryRequest;
 
 use crate::snapshot::ResourceType;
 
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
+use super::wire::DeltaResponse;
 
 /// Delta: responses carry changed resources and removed names.
 pub(crate) struct Delta;
 
 impl Protocol for Delta {
     type Request = DeltaDiscoveryRequest;
-    type Response = DeltaDiscoveryResponse;
+    type Response = DeltaResponse;
     const MODE: Mode = Mode::Delta;
 
     fn node(request: &DeltaDiscoveryRequest) -> Option<&Node> {
@@ -35,24 +34,13 @@ impl Protocol for Delta {
         ))
     }
 
-    fn render(p: Planned) -> DeltaDiscoveryResponse {
-        let resources = p
-            .resources
-            .iter()
-            .map(|r| WireResource {
-                name: r.name().to_owned(),
-                version: r.version().to_owned(),
-                resource: Some(r.body().clone()),
-                ..WireResource::default()
-            })
-            .collect();
-        DeltaDiscoveryResponse {
+    fn render(p: Planned) -> DeltaResponse {
+        DeltaResponse {
             system_version_info: p.version,
-            resources,
+            resources: p.resources,
             type_url: p.kind.type_url().to_owned(),
-            removed_resources: p.removed,
             nonce: p.nonce,
-            ..DeltaDiscoveryResponse::default()
+            removed_resources: p.removed,
         }
     }
 }

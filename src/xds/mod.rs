@@ -5,12 +5,15 @@
 mod ack_tracker;
 mod delta;
 mod server;
+mod service;
 mod sotw;
 mod stream;
 mod stream_state;
 mod subscription;
+mod wire;
 
 pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus};
 pub use server::{AdsServer, XdsError};
+pub use service::AdsService;
 pub use stream_state::{Mode, Outcome, Planned, StreamState};
 pub use subscription::Subscription;

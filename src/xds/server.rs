@@ -4,24 +4,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_server::{
-    AggregatedDiscoveryService, AggregatedDiscoveryServiceServer,
-};
-use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
-};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status, Streaming};
+use tonic::{Status, Streaming};
 
 use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
-use super::delta::Delta;
-use super::sotw::Sotw;
+use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
 
 /// Responses buffered per stream; the state machine keeps at most one per type in
@@ -51,7 +44,8 @@ pub struct AdsServer {
     ctx: StreamContext,
 }
 
-type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+/// What a stream task sends back through tonic.
+pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl AdsServer {
     /// A server publishing `store`'s snapshots and recording ACKs in `tracker`.
@@ -62,8 +56,8 @@ impl AdsServer {
     }
 
     /// The tonic service, to mount on a server of your own.
-    pub fn into_service(self) -> AggregatedDiscoveryServiceServer<Self> {
-        AggregatedDiscoveryServiceServer::new(self)
+    pub fn into_service(self) -> AdsService {
+        AdsService::new(self)
     }
 
     /// Binds `addr` and serves until `shutdown` completes.
@@ -98,29 +92,12 @@ impl AdsServer {
         Ok(())
     }
 
-    fn spawn<P: Protocol>(&self, requests: Streaming<P::Request>) -> ResponseStream<P::Response> {
+    pub(crate) fn spawn<P: Protocol>(
+        &self,
+        requests: Streaming<P::Request>,
+    ) -> ResponseStream<P::Response> {
         let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
         tokio::spawn(run::<P>(requests, tx, self.ctx.clone()));
         Box::pin(ReceiverStream::new(rx))
-    }
-}
-
-#[tonic::async_trait]
-impl AggregatedDiscoveryService for AdsServer {
-    type StreamAggregatedResourcesStream = ResponseStream<DiscoveryResponse>;
-    type DeltaAggregatedResourcesStream = ResponseStream<DeltaDiscoveryResponse>;
-
-    async fn stream_aggregated_resources(
-        &self,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        Ok(Response::new(self.spawn::<Sotw>(request.into_inner())))
-    }
-
-    async fn delta_aggregated_resources(
-        &self,
-        request: Request<Streaming<DeltaDiscoveryRequest>>,
-    ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Ok(Response::new(self.spawn::<Delta>(request.into_inner())))
     }
 }

@@ -1,19 +1,20 @@
 //! State-of-the-world ADS (`StreamAggregatedResources`) on the wire.
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 
 use crate::snapshot::ResourceType;
 
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
+use super::wire::SotwResponse;
 
 /// SotW: every response carries the whole view of its type.
 pub(crate) struct Sotw;
 
 impl Protocol for Sotw {
     type Request = DiscoveryRequest;
-    type Response = DiscoveryResponse;
+    type Response = SotwResponse;
     const MODE: Mode = Mode::Sotw;
 
     fn node(request: &DiscoveryRequest) -> Option<&Node> {
@@ -32,13 +33,12 @@ impl Protocol for Sotw {
         ))
     }
 
-    fn render(p: Planned) -> DiscoveryResponse {
-        DiscoveryResponse {
+    fn render(p: Planned) -> SotwResponse {
+        SotwResponse {
             version_info: p.version,
-            resources: p.resources.iter().map(|r| r.body().clone()).collect(),
+            resources: p.resources,
             type_url: p.kind.type_url().to_owned(),
             nonce: p.nonce,
-            ..DiscoveryResponse::default()
         }
     }
 }

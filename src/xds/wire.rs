@@ -1,0 +1,276 @@
+//! Responses written straight from the snapshot's encoded bytes. A
+//! `DiscoveryResponse` built from `Any` messages would copy every resource into
+//! a fresh message per stream before prost copies it again onto the wire; these
+//! types write the shared, already-encoded `Any` bytes directly (the wire format
+//! is that of `DiscoveryResponse` / `DeltaDiscoveryResponse`, pinned by tests).
+
+use std::sync::Arc;
+
+use prost::bytes::{Buf, BufMut};
+use prost::encoding::{
+    self, encode_key, encode_varint, encoded_len_varint, DecodeContext, WireType,
+};
+use prost::DecodeError;
+
+use crate::snapshot::Resource;
+
+/// `envoy.service.discovery.v3.DiscoveryResponse`, encode-only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SotwResponse {
+    /// Field 1.
+    pub version_info: String,
+    /// Field 2, each an encoded `Any`.
+    pub resources: Vec<Arc<Resource>>,
+    /// Field 4.
+    pub type_url: String,
+    /// Field 5.
+    pub nonce: String,
+}
+
+/// `envoy.service.discovery.v3.DeltaDiscoveryResponse`, encode-only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeltaResponse {
+    /// Field 1.
+    pub system_version_info: String,
+    /// Field 2, each a `Resource { version: 1, resource: 2, name: 3 }`.
+    pub resources: Vec<Arc<Resource>>,
+    /// Field 4.
+    pub type_url: String,
+    /// Field 5.
+    pub nonce: String,
+    /// Field 6.
+    pub removed_resources: Vec<String>,
+}
+
+/// Length of a string field (proto3: an empty string is not written).
+fn string_len(tag: u32, value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        field_len(tag, value.len())
+    }
+}
+
+fn put_string(tag: u32, value: &str, buf: &mut impl BufMut) {
+    if !value.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, buf);
+        encode_varint(value.len() as u64, buf);
+        buf.put_slice(value.as_bytes());
+    }
+}
+
+fn put_bytes(tag: u32, value: &[u8], buf: &mut impl BufMut) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(value.len() as u64, buf);
+    buf.put_slice(value);
+}
+
+/// Length of a length-delimited field of `len` bytes (key, length, payload).
+fn field_len(tag: u32, len: usize) -> usize {
+    encoding::key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// Length of one delta `Resource` message body.
+fn delta_resource_len(r: &Resource) -> usize {
+    string_len(1, r.version()) + field_len(2, r.wire_any().len()) + string_len(3, r.name())
+}
+
+/// Never decoded: Interlock only sends these.
+fn skip(
+    tag: u32,
+    wire_type: WireType,
+    buf: &mut impl Buf,
+    ctx: DecodeContext,
+) -> Result<(), DecodeError> {
+    encoding::skip_field(wire_type, tag, buf, ctx)
+}
+
+impl prost::Message for SotwResponse {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        put_string(1, &self.version_info, buf);
+        for r in &self.resources {
+            put_bytes(2, r.wire_any(), buf);
+        }
+        put_string(4, &self.type_url, buf);
+        put_string(5, &self.nonce, buf);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        skip(tag, wire_type, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        string_len(1, &self.version_info)
+            + self
+                .resources
+                .iter()
+                .map(|r| field_len(2, r.wire_any().len()))
+                .sum::<usize>()
+            + string_len(4, &self.type_url)
+            + string_len(5, &self.nonce)
+    }
+
+    fn clear(&mut self) {
+        *self = SotwResponse::default();
+    }
+}
+
+impl prost::Message for DeltaResponse {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        put_string(1, &self.system_version_info, buf);
+        for r in &self.resources {
+            encode_key(2, WireType::LengthDelimited, buf);
+            encode_varint(delta_resource_len(r) as u64, buf);
+            put_string(1, r.version(), buf);
+            put_bytes(2, r.wire_any(), buf);
+            put_string(3, r.name(), buf);
+        }
+        put_string(4, &self.type_url, buf);
+        put_string(5, &self.nonce, buf);
+        for name in &self.removed_resources {
+            encode_key(6, WireType::LengthDelimited, buf);
+            encode_varint(name.len() as u64, buf);
+            buf.put_slice(name.as_bytes());
+        }
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        skip(tag, wire_type, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        string_len(1, &self.system_version_info)
+            + self
+                .resources
+                .iter()
+                .map(|r| field_len(2, delta_resource_len(r)))
+                .sum::<usize>()
+            + string_len(4, &self.type_url)
+            + string_len(5, &self.nonce)
+            + self
+                .removed_resources
+                .iter()
+                .map(|n| field_len(6, n.len()))
+                .sum::<usize>()
+    }
+
+    fn clear(&mut self) {
+        *self = DeltaResponse::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ResourceType, Snapshot};
+    use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+    use envoy_types::pb::envoy::service::discovery::v3::{
+        DeltaDiscoveryResponse, DiscoveryResponse, Resource as WireResource,
+    };
+    use prost::Message;
+
+    fn resources() -> Vec<Arc<Resource>> {
+        let snapshot = Snapshot::builder()
+            .cluster(Cluster {
+                name: "a".into(),
+                ..Cluster::default()
+            })
+            .cluster(Cluster {
+                name: "b-with-a-longer-name".into(),
+                ..Cluster::default()
+            })
+            .build()
+            .expect("consistent");
+        snapshot
+            .resources(ResourceType::Cluster)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn sotw_bytes_decode_as_the_prost_message() {
+        let wire = SotwResponse {
+            version_info: "v1".into(),
+            resources: resources(),
+            type_url: ResourceType::Cluster.type_url().into(),
+            nonce: "7".into(),
+        };
+        let bytes = wire.encode_to_vec();
+        assert_eq!(bytes.len(), wire.encoded_len());
+        let expected = DiscoveryResponse {
+            version_info: "v1".into(),
+            resources: wire.resources.iter().map(|r| r.body().clone()).collect(),
+            type_url: ResourceType::Cluster.type_url().into(),
+            nonce: "7".into(),
+            ..DiscoveryResponse::default()
+        };
+        assert_eq!(
+            DiscoveryResponse::decode(bytes.as_slice()).expect("decodes"),
+            expected
+        );
+        assert_eq!(
+            bytes,
+            expected.encode_to_vec(),
+            "byte-identical to prost's encoding"
+        );
+    }
+
+    #[test]
+    fn delta_bytes_decode_as_the_prost_message() {
+        let wire = DeltaResponse {
+            system_version_info: "v2".into(),
+            resources: resources(),
+            type_url: ResourceType::Cluster.type_url().into(),
+            nonce: "8".into(),
+            removed_resources: vec!["gone".into(), "also-gone".into()],
+        };
+        let bytes = wire.encode_to_vec();
+        assert_eq!(bytes.len(), wire.encoded_len());
+        let expected = DeltaDiscoveryResponse {
+            system_version_info: "v2".into(),
+            resources: wire
+                .resources
+                .iter()
+                .map(|r| WireResource {
+                    name: r.name().into(),
+                    version: r.version().into(),
+                    resource: Some(r.body().clone()),
+                    ..WireResource::default()
+                })
+                .collect(),
+            type_url: ResourceType::Cluster.type_url().into(),
+            removed_resources: vec!["gone".into(), "also-gone".into()],
+            nonce: "8".into(),
+            ..DeltaDiscoveryResponse::default()
+        };
+        assert_eq!(
+            DeltaDiscoveryResponse::decode(bytes.as_slice()).expect("decodes"),
+            expected
+        );
+    }
+
+    #[test]
+    fn empty_responses_encode_like_prost() {
+        assert_eq!(
+            SotwResponse::default().encode_to_vec(),
+            DiscoveryResponse::default().encode_to_vec()
+        );
+        assert_eq!(
+            DeltaResponse::default().encode_to_vec(),
+            DeltaDiscoveryResponse::default().encode_to_vec()
+        );
+    }
+}
