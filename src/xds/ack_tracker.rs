@@ -3,11 +3,47 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use dashmap::DashMap;
+use tokio::sync::broadcast;
 
 use crate::snapshot::{PerType, ResourceMap, ResourceType};
+
+use super::stream_state::Mode;
+
+/// How many tracker events a slow subscriber may fall behind before it misses
+/// some (it is told how many, by `broadcast`'s `Lagged`).
+const EVENT_BUFFER: usize = 4096;
+
+/// What happened on an xDS stream, for the admin API and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XdsEvent {
+    /// A node opened a stream.
+    StreamOpened { node: String, mode: Mode },
+    /// A node's stream ended.
+    StreamClosed { node: String, mode: Mode },
+    /// A response was sent.
+    Pushed {
+        node: String,
+        kind: ResourceType,
+        version: String,
+    },
+    /// A response was ACKed, `latency` after it was pushed.
+    Acked {
+        node: String,
+        kind: ResourceType,
+        version: String,
+        latency: Option<Duration>,
+    },
+    /// A response was NACKed.
+    Nacked {
+        node: String,
+        kind: ResourceType,
+        version: String,
+        error: String,
+    },
+}
 
 /// A rejected response, kept until a later ACK of that type replaces it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +69,10 @@ pub struct TypeStatus {
     pub nacks: u64,
     /// Responses sent of this type (tests count them to prove NACKed versions are not re-sent).
     pub responses_sent: u64,
+    /// When the last response of this type was sent.
+    pub last_pushed_at: Option<Instant>,
+    /// When the last ACK of this type arrived.
+    pub last_acked_at: Option<Instant>,
 }
 
 /// One node's state across types.
@@ -54,10 +94,21 @@ impl NodeStatus {
     }
 }
 
-/// Shared, lock-sharded map of node id → status. Cheap to clone.
-#[derive(Clone, Default)]
+/// Shared, lock-sharded map of node id → status, plus a stream of what happens.
+/// Cheap to clone.
+#[derive(Clone)]
 pub struct AckTracker {
     nodes: Arc<DashMap<String, NodeStatus>>,
+    events: broadcast::Sender<XdsEvent>,
+}
+
+impl Default for AckTracker {
+    fn default() -> Self {
+        AckTracker {
+            nodes: Arc::default(),
+            events: broadcast::channel(EVENT_BUFFER).0,
+        }
+    }
 }
 
 impl AckTracker {
@@ -91,18 +142,46 @@ impl AckTracker {
         ids
     }
 
-    pub(crate) fn stream_opened(&self, node_id: &str) {
-        self.nodes.entry(node_id.to_owned()).or_default().streams += 1;
+    /// Every event from now on (pushes, ACKs, NACKs, streams).
+    pub fn subscribe(&self) -> broadcast::Receiver<XdsEvent> {
+        self.events.subscribe()
     }
 
-    pub(crate) fn stream_closed(&self, node_id: &str) {
+    fn emit(&self, event: XdsEvent) {
+        // No subscriber is fine: events are for whoever listens.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn stream_opened(&self, node_id: &str, mode: Mode) {
+        self.nodes.entry(node_id.to_owned()).or_default().streams += 1;
+        self.emit(XdsEvent::StreamOpened {
+            node: node_id.to_owned(),
+            mode,
+        });
+    }
+
+    pub(crate) fn stream_closed(&self, node_id: &str, mode: Mode) {
         if let Some(mut node) = self.nodes.get_mut(node_id) {
             node.streams = node.streams.saturating_sub(1);
         }
+        self.emit(XdsEvent::StreamClosed {
+            node: node_id.to_owned(),
+            mode,
+        });
     }
 
-    pub(crate) fn sent(&self, node_id: &str, kind: ResourceType) {
-        self.nodes.entry(node_id.to_owned()).or_default().types[kind].responses_sent += 1;
+    pub(crate) fn sent(&self, node_id: &str, kind: ResourceType, version: &str) {
+        {
+            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+            let status = &mut node.types[kind];
+            status.responses_sent += 1;
+            status.last_pushed_at = Some(Instant::now());
+        }
+        self.emit(XdsEvent::Pushed {
+            node: node_id.to_owned(),
+            kind,
+            version: version.to_owned(),
+        });
     }
 
     pub(crate) fn acked(
@@ -112,11 +191,24 @@ impl AckTracker {
         version: String,
         acked: Arc<ResourceMap>,
     ) {
-        let mut node = self.nodes.entry(node_id.to_owned()).or_default();
-        let status = &mut node.types[kind];
-        status.acked_version = Some(version);
-        status.acked = acked;
-        status.last_nack = None;
+        let latency = {
+            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+            let status = &mut node.types[kind];
+            let now = Instant::now();
+            status.acked_version = Some(version.clone());
+            status.acked = acked;
+            status.last_nack = None;
+            status.last_acked_at = Some(now);
+            status
+                .last_pushed_at
+                .map(|pushed| now.saturating_duration_since(pushed))
+        };
+        self.emit(XdsEvent::Acked {
+            node: node_id.to_owned(),
+            kind,
+            version,
+            latency,
+        });
     }
 
     pub(crate) fn nacked(
@@ -126,13 +218,21 @@ impl AckTracker {
         rejected_version: String,
         error: String,
     ) {
-        let mut node = self.nodes.entry(node_id.to_owned()).or_default();
-        let status = &mut node.types[kind];
-        status.nacks += 1;
-        status.last_nack = Some(Nack {
-            rejected_version,
+        {
+            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+            let status = &mut node.types[kind];
+            status.nacks += 1;
+            status.last_nack = Some(Nack {
+                rejected_version: rejected_version.clone(),
+                error: error.clone(),
+                at: SystemTime::now(),
+            });
+        }
+        self.emit(XdsEvent::Nacked {
+            node: node_id.to_owned(),
+            kind,
+            version: rejected_version,
             error,
-            at: SystemTime::now(),
         });
     }
 }

@@ -12,7 +12,7 @@ mod stream_state;
 mod subscription;
 mod wire;
 
-pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus};
+pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent};
 pub use server::{AdsServer, XdsError};
 pub use service::AdsService;
 pub use stream_state::{Mode, Outcome, Planned, StreamState};

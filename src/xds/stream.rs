@@ -47,10 +47,11 @@ pub(crate) async fn run<P: Protocol>(
             .filter(|id| !id.is_empty())
         {
             Some(id) => {
-                ctx.tracker.stream_opened(&id);
+                ctx.tracker.stream_opened(&id, P::MODE);
                 let guard = StreamGuard {
                     tracker: ctx.tracker.clone(),
                     node_id: id.clone(),
+                    mode: P::MODE,
                 };
                 info!(node = %id, mode = ?P::MODE, "xDS stream opened");
                 drive::<P>(first, requests, responses, &ctx, &id).await;
@@ -75,11 +76,12 @@ pub(crate) async fn run<P: Protocol>(
 struct StreamGuard {
     tracker: AckTracker,
     node_id: String,
+    mode: Mode,
 }
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.tracker.stream_closed(&self.node_id);
+        self.tracker.stream_closed(&self.node_id, self.mode);
     }
 }
 
@@ -102,7 +104,7 @@ async fn drive<P: Protocol>(
         }
         if let Some(target) = ctx.store.current() {
             for planned in state.plan(&target) {
-                ctx.tracker.sent(node_id, planned.kind);
+                ctx.tracker.sent(node_id, planned.kind, &planned.version);
                 debug!(node = %node_id, kind = %planned.kind, version = %planned.version,
                        nonce = %planned.nonce, resources = planned.resources.len(),
                        removed = planned.removed.len(), "sending");
