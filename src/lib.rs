@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: sources → world → translate → validate → snapshot → xds.
 
+pub mod admin;
 pub mod bootstrap;
 pub mod debounce;
 pub mod local_gateway;

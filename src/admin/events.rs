@@ -1,0 +1,159 @@
+//! One stream of everything operators watch: snapshots published, what each
+//! Envoy was pushed, ACKed and NACKed, and Ingresses becoming programmed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::broadcast;
+
+use crate::pipeline::StatusHandle;
+use crate::snapshot::SnapshotStore;
+use crate::world::ObjectKey;
+use crate::xds::{AckTracker, XdsEvent};
+
+use super::programmed::{ingress_states, IngressState};
+
+/// How far a slow subscriber may fall behind before it misses events.
+const EVENT_BUFFER: usize = 4096;
+
+/// An event of the admin API's `WatchEvents`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminEvent {
+    /// A snapshot became current.
+    SnapshotPublished {
+        /// Its content version.
+        version: String,
+        /// Number of publishes so far.
+        publishes: u64,
+    },
+    /// Something happened on an Envoy's stream.
+    Xds(XdsEvent),
+    /// An Ingress is now programmed on every connected node.
+    IngressProgrammed {
+        /// The Ingress.
+        ingress: ObjectKey,
+        /// The snapshot version it is programmed at.
+        version: String,
+        /// The nodes it is programmed on.
+        nodes: Vec<String>,
+    },
+    /// A node rejected config an Ingress needs.
+    IngressRejected {
+        /// The Ingress.
+        ingress: ObjectKey,
+        /// The node that rejected it.
+        node: String,
+        /// Envoy's error, verbatim.
+        error: String,
+    },
+}
+
+/// Fan-out of [`AdminEvent`]s plus the latest per-Ingress state. Cheap to clone.
+#[derive(Clone)]
+pub struct EventHub {
+    events: broadcast::Sender<AdminEvent>,
+    ingresses: Arc<ArcSwap<BTreeMap<ObjectKey, IngressState>>>,
+}
+
+impl EventHub {
+    /// Every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<AdminEvent> {
+        self.events.subscribe()
+    }
+
+    /// The latest state of every served Ingress.
+    pub fn ingresses(&self) -> Arc<BTreeMap<ObjectKey, IngressState>> {
+        self.ingresses.load_full()
+    }
+
+    /// Starts the task that merges the store, the tracker and the pipeline
+    /// status into events; it ends when the store and tracker are dropped.
+    pub fn spawn(store: SnapshotStore, tracker: AckTracker, pipeline: StatusHandle) -> EventHub {
+        let hub = EventHub {
+            events: broadcast::channel(EVENT_BUFFER).0,
+            ingresses: Arc::default(),
+        };
+        let task = hub.clone();
+        tokio::spawn(async move { task.run(store, tracker, pipeline).await });
+        hub
+    }
+
+    async fn run(self, store: SnapshotStore, tracker: AckTracker, pipeline: StatusHandle) {
+        let mut published = store.subscribe();
+        let mut xds = tracker.subscribe();
+        loop {
+            tokio::select! {
+                changed = published.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if let Some(snapshot) = store.current() {
+                        let status = pipeline.get();
+                        self.emit(AdminEvent::SnapshotPublished {
+                            version: snapshot.version().to_owned(),
+                            publishes: status.publishes,
+                        });
+                    }
+                }
+                event = xds.recv() => match event {
+                    Ok(event) => self.emit(AdminEvent::Xds(event)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+            // Fold whatever else is queued before recomputing.
+            while let Ok(event) = xds.try_recv() {
+                self.emit(AdminEvent::Xds(event));
+            }
+            self.refresh(&store, &tracker, &pipeline);
+        }
+    }
+
+    /// Recomputes Ingress states and emits the transitions.
+    fn refresh(&self, store: &SnapshotStore, tracker: &AckTracker, pipeline: &StatusHandle) {
+        let snapshot = store.current();
+        let status = pipeline.get();
+        let states = ingress_states(&status, snapshot.as_deref(), &tracker.nodes());
+        let before = self.ingresses.load_full();
+        for (key, state) in &states {
+            let old = before.get(key);
+            let newly_programmed =
+                state.programmed && old.is_none_or(|o| !o.programmed || o.version != state.version);
+            if newly_programmed {
+                self.emit(AdminEvent::IngressProgrammed {
+                    ingress: key.clone(),
+                    version: state.version.clone().unwrap_or_default(),
+                    nodes: state.programmed_on.clone(),
+                });
+            }
+            if let Some((node, error)) = &state.rejected {
+                let already = old
+                    .and_then(|o| o.rejected.as_ref())
+                    .is_some_and(|r| r.1 == *error);
+                if !already {
+                    self.emit(AdminEvent::IngressRejected {
+                        ingress: key.clone(),
+                        node: node.clone(),
+                        error: error.clone(),
+                    });
+                }
+            }
+        }
+        self.ingresses.store(Arc::new(states));
+    }
+
+    fn emit(&self, event: AdminEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// Ingresses in `keys` not yet programmed, for `interlock wait`-style checks.
+pub fn not_programmed<'a>(
+    states: &BTreeMap<ObjectKey, IngressState>,
+    keys: &'a BTreeSet<ObjectKey>,
+) -> Vec<&'a ObjectKey> {
+    keys.iter()
+        .filter(|k| !states.get(*k).is_some_and(|s| s.programmed))
+        .collect()
+}

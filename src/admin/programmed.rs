@@ -1,0 +1,100 @@
+//! "Is this Ingress live on every gateway?": an Ingress is programmed when every
+//! connected Envoy has ACKed, at the current snapshot's version, every resource
+//! that carries it (its route tables, clusters and their endpoints, secrets).
+
+use std::collections::BTreeMap;
+
+use crate::pipeline::PipelineStatus;
+use crate::snapshot::{ResourceType, Snapshot};
+use crate::translate::IngressResources;
+use crate::world::{Kind, ObjectKey};
+use crate::xds::NodeStatus;
+
+/// Where one Ingress stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngressState {
+    /// Programmed on every connected node (and at least one is connected).
+    pub programmed: bool,
+    /// Connected nodes that have everything it needs.
+    pub programmed_on: Vec<String>,
+    /// Connected nodes still missing something.
+    pub pending_on: Vec<String>,
+    /// A node rejected config this Ingress needs: (node, Envoy's error).
+    pub rejected: Option<(String, String)>,
+    /// Its diagnostics from the latest translation.
+    pub diagnostics: Vec<String>,
+    /// The snapshot version this state refers to.
+    pub version: Option<String>,
+}
+
+/// The resources (by type) an Ingress needs, by name.
+fn needs(resources: &IngressResources) -> impl Iterator<Item = (ResourceType, &String)> {
+    let routes = resources.routes.iter().map(|n| (ResourceType::Route, n));
+    let clusters = resources
+        .clusters
+        .iter()
+        .map(|n| (ResourceType::Cluster, n));
+    // Translation names each ClusterLoadAssignment after its cluster.
+    let endpoints = resources
+        .clusters
+        .iter()
+        .map(|n| (ResourceType::Endpoints, n));
+    let secrets = resources.secrets.iter().map(|n| (ResourceType::Secret, n));
+    routes.chain(clusters).chain(endpoints).chain(secrets)
+}
+
+/// True when `node` holds every resource `resources` names at `snapshot`'s version.
+fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources) -> bool {
+    needs(resources).all(|(kind, name)| {
+        snapshot
+            .get(kind, name)
+            .is_some_and(|r| node.has_acked(kind, name, r.version()))
+    })
+}
+
+/// The state of every served Ingress against the connected nodes.
+pub fn ingress_states(
+    status: &PipelineStatus,
+    snapshot: Option<&Snapshot>,
+    nodes: &BTreeMap<String, NodeStatus>,
+) -> BTreeMap<ObjectKey, IngressState> {
+    let connected: Vec<(&String, &NodeStatus)> =
+        nodes.iter().filter(|(_, n)| n.streams > 0).collect();
+    let mut diagnostics: BTreeMap<&ObjectKey, Vec<String>> = BTreeMap::new();
+    for d in status
+        .diagnostics
+        .iter()
+        .filter(|d| d.object.kind == Kind::Ingress)
+    {
+        diagnostics
+            .entry(&d.object.key)
+            .or_default()
+            .push(d.message.clone());
+    }
+    status
+        .ingresses
+        .iter()
+        .map(|(key, resources)| {
+            let mut state = IngressState {
+                diagnostics: diagnostics.get(key).cloned().unwrap_or_default(),
+                version: snapshot.map(|s| s.version().to_owned()),
+                ..IngressState::default()
+            };
+            for (id, node) in &connected {
+                if snapshot.is_some_and(|s| has_all(node, s, resources)) {
+                    state.programmed_on.push((*id).clone());
+                    continue;
+                }
+                state.pending_on.push((*id).clone());
+                let nack = needs(resources)
+                    .filter_map(|(kind, _)| node.types[kind].last_nack.as_ref())
+                    .next();
+                if let (None, Some(nack)) = (&state.rejected, nack) {
+                    state.rejected = Some(((*id).clone(), nack.error.clone()));
+                }
+            }
+            state.programmed = !connected.is_empty() && state.pending_on.is_empty();
+            (key.clone(), state)
+        })
+        .collect()
+}
