@@ -211,6 +211,11 @@ impl AckTracker {
         });
     }
 
+    /// The node unsubscribed from some of what it held; it holds `acked` now.
+    pub(crate) fn released(&self, node_id: &str, kind: ResourceType, acked: Arc<ResourceMap>) {
+        self.nodes.entry(node_id.to_owned()).or_default().types[kind].acked = acked;
+    }
+
     pub(crate) fn nacked(
         &self,
         node_id: &str,

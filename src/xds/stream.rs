@@ -145,6 +145,7 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
             warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
             tracker.nacked(node_id, kind, version, error);
         }
+        Outcome::Released { kind, acked } => tracker.released(node_id, kind, acked),
         Outcome::Subscribed | Outcome::Stale => {}
     }
 }

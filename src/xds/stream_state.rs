@@ -65,6 +65,11 @@ pub enum Outcome {
     },
     /// A subscription change or initial request.
     Subscribed,
+    /// Envoy unsubscribed from resources it held: it holds only `acked` now.
+    Released {
+        kind: ResourceType,
+        acked: Arc<ResourceMap>,
+    },
     /// A request carrying an old nonce: ignored, the next ACK repeats its content.
     Stale,
 }
@@ -183,7 +188,8 @@ impl StreamState {
         let first = !ts.requested;
         ts.requested = true;
         let changed = ts.subscription.set_sotw(kind, names);
-        if changed && ts.acked.keys().any(|n| !ts.subscription.wants(n)) {
+        let released = changed && ts.acked.keys().any(|n| !ts.subscription.wants(n));
+        if released {
             let sub = ts.subscription.clone();
             Arc::make_mut(&mut ts.acked).retain(|n, _| sub.wants(n));
             ts.sent_generation = None;
@@ -193,9 +199,24 @@ impl StreamState {
                 ts.acked_version = Some(version_info.to_owned());
                 ts.claim_pending = true;
             }
-            return Outcome::Subscribed;
+            return self.subscribed(kind, released);
         }
-        self.on_response_answered(kind, nonce, error)
+        match self.on_response_answered(kind, nonce, error) {
+            Outcome::Subscribed => self.subscribed(kind, released),
+            outcome => outcome,
+        }
+    }
+
+    /// `Subscribed`, or `Released` when the request dropped held resources.
+    fn subscribed(&self, kind: ResourceType, released: bool) -> Outcome {
+        if released {
+            Outcome::Released {
+                kind,
+                acked: Arc::clone(&self.types[kind].acked),
+            }
+        } else {
+            Outcome::Subscribed
+        }
     }
 
     /// Applies a `DeltaDiscoveryRequest`. Subscription changes apply whatever the
@@ -230,7 +251,8 @@ impl StreamState {
             .iter()
             .filter(|n| !ts.subscription.wants(n))
             .collect();
-        if dropped.iter().any(|n| ts.acked.contains_key(*n)) {
+        let released = dropped.iter().any(|n| ts.acked.contains_key(*n));
+        if released {
             let acked = Arc::make_mut(&mut ts.acked);
             for name in &dropped {
                 acked.remove(*name);
@@ -240,13 +262,17 @@ impl StreamState {
             ts.answered_missing.remove(name);
             ts.unknown.remove(name);
         }
-        if nonce.is_empty() {
-            return Outcome::Subscribed;
+        if nonce.is_empty() || ts.last_nonce.as_deref() != Some(nonce) {
+            let stale = !nonce.is_empty();
+            return match self.subscribed(kind, released) {
+                Outcome::Subscribed if stale => Outcome::Stale,
+                outcome => outcome,
+            };
         }
-        if ts.last_nonce.as_deref() != Some(nonce) {
-            return Outcome::Stale;
+        match self.on_response_answered(kind, nonce, error) {
+            Outcome::Subscribed => self.subscribed(kind, released),
+            outcome => outcome,
         }
-        self.on_response_answered(kind, nonce, error)
     }
 
     fn on_response_answered(

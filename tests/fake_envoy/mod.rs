@@ -173,7 +173,7 @@ impl OutcomeKind {
         match o {
             Outcome::Ack { .. } => OutcomeKind::Ack,
             Outcome::Nack { .. } => OutcomeKind::Nack,
-            Outcome::Subscribed => OutcomeKind::Subscribed,
+            Outcome::Subscribed | Outcome::Released { .. } => OutcomeKind::Subscribed,
             Outcome::Stale => OutcomeKind::Stale,
         }
     }

@@ -34,6 +34,23 @@ impl Prober {
         L: Fn() -> Vec<(String, String)> + Send + 'static,
         E: Fn(&str, u16) -> bool + Send + 'static,
     {
+        let live = move || {
+            live()
+                .into_iter()
+                .map(|(host, body)| (host, Some(body)))
+                .collect()
+        };
+        Prober::start_matching(addr, live, excused, |_| true)
+    }
+
+    /// Like [`Prober::start`], where a `None` expected body means "any body that
+    /// `accept` accepts" (e.g. an Ingress whose backend is being changed).
+    pub fn start_matching<L, E, A>(addr: SocketAddr, live: L, excused: E, accept: A) -> Prober
+    where
+        L: Fn() -> Vec<(String, Option<String>)> + Send + 'static,
+        E: Fn(&str, u16) -> bool + Send + 'static,
+        A: Fn(&str) -> bool + Send + 'static,
+    {
         let (stop, mut stopped) = watch::channel(false);
         let report = Arc::new(Mutex::new(ProbeReport::default()));
         let shared = Arc::clone(&report);
@@ -45,7 +62,9 @@ impl Prober {
                     let mut report = shared.lock().expect("probe report");
                     report.requests += 1;
                     match outcome {
-                        Ok(r) if r.status == 200 && r.body == body => {}
+                        Ok(r)
+                            if r.status == 200
+                                && body.as_ref().map_or(accept(&r.body), |b| *b == r.body) => {}
                         Ok(r) if excused(&host, r.status) => {}
                         Ok(r) => report.violations.push(format!(
                             "{host}: status {} body {:?} flags {:?}",
