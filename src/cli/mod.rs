@@ -3,6 +3,7 @@
 mod bootstrap;
 mod quickstart;
 mod serve;
+mod wait;
 
 use clap::{Parser, Subcommand};
 
@@ -23,12 +24,15 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
     /// Print an Envoy bootstrap (YAML) for a gateway that takes its config from Interlock.
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Wait until Ingresses (namespace/name) are programmed on every connected Envoy.
+    Wait(wait::WaitArgs),
 }
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bootstrap(args) => bootstrap::run(args),
+        Command::Wait(args) => runtime()?.block_on(wait::run(args)),
         Command::Serve(args) => {
             serve::init_logging(args.log_format);
             runtime()?.block_on(serve::run(args))

@@ -1,4 +1,5 @@
-//! `interlock serve`: the control plane. Sources → pipeline → snapshot store → ADS.
+//! `interlock serve`: the control plane. Sources → pipeline → snapshot store → ADS,
+//! plus the admin listener (gRPC admin API, probes, metrics, debug views, UI).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use interlock::admin::{self, AdminState, EventHub, Metrics};
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig};
 use interlock::snapshot::SnapshotStore;
@@ -21,6 +23,10 @@ pub struct ServeArgs {
     /// Address the ADS (xDS) gRPC server listens on.
     #[arg(long, default_value = "127.0.0.1:18000")]
     pub xds_address: SocketAddr,
+    /// Address of the admin listener: the gRPC admin API and plain HTTP
+    /// (`/healthz`, `/readyz`, `/metrics`, `/debug/*`, and a live page at `/`).
+    #[arg(long, default_value = "127.0.0.1:18001")]
+    pub admin_address: SocketAddr,
     /// Directory of Kubernetes YAML (Ingress, IngressClass, Service, EndpointSlice,
     /// Secret) to serve, watched live. The embedded default: no cluster needed.
     #[arg(long)]
@@ -60,7 +66,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Starts sources, pipeline and ADS server; returns the server's task once all run.
+/// Starts sources, pipeline, ADS server and admin server; returns a task that
+/// ends when both servers have stopped (on SIGINT/SIGTERM) or one fails.
 pub async fn start(
     args: &ServeArgs,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
@@ -93,6 +100,7 @@ pub async fn start(
     };
     let (events, received) = mpsc::channel(1024);
     let pipeline = Pipeline::new(config, store.clone(), ["file"]);
+    let status = pipeline.status();
     tokio::spawn(pipeline.run(received));
     tokio::spawn(async move {
         if let Err(e) = source.run(events).await {
@@ -102,10 +110,35 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(args.xds_address)
         .await
         .with_context(|| format!("cannot listen for xDS on {}", args.xds_address))?;
-    info!(xds = %args.xds_address, dir = %dir.display(), "interlock serving");
+    let admin_listener = admin::bind_admin(args.admin_address).await?;
+    // Started before the ADS server accepts, so streams are seen from the first.
+    let hub = EventHub::spawn(store.clone(), tracker.clone(), status.clone());
+    let metrics = Metrics::new();
+    metrics.spawn(&hub, store.clone(), status.clone());
+    let http = admin::router(AdminState {
+        store: store.clone(),
+        tracker: tracker.clone(),
+        pipeline: status.clone(),
+        metrics,
+    });
+    let grpc = tonic::service::Routes::new(admin::grpc::grpc_service(
+        hub,
+        store.clone(),
+        tracker.clone(),
+        status,
+    ));
+    info!(xds = %args.xds_address, admin = %args.admin_address, dir = %dir.display(), "interlock serving");
     let server = AdsServer::new(store, tracker);
     Ok(tokio::spawn(async move {
-        server.serve_on(listener, shutdown_signal()).await?;
+        let xds = async {
+            server.serve_on(listener, shutdown_signal()).await?;
+            anyhow::Ok(())
+        };
+        let admin = async {
+            admin::serve_admin(admin_listener, http, Some(grpc), shutdown_signal()).await?;
+            anyhow::Ok(())
+        };
+        tokio::try_join!(xds, admin)?;
         Ok(())
     }))
 }

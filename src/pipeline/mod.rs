@@ -1,10 +1,16 @@
-//! The pipeline: world events in, snapshots out. It owns the world, holds the
-//! sync gate (invariant 1), debounces (invariant 4), and runs translate →
-//! validate → publish, keeping the last good snapshot when validation fails.
+//! The pipeline: world events in, snapshots out. It holds the sync gate
+//! (invariant 1), debounces (invariant 4), and has its [`Rebuilder`] (which owns
+//! the world) build each snapshot — translate → validate, or just the changed
+//! endpoints when only EndpointSlices changed — then publishes it, keeping the
+//! last good snapshot when validation fails.
 
+mod endpoints_only;
+mod pending;
+mod rebuild;
 mod status;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -12,10 +18,10 @@ use tracing::{error, info, warn};
 
 use crate::debounce::{self, DebounceConfig, Debouncer};
 use crate::snapshot::SnapshotStore;
-use crate::translate::{translate, Diagnostic, TranslateConfig};
-use crate::validate::validate;
-use crate::world::{SyncGate, World, WorldEvent};
+use crate::translate::{Diagnostic, TranslateConfig};
+use crate::world::{SyncGate, WorldEvent};
 
+pub use rebuild::{Build, BuildPath, Rebuilder};
 pub use status::{PipelineStatus, StatusHandle};
 
 /// Events applied per wake-up before deciding whether to publish, so a burst that
@@ -33,13 +39,14 @@ pub struct PipelineConfig {
 
 /// Turns world events into published snapshots.
 pub struct Pipeline {
-    config: PipelineConfig,
-    world: World,
+    rebuilder: Rebuilder,
     gate: SyncGate,
     debouncer: Debouncer,
     store: SnapshotStore,
     status: StatusHandle,
     reported: BTreeSet<String>,
+    /// The diagnostics `reported` was made from (skips re-reporting unchanged ones).
+    reported_from: Option<Arc<Vec<Diagnostic>>>,
     publishes: u64,
 }
 
@@ -58,12 +65,12 @@ impl Pipeline {
         });
         Pipeline {
             debouncer: Debouncer::new(config.debounce),
-            config,
-            world: World::new(),
+            rebuilder: Rebuilder::new(config.translate),
             gate,
             store,
             status,
             reported: BTreeSet::new(),
+            reported_from: None,
             publishes: 0,
         }
     }
@@ -107,40 +114,40 @@ impl Pipeline {
                 return false;
             }
             info!(
-                objects = self.world.len(),
+                objects = self.rebuilder.world().len(),
                 "every source has synced: first snapshot"
             );
             self.debouncer.published(debounce::now());
             return true;
         }
-        let changed = self.world.apply(event);
+        let changed = self.rebuilder.apply(event);
         changed && self.gate.is_open() && self.debouncer.on_change(debounce::now())
     }
 
     fn publish(&mut self) {
         let started = Instant::now();
-        let mut translation = translate(&self.world, &self.config.translate);
-        self.report(&translation.diagnostics);
-        let previous = self.store.current();
+        let build = self.rebuilder.build();
+        let diagnostics = Arc::clone(self.rebuilder.diagnostics());
+        self.report(&diagnostics);
         let mut status = PipelineStatus {
             synced: true,
-            diagnostics: std::mem::take(&mut translation.diagnostics),
-            ingresses: std::mem::take(&mut translation.ingresses),
+            diagnostics,
+            ingresses: Arc::clone(self.rebuilder.ingresses()),
             ..PipelineStatus::default()
         };
-        match validate(&mut translation, previous.as_deref()) {
+        match build.snapshot {
             Ok(snapshot) => {
                 let version = snapshot.version().to_owned();
                 if self.store.publish(snapshot) {
                     self.publishes += 1;
-                    info!(%version, took_ms = started.elapsed().as_secs_f64() * 1e3, "snapshot published");
+                    info!(%version, path = ?build.path, took_ms = started.elapsed().as_secs_f64() * 1e3, "snapshot published");
                 }
                 status.version = Some(version);
             }
             Err(e) => {
                 error!(error = %e, "translation is inconsistent; keeping the last good snapshot");
                 status.last_error = Some(e.to_string());
-                status.version = previous.map(|p| p.version().to_owned());
+                status.version = self.store.current().map(|p| p.version().to_owned());
             }
         }
         status.publishes = self.publishes;
@@ -148,7 +155,13 @@ impl Pipeline {
     }
 
     /// Logs each diagnostic once (not on every rebuild while it persists).
-    fn report(&mut self, diagnostics: &[Diagnostic]) {
+    fn report(&mut self, diagnostics: &Arc<Vec<Diagnostic>>) {
+        if let Some(reported) = &self.reported_from {
+            if Arc::ptr_eq(reported, diagnostics) {
+                return;
+            }
+        }
+        self.reported_from = Some(Arc::clone(diagnostics));
         let current: BTreeSet<String> = diagnostics.iter().map(ToString::to_string).collect();
         for line in current.difference(&self.reported) {
             warn!("{line}");

@@ -15,14 +15,19 @@ pub struct PipelineStatus {
     pub synced: bool,
     /// Sources still loading.
     pub pending_sources: Vec<String>,
-    /// Diagnostics of the latest translation, per object.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Served Ingresses and the Envoy resources that carry each.
-    pub ingresses: BTreeMap<ObjectKey, IngressResources>,
+    /// Diagnostics of the latest translation, per object (shared with the
+    /// pipeline, so publishing the status copies nothing).
+    pub diagnostics: Arc<Vec<Diagnostic>>,
+    /// Served Ingresses and the Envoy resources that carry each (shared likewise).
+    pub ingresses: Arc<BTreeMap<ObjectKey, IngressResources>>,
     /// Why the latest translation could not be published, if it could not.
     pub last_error: Option<String>,
     /// Snapshots published so far.
     pub publishes: u64,
+    /// How long the latest translate + validate + encode took.
+    pub last_build: Option<std::time::Duration>,
+    /// From the first change the latest publish covers to that publish.
+    pub change_to_publish: Option<std::time::Duration>,
     /// Version of the snapshot currently published.
     pub version: Option<String>,
 }

@@ -7,9 +7,12 @@
 //! the route answers 503 ([`Backend::Unavailable`]) so the path keeps its place in
 //! the precedence order instead of falling through to a shorter one or a 404.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::networking::v1::{IngressBackend, IngressServiceBackend};
 
+use super::text::push_decimal;
 use crate::world::{ObjectKey, World};
 
 /// A resolved Service port: what a cluster and its endpoints are built from.
@@ -26,25 +29,31 @@ pub struct ClusterTarget {
 }
 
 impl ClusterTarget {
-    fn new(service: &ObjectKey, port: &ServicePort) -> Self {
+    fn new(service: ObjectKey, port: &ServicePort) -> Self {
         ClusterTarget {
-            name: cluster_name(service, port.port),
-            service: service.clone(),
+            name: cluster_name(&service, port.port),
+            service,
             port_name: port.name.clone().filter(|n| !n.is_empty()),
         }
     }
 }
 
-/// The cluster name of a Service port.
+/// The cluster name of a Service port: `<namespace>/<service>:<port>`.
 pub fn cluster_name(service: &ObjectKey, port: i32) -> String {
-    format!("{}/{}:{port}", service.namespace, service.name)
+    let mut name = String::with_capacity(service.namespace.len() + service.name.len() + 7);
+    name.push_str(&service.namespace);
+    name.push('/');
+    name.push_str(&service.name);
+    name.push(':');
+    push_decimal(&mut name, i64::from(port));
+    name
 }
 
 /// Where a route goes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Backend {
-    /// Forward to this cluster.
-    Cluster(ClusterTarget),
+    /// Forward to this cluster (shared by every path that names it).
+    Cluster(Arc<ClusterTarget>),
     /// Keep the route but answer 503 (the diagnostic says why).
     Unavailable,
 }
@@ -101,7 +110,7 @@ pub fn resolve(
 ) -> Result<(Backend, Option<Unavailable>), BackendError> {
     match (&backend.service, &backend.resource) {
         (Some(service), None) => Ok(match resolve_service(world, namespace, service) {
-            Ok(target) => (Backend::Cluster(target), None),
+            Ok(target) => (Backend::Cluster(Arc::new(target)), None),
             Err(reason) => (Backend::Unavailable, Some(reason)),
         }),
         (None, Some(_)) => Err(BackendError::Resource),
@@ -134,20 +143,21 @@ fn resolve_service(
         .iter()
         .flat_map(|s| s.ports.iter().flatten())
         .filter(|p| p.protocol.as_deref().is_none_or(|proto| proto == "TCP"));
-    let (found, wanted) = match (number, name) {
-        (Some(n), None) => (ports.find(|p| p.port == n), n.to_string()),
-        (None, Some(name)) => (
-            ports.find(|p| p.name.as_deref() == Some(name)),
-            format!("{name:?}"),
-        ),
+    let found = match (number, name) {
+        (Some(n), None) => ports.find(|p| p.port == n),
+        (None, Some(name)) => ports.find(|p| p.name.as_deref() == Some(name)),
         (None, None) => return Err(Unavailable::PortMissing(key)),
         (Some(_), Some(_)) => return Err(Unavailable::PortAmbiguous(key)),
     };
     match found {
-        Some(port) => Ok(ClusterTarget::new(&key, port)),
+        Some(port) => Ok(ClusterTarget::new(key, port)),
         None => Err(Unavailable::PortNotFound {
             service: key,
-            port: wanted,
+            // Exactly one of them is set here.
+            port: number.map_or_else(
+                || format!("{:?}", name.unwrap_or_default()),
+                |n| n.to_string(),
+            ),
         }),
     }
 }

@@ -8,8 +8,9 @@
 //! de-duplicated and sorted, and every cluster gets an assignment, empty when it
 //! has no ready endpoint (Envoy then answers 503 instead of waiting for one).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::{
     address, socket_address::PortSpecifier, Address, SocketAddress,
@@ -20,37 +21,57 @@ use envoy_types::pb::envoy::config::endpoint::v3::{
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use super::backend::ClusterTarget;
-use super::diagnostic::{Diagnostics, Severity};
-use crate::world::{Kind, ObjectKey, World};
-
-/// The label naming an EndpointSlice's Service.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+use super::diagnostic::{Diagnostic, Diagnostics, Severity};
+use super::text::ip_string;
+use crate::world::{service_name, Kind, ObjectKey, World};
 
 /// EndpointSlices by the Service they belong to, built once per translation so
-/// each cluster finds its slices without scanning them all.
+/// each cluster finds its slices without scanning them all. One sorted list of
+/// borrowed entries: indexing 10,000 slices allocates once.
 pub struct SliceIndex<'w> {
-    by_service: BTreeMap<ObjectKey, Vec<(&'w ObjectKey, &'w EndpointSlice)>>,
+    /// (namespace, Service name, slice key, slice), sorted by namespace and
+    /// Service, then slice key.
+    slices: Vec<IndexEntry<'w>>,
 }
+
+type IndexEntry<'w> = (&'w str, &'w str, &'w ObjectKey, &'w EndpointSlice);
 
 impl<'w> SliceIndex<'w> {
     /// Indexes every slice of `world` that names a Service.
     pub fn new(world: &'w World) -> Self {
-        let mut by_service: BTreeMap<ObjectKey, Vec<_>> = BTreeMap::new();
-        for (key, slice) in &world.endpoint_slices {
-            let service = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(SERVICE_NAME_LABEL))
-                .filter(|s| !s.is_empty());
-            if let Some(service) = service {
-                by_service
-                    .entry(ObjectKey::new(key.namespace.clone(), service.clone()))
-                    .or_default()
-                    .push((key, slice.as_ref()));
-            }
-        }
-        SliceIndex { by_service }
+        SliceIndex::sorted(world.endpoint_slices.iter().filter_map(entry))
+    }
+
+    /// Indexes only the slices of `services`, through the world's own index of
+    /// slices by Service: what an endpoints-only change needs, without reading
+    /// every slice.
+    pub fn of_services(world: &'w World, services: &BTreeSet<&'w ObjectKey>) -> Self {
+        SliceIndex::sorted(services.iter().flat_map(|service| {
+            world.slices_of(service).map(|(key, slice)| {
+                (
+                    service.namespace.as_str(),
+                    service.name.as_str(),
+                    key,
+                    slice,
+                )
+            })
+        }))
+    }
+
+    /// Entries come in slice-key order; a stable sort by Service keeps it within
+    /// each Service.
+    fn sorted(entries: impl IntoIterator<Item = IndexEntry<'w>>) -> Self {
+        let mut slices: Vec<IndexEntry<'w>> = entries.into_iter().collect();
+        slices.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        SliceIndex { slices }
+    }
+
+    /// The slices of `service`, in key order.
+    fn of(&self, service: &ObjectKey) -> &[IndexEntry<'w>] {
+        let wanted = (service.namespace.as_str(), service.name.as_str());
+        let start = self.slices.partition_point(|e| (e.0, e.1) < wanted);
+        let len = self.slices[start..].partition_point(|e| (e.0, e.1) == wanted);
+        &self.slices[start..start + len]
     }
 
     /// The assignment for `target`'s cluster. Problems with slices are reported
@@ -61,8 +82,7 @@ impl<'w> SliceIndex<'w> {
         diagnostics: &mut Diagnostics,
     ) -> ClusterLoadAssignment {
         let mut addrs = BTreeSet::new();
-        let slices = self.by_service.get(&target.service).into_iter().flatten();
-        for (key, slice) in slices {
+        for (_, _, key, slice) in self.of(&target.service) {
             collect(key, slice, target, &mut addrs, diagnostics);
         }
         let lb_endpoints: Vec<LbEndpoint> = addrs.into_iter().map(lb_endpoint).collect();
@@ -79,6 +99,31 @@ impl<'w> SliceIndex<'w> {
             ..ClusterLoadAssignment::default()
         }
     }
+}
+
+/// The ClusterLoadAssignments of `targets` alone, with the diagnostics about the
+/// slices they read (sorted): what an endpoints-only change recomputes instead of
+/// a full translation. Each assignment and diagnostic is exactly what
+/// [`translate`](super::translate) gives for the same world and target.
+pub fn endpoints_for<'t>(
+    world: &World,
+    targets: impl IntoIterator<Item = &'t ClusterTarget>,
+) -> (Vec<ClusterLoadAssignment>, Vec<Diagnostic>) {
+    let targets: Vec<&ClusterTarget> = targets.into_iter().collect();
+    let services: BTreeSet<&ObjectKey> = targets.iter().map(|t| &t.service).collect();
+    let slices = SliceIndex::of_services(world, &services);
+    let mut diagnostics = Diagnostics::default();
+    let assignments = targets
+        .iter()
+        .map(|t| slices.load_assignment(t, &mut diagnostics))
+        .collect();
+    (assignments, diagnostics.finish())
+}
+
+/// The index entry of a slice that names a Service.
+fn entry<'w>((key, slice): (&'w ObjectKey, &'w Arc<EndpointSlice>)) -> Option<IndexEntry<'w>> {
+    let service = service_name(slice)?;
+    Some((key.namespace.as_str(), service, key, slice.as_ref()))
 }
 
 /// Adds the ready addresses of `slice` for `target`'s port to `addrs`.
@@ -154,7 +199,7 @@ fn lb_endpoint(addr: SocketAddr) -> LbEndpoint {
         host_identifier: Some(HostIdentifier::Endpoint(Endpoint {
             address: Some(Address {
                 address: Some(address::Address::SocketAddress(SocketAddress {
-                    address: addr.ip().to_string(),
+                    address: ip_string(addr.ip()),
                     port_specifier: Some(PortSpecifier::PortValue(u32::from(addr.port()))),
                     ..SocketAddress::default()
                 })),

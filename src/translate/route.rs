@@ -80,7 +80,7 @@ fn route(r#match: RouteMatch, backend: &Backend, owner: &ObjectKey) -> Route {
         }),
     };
     Route {
-        name: owner.to_string(),
+        name: owner.qualified(),
         r#match: Some(r#match),
         action: Some(action),
         ..Route::default()

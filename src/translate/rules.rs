@@ -8,14 +8,16 @@
 //! else of the Ingress is still served.
 
 use std::collections::btree_map::Entry as MapEntry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::fmt;
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
-use super::backend::{self, Backend};
+use super::backend::Backend;
 use super::diagnostic::Diagnostics;
 use super::host::Host;
 use super::path::{PathRule, PathType};
+use super::resolver::Resolver;
 use crate::world::{ObjectKey, World};
 
 /// Where one served path (or the default backend) goes, and whose it is.
@@ -27,6 +29,20 @@ pub struct Served<'w> {
     pub owner: &'w ObjectKey,
 }
 
+/// Where a path is written, for diagnostics: `host <host>` or `rule without
+/// host`. Formatted only when a diagnostic is made, not for every rule.
+#[derive(Clone, Copy)]
+struct Where<'a>(Option<&'a Host>);
+
+impl fmt::Display for Where<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(host) => write!(f, "host {host}"),
+            None => f.write_str("rule without host"),
+        }
+    }
+}
+
 /// Every served rule of every served Ingress, conflicts resolved.
 #[derive(Debug, Default)]
 pub struct Rules<'w> {
@@ -36,8 +52,6 @@ pub struct Rules<'w> {
     pub hostless: BTreeMap<PathRule, Served<'w>>,
     /// The winning `defaultBackend`.
     pub default_backend: Option<Served<'w>>,
-    /// Each Ingress's valid rule hosts (for TLS entries that list none).
-    pub rule_hosts: BTreeMap<ObjectKey, BTreeSet<Host>>,
 }
 
 impl<'w> Rules<'w> {
@@ -53,12 +67,13 @@ impl<'w> Rules<'w> {
 
 /// Reads `ingresses` (oldest first).
 pub(crate) fn collect<'w>(
-    world: &World,
+    world: &'w World,
     ingresses: &[(&'w ObjectKey, &'w Ingress)],
     diagnostics: &mut Diagnostics,
 ) -> Rules<'w> {
     let mut rules = Rules::default();
-    for (key, ingress) in ingresses {
+    let mut resolver = Resolver::new(world);
+    for &(key, ingress) in ingresses {
         let Some(spec) = &ingress.spec else {
             diagnostics.warning(key, "Ingress has no spec; nothing is served");
             continue;
@@ -68,19 +83,19 @@ pub(crate) fn collect<'w>(
             diagnostics.warning(key, "Ingress has no rules and no defaultBackend; no routes");
         }
         for rule in ingress_rules {
-            read_rule(world, key, rule, &mut rules, diagnostics);
+            read_rule(&mut resolver, key, rule, &mut rules, diagnostics);
         }
         if let Some(default) = &spec.default_backend {
-            read_default(world, key, default, &mut rules, diagnostics);
+            read_default(&mut resolver, key, default, &mut rules, diagnostics);
         }
     }
     rules
 }
 
 fn read_rule<'w>(
-    world: &World,
+    resolver: &mut Resolver<'w>,
     key: &'w ObjectKey,
-    rule: &IngressRule,
+    rule: &'w IngressRule,
     rules: &mut Rules<'w>,
     diagnostics: &mut Diagnostics,
 ) {
@@ -94,30 +109,29 @@ fn read_rule<'w>(
             }
         },
     };
-    if let Some(host) = &host {
-        rules
-            .rule_hosts
-            .entry(key.clone())
-            .or_default()
-            .insert(host.clone());
-    }
-    let where_ = host
-        .as_ref()
-        .map_or_else(|| "rule without host".to_owned(), |h| format!("host {h}"));
+    let where_ = Where(host.as_ref());
     let Some(http) = &rule.http else {
         return;
     };
     if http.paths.is_empty() {
         diagnostics.warning(key, format!("{where_}: http has no paths"));
     }
+    // The host's table is found once per rule, not per path. It must exist only
+    // if some path of the rule parsed (even when that path's backend then fails),
+    // so one created here for nothing is removed again below.
+    let (table, created) = match &host {
+        Some(h) => match rules.by_host.entry(h.clone()) {
+            MapEntry::Vacant(slot) => (slot.insert(BTreeMap::new()), true),
+            MapEntry::Occupied(slot) => (slot.into_mut(), false),
+        },
+        None => (&mut rules.hostless, false),
+    };
+    let mut parsed = false;
     for path in &http.paths {
-        let Some(rule) = read_path(key, &where_, path, diagnostics) else {
+        let Some(rule) = read_path(key, where_, path, diagnostics) else {
             continue;
         };
-        let table = match &host {
-            Some(h) => rules.by_host.entry(h.clone()).or_default(),
-            None => &mut rules.hostless,
-        };
+        parsed = true;
         match table.entry(rule) {
             MapEntry::Occupied(existing) => {
                 let (rule, winner) = (existing.key(), existing.get().owner);
@@ -131,8 +145,8 @@ fn read_rule<'w>(
                 diagnostics.warning(key, message);
             }
             MapEntry::Vacant(slot) => {
-                let rule = slot.key().clone();
-                match backend::resolve(world, &key.namespace, &path.backend) {
+                let rule = slot.key();
+                match resolver.resolve(&key.namespace, &path.backend) {
                     Ok((backend, unavailable)) => {
                         if let Some(reason) = unavailable {
                             diagnostics.error(key, format!("{where_}: path {rule}: {reason}"));
@@ -149,11 +163,16 @@ fn read_rule<'w>(
             }
         }
     }
+    if created && !parsed {
+        if let Some(h) = &host {
+            rules.by_host.remove(h);
+        }
+    }
 }
 
 fn read_path(
     key: &ObjectKey,
-    where_: &str,
+    where_: Where<'_>,
     path: &HTTPIngressPath,
     diagnostics: &mut Diagnostics,
 ) -> Option<PathRule> {
@@ -185,9 +204,9 @@ fn read_path(
 }
 
 fn read_default<'w>(
-    world: &World,
+    resolver: &mut Resolver<'w>,
     key: &'w ObjectKey,
-    default: &IngressBackend,
+    default: &'w IngressBackend,
     rules: &mut Rules<'w>,
     diagnostics: &mut Diagnostics,
 ) {
@@ -201,7 +220,7 @@ fn read_default<'w>(
         );
         return;
     }
-    match backend::resolve(world, &key.namespace, default) {
+    match resolver.resolve(&key.namespace, default) {
         Ok((backend, unavailable)) => {
             if let Some(reason) = unavailable {
                 diagnostics.error(key, format!("defaultBackend: {reason}"));
@@ -212,5 +231,64 @@ fn read_default<'w>(
             });
         }
         Err(e) => diagnostics.error(key, format!("defaultBackend: {e}; it is skipped")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::networking::v1::Ingress;
+    use serde_json::json;
+
+    use super::*;
+    use crate::world::Object;
+
+    fn ingress(name: &str, rules: serde_json::Value) -> Ingress {
+        serde_json::from_value(json!({
+            "metadata": {"namespace": "ns", "name": name},
+            "spec": {"rules": rules},
+        }))
+        .unwrap_or_else(|e| panic!("bad fixture: {e}"))
+    }
+
+    fn path(path_type: &str, backend: serde_json::Value) -> serde_json::Value {
+        json!({"path": "/", "pathType": path_type, "backend": backend})
+    }
+
+    /// The hosts `collect` makes tables for (each becomes a virtual host).
+    fn hosts(rules: serde_json::Value) -> Vec<String> {
+        let mut world = World::new();
+        world.upsert(Object::Ingress(ingress("ing", rules)));
+        let served: Vec<(&ObjectKey, &Ingress)> = world
+            .ingresses
+            .iter()
+            .map(|(k, i)| (k, i.as_ref()))
+            .collect();
+        let rules = collect(&world, &served, &mut Diagnostics::default());
+        rules
+            .by_host
+            .keys()
+            .map(|h| h.as_str().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_host_needs_a_parsed_path_but_not_a_working_backend() {
+        let resource = json!({"resource": {"kind": "Bucket", "name": "b"}});
+        let service = json!({"service": {"name": "missing", "port": {"number": 80}}});
+        assert_eq!(
+            hosts(json!([
+                // Every path invalid: no table.
+                {"host": "invalid.test", "http": {"paths": [path("Bogus", service.clone())]}},
+                // A parsed path whose backend is refused: the table stays.
+                {"host": "refused.test", "http": {"paths": [path("Prefix", resource.clone())]}},
+                // No paths: no table.
+                {"host": "empty.test", "http": {"paths": []}},
+                // An earlier rule made the table; a later one with nothing valid
+                // must not remove it.
+                {"host": "shared.test", "http": {"paths": [path("Prefix", resource)]}},
+                {"host": "shared.test", "http": {"paths": [path("Bogus", service)]}},
+            ])),
+            ["refused.test", "shared.test"]
+        );
     }
 }

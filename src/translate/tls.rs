@@ -40,12 +40,10 @@ pub struct TlsPlan {
     pub by_ingress: BTreeMap<ObjectKey, BTreeSet<String>>,
 }
 
-/// Plans TLS for `ingresses` (oldest first). `rule_hosts` are each Ingress's
-/// valid rule hosts, for entries that list none.
+/// Plans TLS for `ingresses` (oldest first).
 pub(crate) fn plan(
     world: &World,
     ingresses: &[(&ObjectKey, &Ingress)],
-    rule_hosts: &BTreeMap<ObjectKey, BTreeSet<Host>>,
     diagnostics: &mut Diagnostics,
 ) -> TlsPlan {
     let mut loaded: BTreeMap<ObjectKey, Result<Secret, SecretError>> = BTreeMap::new();
@@ -60,7 +58,7 @@ pub(crate) fn plan(
                 continue;
             };
             let secret_key = ObjectKey::new(key.namespace.clone(), name);
-            let hosts = entry_hosts(key, entry.hosts.as_deref(), rule_hosts, diagnostics);
+            let hosts = entry_hosts(key, ingress, entry.hosts.as_deref(), diagnostics);
             if hosts.is_empty() {
                 continue;
             }
@@ -108,11 +106,11 @@ pub(crate) fn plan(
     plan
 }
 
-/// The valid hosts of one tls entry.
+/// The valid hosts of one tls entry of Ingress `ingress` (stored under `key`).
 fn entry_hosts(
-    ingress: &ObjectKey,
+    key: &ObjectKey,
+    ingress: &Ingress,
     hosts: Option<&[String]>,
-    rule_hosts: &BTreeMap<ObjectKey, BTreeSet<Host>>,
     diagnostics: &mut Diagnostics,
 ) -> BTreeSet<String> {
     match hosts.filter(|h| !h.is_empty()) {
@@ -121,27 +119,35 @@ fn entry_hosts(
             .filter_map(|h| match Host::parse(h) {
                 Ok(host) => Some(host.as_str().to_owned()),
                 Err(e) => {
-                    diagnostics.error(ingress, format!("tls: {e}; it gets no HTTPS"));
+                    diagnostics.error(key, format!("tls: {e}; it gets no HTTPS"));
                     None
                 }
             })
             .collect(),
         None => {
-            let own: BTreeSet<String> = rule_hosts
-                .get(ingress)
-                .into_iter()
-                .flatten()
-                .map(|h| h.as_str().to_owned())
-                .collect();
+            let own = rule_hosts(ingress);
             if own.is_empty() {
                 diagnostics.error(
-                    ingress,
+                    key,
                     "tls entry lists no hosts and the Ingress has no rule hosts; it is ignored",
                 );
             }
             own
         }
     }
+}
+
+/// The Ingress's valid rule hosts: what a tls entry without `hosts` covers.
+/// Invalid ones were already reported with their rule.
+fn rule_hosts(ingress: &Ingress) -> BTreeSet<String> {
+    ingress
+        .spec
+        .iter()
+        .flat_map(|s| s.rules.iter().flatten())
+        .filter_map(|rule| rule.host.as_deref().filter(|h| !h.is_empty()))
+        .filter_map(|host| Host::parse(host).ok())
+        .map(|host| host.as_str().to_owned())
+        .collect()
 }
 
 fn list(hosts: &BTreeSet<String>) -> String {

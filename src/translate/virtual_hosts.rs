@@ -35,51 +35,60 @@ pub fn virtual_hosts(rules: &Rules<'_>) -> Vec<VirtualHost> {
         .default_backend
         .as_ref()
         .map(|d| default_route(&d.backend, d.owner));
-    let mut hosts: Vec<VirtualHost> = rules
-        .by_host
-        .iter()
-        .map(|(host, own)| {
-            let mut routes = merged(host, own, &rules.hostless);
-            routes.extend(default.clone());
-            virtual_host(host.as_str(), routes)
-        })
-        .collect();
-    let mut catch_all: Vec<Route> = sorted(&rules.hostless)
-        .into_iter()
-        .map(|(rule, served)| path_route(rule, None, &served.backend, served.owner))
-        .collect();
+    // Sized up front: these are large structs (a Route is over 2 KB), and growing
+    // a Vec of 10,000 virtual hosts copies all of them.
+    let mut hosts: Vec<VirtualHost> = Vec::with_capacity(rules.by_host.len() + 1);
+    hosts.extend(rules.by_host.iter().map(|(host, own)| {
+        let routes = merged(host, own, &rules.hostless, default.as_ref());
+        virtual_host(host.as_str(), routes)
+    }));
+    let hostless = sorted(&rules.hostless);
+    let mut catch_all: Vec<Route> = Vec::with_capacity(hostless.len() + 1);
+    catch_all.extend(
+        hostless
+            .into_iter()
+            .map(|(rule, served)| path_route(rule, None, &served.backend, served.owner)),
+    );
     catch_all.extend(default);
     hosts.push(virtual_host(CATCH_ALL, catch_all));
     hosts
 }
 
-/// A host's own routes merged with the host-less ones, in precedence order.
+/// A host's own routes merged with the host-less ones, in precedence order, then
+/// `default`. The order is decided on references first, so each route is built
+/// once, in place.
 fn merged(
     host: &Host,
     own: &BTreeMap<PathRule, Served<'_>>,
     hostless: &BTreeMap<PathRule, Served<'_>>,
+    default: Option<&Route>,
 ) -> Vec<Route> {
     let authority = host.authority_regex();
-    // (precedence, tier): on an identical path the host's own route (tier 0) comes first.
-    let mut all: Vec<((Precedence, u8), Route)> = own
-        .iter()
-        .map(|(rule, s)| {
-            let route = path_route(rule, authority.as_deref(), &s.backend, s.owner);
-            ((rule.precedence(), 0), route)
-        })
-        .collect();
     let shadowed = |rule: &PathRule| authority.is_none() && own.contains_key(rule);
-    all.extend(
-        hostless
-            .iter()
-            .filter(|(rule, _)| !shadowed(rule))
-            .map(|(rule, s)| {
-                let route = path_route(rule, None, &s.backend, s.owner);
-                ((rule.precedence(), 1), route)
-            }),
-    );
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all.into_iter().map(|(_, route)| route).collect()
+    // (precedence, tier): on an identical path the host's own route (tier 0) comes
+    // first; the sort is stable, so ties keep this order.
+    let mut order: Vec<(Precedence<'_>, u8, &PathRule, &Served<'_>)> = own
+        .iter()
+        .map(|(rule, s)| (rule.precedence(), 0, rule, s))
+        .chain(
+            hostless
+                .iter()
+                .filter(|(rule, _)| !shadowed(rule))
+                .map(|(rule, s)| (rule.precedence(), 1, rule, s)),
+        )
+        .collect();
+    order.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    let mut routes = Vec::with_capacity(order.len() + usize::from(default.is_some()));
+    routes.extend(order.into_iter().map(|(_, tier, rule, s)| {
+        let guard = if tier == 0 {
+            authority.as_deref()
+        } else {
+            None
+        };
+        path_route(rule, guard, &s.backend, s.owner)
+    }));
+    routes.extend(default.cloned());
+    routes
 }
 
 fn sorted<'a, 'w>(

@@ -35,8 +35,22 @@ pub struct FileGateway {
 }
 
 impl FileGateway {
-    /// Starts Interlock on a fresh directory holding `files`, and an Envoy in front.
+    /// Starts Interlock on a fresh directory holding `files`, and an Envoy in front,
+    /// with short debounce windows (tests want speed, not realism).
     pub async fn start(delta: bool, files: &[(&str, String)]) -> FileGateway {
+        let debounce = DebounceConfig {
+            quiet: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+        };
+        FileGateway::start_with(delta, files, debounce).await
+    }
+
+    /// Like [`FileGateway::start`] with the given pipeline debounce.
+    pub async fn start_with(
+        delta: bool,
+        files: &[(&str, String)],
+        debounce: DebounceConfig,
+    ) -> FileGateway {
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, yaml) in files {
             std::fs::write(dir.path().join(name), yaml).expect("write manifest");
@@ -51,10 +65,7 @@ impl FileGateway {
                 https_port,
                 ..TranslateConfig::default()
             },
-            debounce: DebounceConfig {
-                quiet: Duration::from_millis(20),
-                max_delay: Duration::from_millis(200),
-            },
+            debounce,
         };
         let (events, received) = mpsc::channel(1024);
         let pipeline = Pipeline::new(config, store.clone(), ["file"]);

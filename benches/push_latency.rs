@@ -1,0 +1,312 @@
+//! Push latency against a real Envoy (DESIGN.md "Performance targets": a single
+//! Ingress change → Envoy's ACK of the new routes, p50 ≤ 15 ms and p99 ≤ 50 ms with
+//! 1,000 Ingresses present; 1,000 Ingresses created in a burst all answer within
+//! 1 s of the last write with zero 404s).
+//!
+//! Interlock runs in this process exactly as `interlock serve --ingress-dir` wires
+//! it (file source → pipeline with the default 100 ms / 1 s debounce → snapshot
+//! store → ADS), with a real Envoy 1.40 (`--concurrency 1`, SotW) in front. For
+//! 100, 1,000 and 10,000 Ingresses present, one Ingress file is rewritten at a time
+//! (a new path each time), and the latency is measured from the write to the
+//! moment Interlock records Envoy's ACK of the route table that carries it. Then
+//! 1,000 Ingresses are written in one burst while a prober requests every host
+//! Envoy has ACKed: time from the last write until every host answers 200, 404s
+//! seen (target 0), snapshots published. RSS and CPU time are this process's
+//! (Interlock plus the small bench driver; Envoy is a separate process).
+//!
+//! `cargo bench --bench push_latency`; knobs: `PUSH_SIZES` (default
+//! `100,1000,10000`), `PUSH_CHANGES` (default 200).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use interlock::debounce::DebounceConfig;
+use interlock::snapshot::ResourceType;
+use serde_json::json;
+use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
+use support::prober::Prober;
+use support::Upstream;
+
+const UPSTREAMS: usize = 10;
+const PER_FILE: usize = 100;
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+fn host(i: usize) -> String {
+    format!("h-{i}.bench.test")
+}
+
+fn service(i: usize) -> String {
+    format!("s-{}", i % UPSTREAMS)
+}
+
+/// The changing Ingress (index 0) with path `/change-k`.
+fn hot(k: usize) -> String {
+    support::gateway::ingress_yaml(
+        "bench",
+        "ing-0",
+        &host(0),
+        &[support::gateway::PathSpec {
+            path: &format!("/change-{k}"),
+            path_type: "Prefix",
+            service: &service(0),
+        }],
+    )
+}
+
+fn ingress_files(range: std::ops::Range<usize>, prefix: &str) -> Vec<(String, String)> {
+    let ids: Vec<usize> = range.collect();
+    ids.chunks(PER_FILE)
+        .map(|chunk| {
+            let docs: Vec<String> = chunk
+                .iter()
+                .map(|&i| simple_ingress("bench", &format!("ing-{i}"), &host(i), &service(i)))
+                .collect();
+            (format!("{prefix}-{}.yaml", chunk[0]), docs.join("---\n"))
+        })
+        .collect()
+}
+
+fn proc_status(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU time of this process.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+struct SizeResult {
+    ingresses: usize,
+    latencies_ms: Vec<f64>,
+    rss_mb: f64,
+    cpu_ms: f64,
+}
+
+async fn current_route_version(gw: &FileGateway) -> Option<String> {
+    gw.plane
+        .store
+        .current()
+        .and_then(|s| s.get(ResourceType::Route, "http").map(|r| r.version().to_owned()))
+}
+
+async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeResult {
+    let services: Vec<String> = upstreams
+        .iter()
+        .enumerate()
+        .map(|(k, u)| service_yaml("bench", &format!("s-{k}"), Some(u.addr)))
+        .collect();
+    let mut files: Vec<(String, String)> = vec![("services.yaml".into(), services.join("---\n"))];
+    files.extend(ingress_files(1..n, "ingresses"));
+    files.push(("hot.yaml".into(), hot(0)));
+    let refs: Vec<(&str, String)> = files.iter().map(|(n, y)| (n.as_str(), y.clone())).collect();
+    let gw = FileGateway::start_with(false, &refs, DebounceConfig::default()).await;
+    let node = gw.node().to_owned();
+    let tracker = gw.plane.tracker.clone();
+    let deadline = Instant::now() + TIMEOUT;
+    while acked_domains_of(&tracker, &node).len() < n {
+        assert!(Instant::now() < deadline, "initial config for {n} Ingresses not ACKed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let cpu_before = cpu_time();
+    let mut latencies = Vec::with_capacity(changes);
+    for k in 1..=changes {
+        // Past the quiet window, as a person or script applying one change would be.
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let before = current_route_version(&gw).await;
+        let tmp = gw.path(".hot.tmp");
+        std::fs::write(&tmp, hot(k)).expect("write");
+        let written = Instant::now();
+        std::fs::rename(&tmp, gw.path("hot.yaml")).expect("rename");
+        let deadline = written + TIMEOUT;
+        let version = loop {
+            let now = current_route_version(&gw).await;
+            if now != before {
+                break now.expect("a route table");
+            }
+            assert!(Instant::now() < deadline, "change {k} never published");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        let acked_at = loop {
+            if let Some(status) = tracker.node(&node) {
+                let rds = &status.types[ResourceType::Route];
+                if rds.acked.get("http").is_some_and(|r| r.version() == version) {
+                    break rds.last_acked_at.expect("an ACK time");
+                }
+            }
+            assert!(Instant::now() < deadline, "change {k} never ACKed");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        latencies.push(acked_at.saturating_duration_since(written).as_secs_f64() * 1e3);
+    }
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    SizeResult {
+        ingresses: n,
+        latencies_ms: latencies,
+        rss_mb: proc_status("VmRSS:"),
+        cpu_ms: cpu.as_secs_f64() * 1e3 / changes as f64,
+    }
+}
+
+struct BurstResult {
+    ms_to_all_200: f64,
+    not_found: usize,
+    violations: usize,
+    snapshots: u64,
+}
+
+async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
+    let services: Vec<String> = upstreams
+        .iter()
+        .enumerate()
+        .map(|(k, u)| service_yaml("bench", &format!("s-{k}"), Some(u.addr)))
+        .collect();
+    let gw = FileGateway::start_with(
+        false,
+        &[("services.yaml", services.join("---\n"))],
+        DebounceConfig::default(),
+    )
+    .await;
+    let node = gw.node().to_owned();
+    let tracker = gw.plane.tracker.clone();
+    let deadline = Instant::now() + TIMEOUT;
+    while tracker
+        .node(&node)
+        .is_none_or(|s| s.types[ResourceType::Route].acked.is_empty())
+    {
+        assert!(Instant::now() < deadline, "empty config never ACKed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let publishes_before = gw.status.get().publishes;
+    let live = {
+        let (tracker, node) = (tracker.clone(), node.clone());
+        move || {
+            acked_domains_of(&tracker, &node)
+                .into_iter()
+                .filter(|d| d.starts_with("h-"))
+                .map(|d| (d, None))
+                .collect()
+        }
+    };
+    let prober = Prober::start_matching(gw.http(), live, |_, _| false, |b: &str| b.starts_with("u-"));
+    let mut last_write = Instant::now();
+    for (name, yaml) in ingress_files(0..n, "burst") {
+        std::fs::write(gw.path(&name), yaml).expect("write");
+        last_write = Instant::now();
+    }
+    // Every host answers 200 from an upstream.
+    let all: BTreeSet<usize> = (0..n).collect();
+    let mut pending = all.clone();
+    let mut client = support::HttpClient::new(gw.http());
+    while !pending.is_empty() {
+        eprintln!("DBG {:?} pending {} acked {}", last_write.elapsed(), pending.len(), acked_domains_of(&tracker, &node).len());
+        assert!(last_write.elapsed() < TIMEOUT, "{} hosts never answered", pending.len());
+        let mut still = BTreeSet::new();
+        for &i in &pending {
+            match client.get(&host(i), "/").await {
+                Ok(r) if r.status == 200 => {}
+                _ => {
+                    still.insert(i);
+                }
+            }
+        }
+        pending = still;
+    }
+    let elapsed = last_write.elapsed();
+    let report = prober.finish().await;
+    BurstResult {
+        ms_to_all_200: elapsed.as_secs_f64() * 1e3,
+        not_found: report.violations.iter().filter(|v| v.contains("status 404")).count(),
+        violations: report.violations.len(),
+        snapshots: gw.status.get().publishes - publishes_before,
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("PUSH_SIZES")
+        .unwrap_or_else(|_| "100,1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let changes: usize = std::env::var("PUSH_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    if std::env::var("PUSH_DEBUG").is_ok() {
+        tracing_subscriber::fmt().with_env_filter("interlock=debug").init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut upstreams = Vec::new();
+        for k in 0..UPSTREAMS {
+            upstreams.push(Upstream::start(&format!("u-{k}")).await);
+        }
+        println!("push_latency: one Ingress changed at a time, {changes} changes; file write → Envoy ACK of the route table carrying it (SotW, real Envoy 1.40, default debounce)");
+        println!("{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12}", "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "RSS MB", "CPU ms/chg");
+        let mut rows = Vec::new();
+        for &n in &sizes {
+            let r = measure_size(n, changes, &upstreams).await;
+            let l = &r.latencies_ms;
+            let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
+            println!(
+                "{:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.2}",
+                r.ingresses,
+                percentile(l, 50.0),
+                percentile(l, 90.0),
+                percentile(l, 99.0),
+                percentile(l, 100.0),
+                mean,
+                r.rss_mb,
+                r.cpu_ms
+            );
+            rows.push(json!({
+                "ingresses": r.ingresses, "changes": l.len(),
+                "p50_ms": percentile(l, 50.0), "p90_ms": percentile(l, 90.0),
+                "p99_ms": percentile(l, 99.0), "max_ms": percentile(l, 100.0), "mean_ms": mean,
+                "rss_mb": r.rss_mb, "cpu_ms_per_change": r.cpu_ms,
+            }));
+        }
+        println!("target at 1000 Ingresses: p50 <= 15 ms, p99 <= 50 ms");
+        let burst = measure_burst(1000, &upstreams).await;
+        println!(
+            "burst: 1000 Ingresses written at once: every host 200 after {:.0} ms (target <= 1000), 404s seen {} (target 0), other failures {}, snapshots published {}",
+            burst.ms_to_all_200, burst.not_found, burst.violations - burst.not_found, burst.snapshots
+        );
+        println!(
+            "{}",
+            json!({
+                "bench": "push_latency", "sizes": rows,
+                "burst": {"ingresses": 1000, "ms_to_all_200": burst.ms_to_all_200,
+                          "not_found": burst.not_found, "failures": burst.violations,
+                          "snapshots": burst.snapshots},
+            })
+        );
+    });
+}

@@ -1,0 +1,527 @@
+//! Translate bench (DESIGN.md "Performance targets": 10,000 Ingresses / 10,000
+//! Services / 50,000 endpoints → full rebuild ≤ 200 ms, endpoints-only change ≤ 5 ms,
+//! resident memory ≤ 300 MB).
+//!
+//! Unlike `snapshot_build`, which starts from ready-made Envoy messages, this bench
+//! starts from the Kubernetes objects the sources put in the [`World`]: 10,000
+//! Ingresses (distinct hosts, 2 Prefix paths each: 20,000 paths), 10,000 Services
+//! (port `http` 80), 10,000 EndpointSlices (5 ready endpoints each: 50,000) and the
+//! `interlock` IngressClass, fed to the pipeline's [`Rebuilder`] as world events.
+//! It times a full rebuild — `translate` then `validate` (encode once, consistency
+//! check, versions), split into its two stages, plus the Rebuilder's own first
+//! (full) build — and an endpoints-only change through the pipeline's real path:
+//! one slice's addresses move, `Rebuilder::apply` records it and
+//! `Rebuilder::build` recomputes that Service's assignment and edits the previous
+//! snapshot. It checks that the change re-encodes one resource and that the final
+//! snapshot equals a full rebuild of the same world, reports peak and added
+//! resident memory and resources by type, and asserts that the world translates
+//! without diagnostics so the numbers measure real work. Ends with one JSON line
+//! for scripts.
+//!
+//! Run with `cargo bench --bench translate`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use interlock::pipeline::{BuildPath, Rebuilder};
+use interlock::snapshot::{encode_count, ResourceType, Snapshot};
+use interlock::translate::{translate, TranslateConfig, Translation};
+use interlock::validate::validate;
+use interlock::world::{Object, World, WorldEvent};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressClass, IngressClassSpec,
+    IngressRule, IngressServiceBackend, IngressSpec, ServiceBackendPort,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
+/// Ingresses (= Services = EndpointSlices = virtual hosts = clusters).
+const INGRESSES: usize = 10_000;
+/// Paths per Ingress (20,000 in all).
+const PATHS: [&str; 2] = ["/", "/api"];
+/// Ready endpoints per slice (50,000 in all).
+const ENDPOINTS_PER_SLICE: usize = 5;
+/// Full rebuilds timed.
+const FULL_RUNS: usize = 5;
+/// Endpoints-only changes timed.
+const CHANGE_RUNS: usize = 5;
+const NAMESPACE: &str = "default";
+const CLASS: &str = "interlock";
+const CONTROLLER: &str = "interlock.dev/ingress-controller";
+const SERVICE_PORT: i32 = 80;
+const TARGET_PORT: i32 = 8080;
+
+// === World ===
+
+fn meta(name: String) -> ObjectMeta {
+    ObjectMeta {
+        namespace: Some(NAMESPACE.to_owned()),
+        name: Some(name),
+        ..ObjectMeta::default()
+    }
+}
+
+fn service_name(i: usize) -> String {
+    format!("svc-{i:05}")
+}
+
+fn ingress(i: usize) -> Ingress {
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: service_name(i),
+            port: Some(ServiceBackendPort {
+                number: Some(SERVICE_PORT),
+                name: None,
+            }),
+        }),
+        resource: None,
+    };
+    let paths = PATHS
+        .iter()
+        .map(|p| HTTPIngressPath {
+            path: Some((*p).to_owned()),
+            path_type: "Prefix".to_owned(),
+            backend: backend.clone(),
+        })
+        .collect();
+    let created = Timestamp::from_second(1_704_067_200 + i as i64)
+        .unwrap_or_else(|e| panic!("bad timestamp: {e}"));
+    Ingress {
+        metadata: ObjectMeta {
+            creation_timestamp: Some(Time(created)),
+            ..meta(format!("ing-{i:05}"))
+        },
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(CLASS.to_owned()),
+            rules: Some(vec![IngressRule {
+                host: Some(format!("svc-{i}.bench.test")),
+                http: Some(HTTPIngressRuleValue { paths }),
+            }]),
+            ..IngressSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn service(i: usize) -> Service {
+    Service {
+        metadata: meta(service_name(i)),
+        spec: Some(ServiceSpec {
+            ports: Some(vec![ServicePort {
+                name: Some("http".to_owned()),
+                port: SERVICE_PORT,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// Slice of Service `i`; `generation` shifts every address so a change is visible.
+fn slice(i: usize, generation: usize) -> EndpointSlice {
+    let endpoints = (0..ENDPOINTS_PER_SLICE)
+        .map(|j| {
+            let n = (i * ENDPOINTS_PER_SLICE + j + generation) as u32;
+            Endpoint {
+                addresses: vec![std::net::Ipv4Addr::from(0x0a00_0000 | n).to_string()],
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    ..EndpointConditions::default()
+                }),
+                ..Endpoint::default()
+            }
+        })
+        .collect();
+    EndpointSlice {
+        metadata: ObjectMeta {
+            labels: Some(BTreeMap::from([(
+                "kubernetes.io/service-name".to_owned(),
+                service_name(i),
+            )])),
+            ..meta(format!("{}-abcde", service_name(i)))
+        },
+        address_type: "IPv4".to_owned(),
+        endpoints,
+        ports: Some(vec![EndpointPort {
+            name: Some("http".to_owned()),
+            port: Some(TARGET_PORT),
+            protocol: Some("TCP".to_owned()),
+            ..EndpointPort::default()
+        }]),
+    }
+}
+
+fn ingress_class() -> IngressClass {
+    IngressClass {
+        metadata: ObjectMeta {
+            name: Some(CLASS.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(IngressClassSpec {
+            controller: Some(CONTROLLER.to_owned()),
+            parameters: None,
+        }),
+    }
+}
+
+/// A Rebuilder whose world holds the bench objects, fed as the sources feed it.
+fn loaded(config: &TranslateConfig) -> Rebuilder {
+    let mut rebuilder = Rebuilder::new(config.clone());
+    let mut apply = |object| assert!(rebuilder.apply(WorldEvent::Upsert(object)));
+    apply(Object::IngressClass(ingress_class()));
+    for i in 0..INGRESSES {
+        apply(Object::Ingress(ingress(i)));
+        apply(Object::Service(service(i)));
+        apply(Object::EndpointSlice(slice(i, 0)));
+    }
+    assert_eq!(
+        rebuilder.world().len(),
+        1 + 3 * INGRESSES,
+        "every object has a key"
+    );
+    rebuilder
+}
+
+// === Checks ===
+
+/// Fails loudly unless the world translated cleanly into the expected shape.
+fn check(translation: &Translation) {
+    assert!(
+        translation.diagnostics.is_empty(),
+        "bench world must translate without diagnostics, got {}: {:?}",
+        translation.diagnostics.len(),
+        translation
+            .diagnostics
+            .iter()
+            .take(5)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(translation.listeners.len(), 1, "http listener only");
+    assert_eq!(translation.routes.len(), 1, "http route table only");
+    assert_eq!(translation.clusters.len(), INGRESSES);
+    assert_eq!(translation.endpoints.len(), INGRESSES);
+    assert_eq!(translation.ingresses.len(), INGRESSES);
+    let vhosts = &translation.routes[0].virtual_hosts;
+    assert_eq!(
+        vhosts.len(),
+        INGRESSES + 1,
+        "one per host plus the catch-all"
+    );
+    assert_eq!(vhosts.last().map(|v| v.name.as_str()), Some("*"));
+    assert_eq!(routes(translation), INGRESSES * PATHS.len());
+    let endpoints: usize = translation
+        .endpoints
+        .iter()
+        .flat_map(|c| &c.endpoints)
+        .map(|l| l.lb_endpoints.len())
+        .sum();
+    assert_eq!(endpoints, INGRESSES * ENDPOINTS_PER_SLICE);
+}
+
+fn routes(translation: &Translation) -> usize {
+    translation
+        .routes
+        .iter()
+        .flat_map(|r| &r.virtual_hosts)
+        .map(|v| v.routes.len())
+        .sum()
+}
+
+fn validated(translation: &mut Translation, previous: Option<&Snapshot>) -> Snapshot {
+    validate(translation, previous)
+        .unwrap_or_else(|e| panic!("bench translation is inconsistent: {e}"))
+}
+
+// === Measuring ===
+
+/// A field of /proc/self/status in KiB (VmRSS, VmHWM).
+fn proc_status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_else(|e| panic!("cannot read /proc/self/status: {e}"));
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Sorted copy's minimum and median.
+fn min_median(samples: &[Duration]) -> (Duration, Duration) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    (sorted[0], sorted[sorted.len() / 2])
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
+}
+
+/// Resources of `next` that are not the very same `Arc` as in `previous`.
+fn unshared(previous: &Snapshot, next: &Snapshot) -> usize {
+    ResourceType::ALL
+        .iter()
+        .flat_map(|kind| {
+            let old = previous.resources(*kind);
+            next.resources(*kind)
+                .iter()
+                .filter(move |(name, r)| old.get(*name).is_none_or(|o| !Arc::ptr_eq(o, r)))
+        })
+        .count()
+}
+
+fn main() {
+    let config = TranslateConfig::default();
+    let rss_start = proc_status_kib("VmRSS");
+    let (mut rebuilder, world_time) = timed(|| loaded(&config));
+    let rss_world = proc_status_kib("VmRSS");
+
+    // Full rebuilds: translate, then validate + encode, as the Rebuilder's full
+    // path does, timed stage by stage.
+    let mut translate_times = Vec::new();
+    let mut validate_times = Vec::new();
+    let mut total_times = Vec::new();
+    let mut encodes = Vec::new();
+    let mut snapshot = None;
+    let mut diagnostics = 0;
+    for _ in 0..FULL_RUNS {
+        drop(snapshot.take());
+        let world: &World = rebuilder.world();
+        let (mut translation, translate_time) = timed(|| translate(world, &config));
+        check(&translation);
+        let encodes_before = encode_count();
+        let (built, validate_time) = timed(|| validated(&mut translation, None));
+        encodes.push(encode_count() - encodes_before);
+        translate_times.push(translate_time);
+        validate_times.push(validate_time);
+        total_times.push(translate_time + validate_time);
+        snapshot = Some(built);
+        diagnostics = translation.diagnostics.len();
+    }
+    let expected_version = snapshot
+        .take()
+        .unwrap_or_else(|| panic!("FULL_RUNS must be at least 1"))
+        .version()
+        .to_owned();
+
+    // The Rebuilder's first build: the same full path, as the pipeline runs it.
+    let (build, rebuilder_full_time) = timed(|| rebuilder.build());
+    assert_eq!(build.path, BuildPath::Full);
+    let mut snapshot = build
+        .snapshot
+        .unwrap_or_else(|e| panic!("bench world is inconsistent: {e}"));
+    assert_eq!(snapshot.version(), expected_version);
+    assert!(rebuilder.diagnostics().is_empty());
+    let rss_snapshot = proc_status_kib("VmRSS");
+    let counts: Vec<(ResourceType, usize)> = ResourceType::ALL
+        .iter()
+        .map(|kind| (*kind, snapshot.resources(*kind).len()))
+        .collect();
+    let encoded_bytes: usize = ResourceType::ALL
+        .iter()
+        .flat_map(|kind| snapshot.resources(*kind).values())
+        .map(|r| r.body().value.len())
+        .sum();
+
+    // Endpoints-only changes: one slice's addresses move; the pipeline applies the
+    // event and builds (recompute that Service's assignment, edit the snapshot).
+    let mut change_apply_times = Vec::new();
+    let mut change_build_times = Vec::new();
+    let mut change_times = Vec::new();
+    let mut change_encodes = Vec::new();
+    for run in 0..CHANGE_RUNS {
+        let changed = run * (INGRESSES / CHANGE_RUNS);
+        let event = WorldEvent::Upsert(Object::EndpointSlice(slice(changed, INGRESSES * 10)));
+        let encodes_before = encode_count();
+        let (applied, apply_time) = timed(|| rebuilder.apply(event));
+        assert!(applied);
+        let (build, build_time) = timed(|| rebuilder.build());
+        change_encodes.push(encode_count() - encodes_before);
+        assert_eq!(build.path, BuildPath::EndpointsOnly);
+        let next = build
+            .snapshot
+            .unwrap_or_else(|e| panic!("endpoints-only build is inconsistent: {e}"));
+        assert_ne!(next.version(), snapshot.version(), "the change is visible");
+        assert_eq!(unshared(&snapshot, &next), 1, "only the changed CLA is new");
+        change_apply_times.push(apply_time);
+        change_build_times.push(build_time);
+        change_times.push(apply_time + build_time);
+        snapshot = black_box(next);
+    }
+    let peak = proc_status_kib("VmHWM");
+    let rss_end = proc_status_kib("VmRSS");
+
+    // The incremental result is exactly a full rebuild of the same world.
+    let mut translation = translate(rebuilder.world(), &config);
+    let full_version = validated(&mut translation, Some(&snapshot))
+        .version()
+        .to_owned();
+    drop(translation);
+    assert_eq!(
+        snapshot.version(),
+        full_version,
+        "endpoints-only build differs from a full rebuild"
+    );
+
+    let (translate_min, translate_median) = min_median(&translate_times);
+    let (validate_min, validate_median) = min_median(&validate_times);
+    let (total_min, total_median) = min_median(&total_times);
+    let (change_min, change_median) = min_median(&change_times);
+    let (_, change_apply_median) = min_median(&change_apply_times);
+    let (_, change_build_median) = min_median(&change_build_times);
+    let encodes_full = encodes[0];
+    assert!(encodes.iter().all(|&e| e == encodes_full));
+    let encodes_change = change_encodes[0];
+    assert!(change_encodes.iter().all(|&e| e == encodes_change));
+
+    println!(
+        "translate: {INGRESSES} Ingresses × {} Prefix paths, {INGRESSES} Services, \
+         {INGRESSES} EndpointSlices × {ENDPOINTS_PER_SLICE} ready endpoints \
+         (world built in {:.0}ms)",
+        PATHS.len(),
+        ms(world_time)
+    );
+    println!("{:<48} {:>10} {:>10}", "measure", "min", "median");
+    let row = |name: &str, min: Duration, median: Duration| {
+        println!("{name:<48} {:>8.2}ms {:>8.2}ms", ms(min), ms(median));
+    };
+    let sub = |name: &str, median: Duration| {
+        println!("{name:<48} {:>10} {:>8.2}ms", "", ms(median));
+    };
+    row(
+        &format!("translate ({FULL_RUNS} runs)"),
+        translate_min,
+        translate_median,
+    );
+    row(
+        &format!("validate + encode ({FULL_RUNS} runs)"),
+        validate_min,
+        validate_median,
+    );
+    row(
+        "full rebuild: translate + validate",
+        total_min,
+        total_median,
+    );
+    println!("{:<48} {:>10} {:>8.2}ms", "  target", "", 200.0);
+    sub(
+        "full rebuild: Rebuilder::build (1 run)",
+        rebuilder_full_time,
+    );
+    row(
+        &format!("endpoints-only change ({CHANGE_RUNS} runs)"),
+        change_min,
+        change_median,
+    );
+    sub("  of which Rebuilder::apply", change_apply_median);
+    sub(
+        "  of which Rebuilder::build (endpoints, edit)",
+        change_build_median,
+    );
+    println!("{:<48} {:>10} {:>8.2}ms", "  target", "", 5.0);
+    println!("{:<48} {encodes_full:>10}", "encodes per full rebuild");
+    println!(
+        "{:<48} {encodes_change:>10}",
+        "encodes per endpoints-only change"
+    );
+    for (kind, count) in &counts {
+        println!(
+            "{:<48} {count:>10}",
+            format!("resources: {}", kind.short_name())
+        );
+    }
+    println!(
+        "{:<48} {:>10}",
+        "virtual hosts (http table, incl. catch-all *)",
+        INGRESSES + 1
+    );
+    println!(
+        "{:<48} {:>10}",
+        "routes (http table)",
+        INGRESSES * PATHS.len()
+    );
+    println!("{:<48} {diagnostics:>10}", "diagnostics");
+    println!(
+        "{:<48} {:>8.1}MB",
+        "encoded bytes",
+        encoded_bytes as f64 / 1e6
+    );
+    println!("{:<48} {:>8.1}MB", "peak RSS (VmHWM)", mib(peak));
+    println!("{:<48} {:>8.1}MB", "  target", 300.0);
+    println!(
+        "{:<48} {:>8.1}MB",
+        "peak RSS increase (VmHWM - VmRSS at start)",
+        mib(peak.saturating_sub(rss_start))
+    );
+    println!(
+        "{:<48} {:>8.1}MB",
+        "RSS increase: world",
+        mib(rss_world.saturating_sub(rss_start))
+    );
+    println!(
+        "{:<48} {:>8.1}MB",
+        "RSS increase: world + snapshot held",
+        mib(rss_snapshot.saturating_sub(rss_start))
+    );
+    println!(
+        "{:<48} {:>8.1}MB",
+        "RSS increase at end",
+        mib(rss_end.saturating_sub(rss_start))
+    );
+    println!(
+        "{}",
+        json!({
+            "bench": "translate",
+            "ingresses": INGRESSES,
+            "paths": INGRESSES * PATHS.len(),
+            "services": INGRESSES,
+            "endpoint_slices": INGRESSES,
+            "endpoints": INGRESSES * ENDPOINTS_PER_SLICE,
+            "full_runs": FULL_RUNS,
+            "translate_ms_min": ms(translate_min),
+            "translate_ms_median": ms(translate_median),
+            "validate_ms_min": ms(validate_min),
+            "validate_ms_median": ms(validate_median),
+            "full_rebuild_ms_min": ms(total_min),
+            "full_rebuild_ms_median": ms(total_median),
+            "full_rebuild_target_ms": 200,
+            "change_runs": CHANGE_RUNS,
+            "endpoints_change_ms_min": ms(change_min),
+            "endpoints_change_ms_median": ms(change_median),
+            "rebuilder_full_ms": ms(rebuilder_full_time),
+            "endpoints_change_apply_ms_median": ms(change_apply_median),
+            "endpoints_change_build_ms_median": ms(change_build_median),
+            "endpoints_change_target_ms": 5,
+            "encodes_full": encodes_full,
+            "encodes_change": encodes_change,
+            "listeners": counts[ResourceType::Listener.index()].1,
+            "route_tables": counts[ResourceType::Route.index()].1,
+            "clusters": counts[ResourceType::Cluster.index()].1,
+            "cluster_load_assignments": counts[ResourceType::Endpoints.index()].1,
+            "secrets": counts[ResourceType::Secret.index()].1,
+            "diagnostics": diagnostics,
+            "encoded_bytes": encoded_bytes,
+            "peak_rss_mb": mib(peak),
+            "peak_rss_increase_mb": mib(peak.saturating_sub(rss_start)),
+            "rss_world_mb": mib(rss_world.saturating_sub(rss_start)),
+            "rss_increase_mb": mib(rss_snapshot.saturating_sub(rss_start)),
+            "rss_target_mb": 300,
+        })
+    );
+}

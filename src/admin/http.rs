@@ -1,0 +1,53 @@
+//! Plain HTTP on the admin listener, for people and Kubernetes: probes,
+//! Prometheus metrics, JSON debug views and a live HTML page. Every handler
+//! only reads the store, the tracker and the pipeline status.
+
+mod debug_ingresses;
+mod debug_nodes;
+mod debug_snapshot;
+mod json;
+mod probes;
+mod query;
+mod scrape;
+mod ui;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::pipeline::StatusHandle;
+use crate::snapshot::SnapshotStore;
+use crate::xds::AckTracker;
+
+use super::metrics::Metrics;
+
+pub use debug_ingresses::{ingresses_view, IngressView, IngressesView, RejectionView};
+pub use debug_nodes::{nodes_view, NackView, NodeView, NodesView, TypeView};
+pub use debug_snapshot::{snapshot_view, ResourceView, SnapshotTypeView, SnapshotView};
+
+/// What the HTTP handlers read. Cheap to clone (every field is a shared handle).
+#[derive(Clone)]
+pub struct AdminState {
+    /// The published snapshots.
+    pub store: SnapshotStore,
+    /// What every Envoy has ACKed or NACKed.
+    pub tracker: AckTracker,
+    /// What the pipeline last did (sync gate, diagnostics, timings).
+    pub pipeline: StatusHandle,
+    /// The registry `/metrics` exposes.
+    pub metrics: Metrics,
+}
+
+/// The HTTP routes of the admin listener:
+/// `/`, `/healthz`, `/readyz`, `/metrics`, `/debug/snapshot`, `/debug/nodes`,
+/// `/debug/ingresses` (the debug views take `?summary` for totals only).
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/", get(ui::page))
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(scrape::metrics))
+        .route("/debug/snapshot", get(debug_snapshot::handler))
+        .route("/debug/nodes", get(debug_nodes::handler))
+        .route("/debug/ingresses", get(debug_ingresses::handler))
+        .with_state(state)
+}
