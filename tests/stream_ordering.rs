@@ -389,7 +389,9 @@ fn route_to_new_cluster_waits_for_that_clusters_endpoints_ack(mode: Mode) {
     let cds_ack = h.envoy.ack_applied_at(&cds.nonce).expect("CDS ACKed");
     let eds_ack = h.envoy.ack_applied_at(&eds.nonce).expect("EDS ACKed");
     let t = h.envoy.transcript();
-    assert!(cds_at < cds_ack && cds_ack < eds_at, "{mode:?}\n{t}");
+    // EDS may go before the CDS ACK (Envoy 1.40 holds that ACK until the new
+    // clusters warm), but only after the CDS, once Envoy asked for gamma.
+    assert!(cds_at < eds_at && cds_at < cds_ack, "{mode:?}\n{t}");
     assert!(
         eds_ack < rds_at,
         "{mode:?}: route to gamma sent before gamma's EDS ACK\n{t}"

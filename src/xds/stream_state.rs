@@ -80,10 +80,18 @@ struct InFlight {
     nonce: String,
     version: String,
     view: Arc<ResourceMap>,
-    /// EDS only: clusters that become warm when this response is ACKed.
+    /// EDS only: clusters Envoy held when this was sent, warm once it is ACKed.
     warms: Vec<String>,
+    /// EDS only: clusters of the processed-but-unACKed CDS response `warming_cds`
+    /// this answered; warm once both are ACKed (or while that CDS is in flight).
+    warming: Vec<String>,
+    warming_cds: Option<String>,
     /// Subscription generation the view was cut for.
     generation: u64,
+    /// CDS only: the EDS subscription's generation when this went out. Once it
+    /// moves, Envoy has processed this response (only CDS changes what EDS it
+    /// asks for) and may be holding the CDS ACK until the new clusters warm.
+    eds_generation: u64,
     /// Delta: names this response removed.
     removed: Vec<String>,
 }
@@ -120,6 +128,8 @@ struct TypeState {
     claim_pending: bool,
     in_flight: Option<InFlight>,
     last_nonce: Option<String>,
+    /// Nonce of the last ACKed response.
+    acked_nonce: Option<String>,
     /// Envoy has had an answer of this type, or held config from before a reconnect.
     answered: bool,
     nacked: BTreeSet<String>,
@@ -295,6 +305,12 @@ impl StreamState {
         let ts = &mut self.types[kind];
         if let Some(error) = error {
             ts.nacked.insert(flight.version.clone());
+            if kind == ResourceType::Cluster {
+                // Clusters warmed from the rejected response never made it.
+                let held = Arc::clone(&ts.acked);
+                self.warm.retain(|c| held.contains_key(c));
+                self.warm_generation += 1;
+            }
             return Outcome::Nack {
                 kind,
                 version: flight.version,
@@ -304,6 +320,7 @@ impl StreamState {
         ts.unknown
             .retain(|n, _| !flight.view.contains_key(n) && !flight.removed.contains(n));
         ts.acked_version = Some(flight.version.clone());
+        ts.acked_nonce = Some(flight.nonce.clone());
         let previous = Arc::clone(&ts.acked);
         ts.acked = if ts.subscription.is_wildcard()
             || ts.subscription.generation() == flight.generation
@@ -337,10 +354,21 @@ impl StreamState {
                     .extend(static_clusters.map(|c| c.name().to_owned()));
             }
             ResourceType::Endpoints => {
-                // Only clusters still held: `warm` stays a subset of ACKed CDS.
-                let held = &self.types[ResourceType::Cluster].acked;
-                let warms = flight.warms.into_iter().filter(|c| held.contains_key(c));
-                self.warm.extend(warms);
+                // Only clusters still held (`warm` stays within ACKed CDS), plus
+                // those of the CDS response these endpoints answered, while it is in
+                // flight (pruned if it is NACKed) or once it is ACKed.
+                let cds = &self.types[ResourceType::Cluster];
+                let held = |c: &String| cds.acked.contains_key(c);
+                let mut warm: Vec<String> = flight.warms.into_iter().filter(held).collect();
+                if let Some(nonce) = &flight.warming_cds {
+                    let in_flight = cds.in_flight.as_ref().filter(|f| f.nonce == *nonce);
+                    let answered = |c: &String| match in_flight {
+                        Some(f) => f.view.contains_key(c),
+                        None => cds.acked_nonce.as_ref() == Some(nonce) && held(c),
+                    };
+                    warm.extend(flight.warming.into_iter().filter(answered));
+                }
+                self.warm.extend(warm);
             }
             _ => {}
         }
@@ -377,14 +405,17 @@ impl StreamState {
             Mode::Sotw => (self.sotw_content(kind, &view, &version)?, Vec::new()),
             Mode::Delta => self.delta_content(kind, &view, &version, target)?,
         };
-        let warms = match kind {
+        let (warms, warming, warming_cds) = match kind {
             ResourceType::Cluster => {
                 self.owe_endpoints(&resources);
-                Vec::new()
+                (Vec::new(), Vec::new(), None)
             }
             ResourceType::Endpoints => self.endpoints_sent(&resources),
-            _ => Vec::new(),
+            _ => (Vec::new(), Vec::new(), None),
         };
+        let eds_generation = self.types[ResourceType::Endpoints]
+            .subscription
+            .generation();
         self.nonces += 1;
         let nonce = self.nonces.to_string();
         let ts = &mut self.types[kind];
@@ -400,6 +431,9 @@ impl StreamState {
             version: version.clone(),
             view,
             warms,
+            warming,
+            warming_cds,
+            eds_generation,
             removed: removed.clone(),
             generation: ts.subscription.generation(),
         });
@@ -444,7 +478,9 @@ impl StreamState {
     ) -> Option<(Vec<Arc<Resource>>, Vec<String>)> {
         let ts = &self.types[kind];
         let first = !ts.answered;
-        if Arc::ptr_eq(view, &ts.acked) && ts.unknown.is_empty() && !first {
+        let owes =
+            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(n));
+        if Arc::ptr_eq(view, &ts.acked) && ts.unknown.is_empty() && !first && !owes {
             return None;
         }
         if ts.nacked.contains(version) {
@@ -504,7 +540,11 @@ impl StreamState {
         match kind {
             ResourceType::Cluster => Some(self.desired_clusters(target)),
             ResourceType::Endpoints => {
-                let cds_busy = self.types[ResourceType::Cluster].in_flight.is_some();
+                // CDS → EDS, but once Envoy has processed the CDS in flight (it asked
+                // for new endpoints) answer at once: Envoy 1.40 holds that CDS ACK
+                // until the new clusters are warm, i.e. until their CLAs arrive.
+                let cds = &self.types[ResourceType::Cluster];
+                let cds_busy = cds.in_flight.is_some() && self.warming_cds().is_none();
                 (!cds_busy).then(|| self.subscribed_view(kind, target, true, |_| true))
             }
             ResourceType::Listener => self
@@ -524,6 +564,17 @@ impl StreamState {
             }),
             ResourceType::Secret => Some(self.subscribed_view(kind, target, true, |_| true)),
         }
+    }
+
+    /// The CDS response in flight, if Envoy has already processed it.
+    fn warming_cds(&self) -> Option<&InFlight> {
+        let eds = self.types[ResourceType::Endpoints]
+            .subscription
+            .generation();
+        self.types[ResourceType::Cluster]
+            .in_flight
+            .as_ref()
+            .filter(|f| f.eds_generation != eds)
     }
 
     /// Every cluster `route` names is warm and not being removed by the CDS in
@@ -750,7 +801,10 @@ impl StreamState {
 
     /// EDS is sending these CLAs: they are no longer owed, and their clusters warm
     /// up when this response is ACKed.
-    fn endpoints_sent(&mut self, sent: &[Arc<Resource>]) -> Vec<String> {
+    fn endpoints_sent(
+        &mut self,
+        sent: &[Arc<Resource>],
+    ) -> (Vec<String>, Vec<String>, Option<String>) {
         let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
         let sent_owed: Vec<String> = self
             .owed
@@ -762,29 +816,15 @@ impl StreamState {
             self.owed.remove(&n);
             self.owed_in_flight.insert(n);
         }
-        let clusters = &self.types[ResourceType::Cluster].acked;
-        let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
-        // Usually a CLA is named after its cluster; scan only for those that are not.
-        let mut warms = Vec::new();
-        let mut unmatched = BTreeSet::new();
-        for cla in names {
-            match clusters.get(cla) {
-                Some(c) if feeds(c, cla) => warms.push(cla.to_owned()),
-                _ => {
-                    unmatched.insert(cla);
-                }
-            }
-        }
-        if !unmatched.is_empty() {
-            let others = clusters.values().filter(|c| {
-                c.references()
-                    .endpoints
-                    .as_deref()
-                    .is_some_and(|e| e != c.name() && unmatched.contains(e))
-            });
-            warms.extend(others.map(|c| c.name().to_owned()));
-        }
-        warms
+        let warms = fed_clusters(&self.types[ResourceType::Cluster].acked, &names);
+        let Some(cds) = self.warming_cds() else {
+            return (warms, Vec::new(), None);
+        };
+        let warming = fed_clusters(&cds.view, &names)
+            .into_iter()
+            .filter(|c| !warms.contains(c))
+            .collect();
+        (warms, warming, Some(cds.nonce.clone()))
     }
 
     /// After a reconnect, turns what Envoy claims to hold into known state when it
@@ -843,6 +883,32 @@ impl StreamState {
             self.warm_generation += 1;
         }
     }
+}
+
+/// Clusters of `clusters` whose ClusterLoadAssignment is among `names`.
+fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<String> {
+    let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
+    // Usually a CLA is named after its cluster; scan only for those that are not.
+    let mut fed = Vec::new();
+    let mut unmatched = BTreeSet::new();
+    for &cla in names {
+        match clusters.get(cla) {
+            Some(c) if feeds(c, cla) => fed.push(cla.to_owned()),
+            _ => {
+                unmatched.insert(cla);
+            }
+        }
+    }
+    if !unmatched.is_empty() {
+        let others = clusters.values().filter(|c| {
+            c.references()
+                .endpoints
+                .as_deref()
+                .is_some_and(|e| e != c.name() && unmatched.contains(e))
+        });
+        fed.extend(others.map(|c| c.name().to_owned()));
+    }
+    fed
 }
 
 /// One pass over two sorted maps: resources of `view` that `held` lacks or holds
