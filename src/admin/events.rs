@@ -83,24 +83,33 @@ impl EventHub {
         let mut published = store.subscribe();
         let mut xds = tracker.subscribe();
         loop {
+            let mut snapshot_changed = false;
             tokio::select! {
                 changed = published.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    if let Some(snapshot) = store.current() {
-                        let status = pipeline.get();
-                        self.emit(AdminEvent::SnapshotPublished {
-                            version: snapshot.version().to_owned(),
-                            publishes: status.publishes,
-                        });
-                    }
+                    snapshot_changed = true;
                 }
                 event = xds.recv() => match event {
                     Ok(event) => self.emit(AdminEvent::Xds(event)),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
+            }
+            // A publish that raced an xDS event is announced before any Ingress
+            // event it causes (the pipeline sets its status before publishing).
+            if published.has_changed().unwrap_or(false) {
+                published.borrow_and_update();
+                snapshot_changed = true;
+            }
+            if snapshot_changed {
+                if let Some(snapshot) = store.current() {
+                    self.emit(AdminEvent::SnapshotPublished {
+                        version: snapshot.version().to_owned(),
+                        publishes: pipeline.get().publishes,
+                    });
+                }
             }
             // Fold whatever else is queued before recomputing.
             while let Ok(event) = xds.try_recv() {

@@ -48,6 +48,8 @@ pub struct Pipeline {
     /// The diagnostics `reported` was made from (skips re-reporting unchanged ones).
     reported_from: Option<Arc<Vec<Diagnostic>>>,
     publishes: u64,
+    /// When the oldest change not yet published arrived (for event-to-publish latency).
+    first_change: Option<Instant>,
 }
 
 impl Pipeline {
@@ -72,6 +74,7 @@ impl Pipeline {
             reported: BTreeSet::new(),
             reported_from: None,
             publishes: 0,
+            first_change: None,
         }
     }
 
@@ -121,6 +124,9 @@ impl Pipeline {
             return true;
         }
         let changed = self.rebuilder.apply(event);
+        if changed && self.first_change.is_none() {
+            self.first_change = Some(Instant::now());
+        }
         changed && self.gate.is_open() && self.debouncer.on_change(debounce::now())
     }
 
@@ -135,23 +141,34 @@ impl Pipeline {
             ingresses: Arc::clone(self.rebuilder.ingresses()),
             ..PipelineStatus::default()
         };
+        status.last_build = Some(started.elapsed());
+        status.change_to_publish = self.first_change.take().map(|t| t.elapsed());
         match build.snapshot {
             Ok(snapshot) => {
                 let version = snapshot.version().to_owned();
-                if self.store.publish(snapshot) {
+                let new = self
+                    .store
+                    .current()
+                    .is_none_or(|current| current.version() != version);
+                if new {
                     self.publishes += 1;
+                }
+                status.version = Some(version.clone());
+                status.publishes = self.publishes;
+                // Status first: whoever wakes on the publish reads the matching status.
+                self.status.set(status);
+                if new && self.store.publish(snapshot) {
                     info!(%version, path = ?build.path, took_ms = started.elapsed().as_secs_f64() * 1e3, "snapshot published");
                 }
-                status.version = Some(version);
             }
             Err(e) => {
                 error!(error = %e, "translation is inconsistent; keeping the last good snapshot");
                 status.last_error = Some(e.to_string());
                 status.version = self.store.current().map(|p| p.version().to_owned());
+                status.publishes = self.publishes;
+                self.status.set(status);
             }
         }
-        status.publishes = self.publishes;
-        self.status.set(status);
     }
 
     /// Logs each diagnostic once (not on every rebuild while it persists).
