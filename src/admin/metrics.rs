@@ -82,6 +82,7 @@ struct Inner {
     nacks: Family<TypeLabel, Counter>,
     resources: Family<TypeLabel, Gauge>,
     published: Counter,
+    coalesced: Counter,
     /// Highest `PipelineStatus::publishes` already accounted for, so each
     /// publish's build and latency samples are observed exactly once.
     seen_publishes: AtomicU64,
@@ -104,6 +105,7 @@ impl Metrics {
         let nacks = Family::<TypeLabel, Counter>::default();
         let resources = Family::<TypeLabel, Gauge>::default();
         let published = Counter::default();
+        let coalesced = Counter::default();
         // Every mode and type is present from the start, so dashboards and
         // alerts see zeros rather than missing series.
         for mode in [Mode::Sotw, Mode::Delta] {
@@ -151,6 +153,11 @@ impl Metrics {
             "Snapshots published by the pipeline",
             published.clone(),
         );
+        registry.register(
+            "interlock_debounce_coalesced",
+            "Changes that rode along in a publish they did not trigger",
+            coalesced.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -161,6 +168,7 @@ impl Metrics {
                 nacks,
                 resources,
                 published,
+                coalesced,
                 seen_publishes: AtomicU64::new(0),
             }),
         }
@@ -217,6 +225,10 @@ impl Metrics {
             m.published.inc_by(status.publishes - before);
             observe(&m.build, status.last_build);
             observe(&m.change_to_publish, status.change_to_publish);
+        }
+        let counted = m.coalesced.get();
+        if status.debounce_coalesced > counted {
+            m.coalesced.inc_by(status.debounce_coalesced - counted);
         }
         if let Some(snapshot) = snapshot {
             for kind in ResourceType::ALL {

@@ -143,6 +143,7 @@ impl Pipeline {
         };
         status.last_build = Some(started.elapsed());
         status.change_to_publish = self.first_change.take().map(|t| t.elapsed());
+        status.debounce_coalesced = self.debouncer.coalesced();
         match build.snapshot {
             Ok(snapshot) => {
                 let version = snapshot.version().to_owned();

@@ -28,6 +28,8 @@ pub struct PipelineStatus {
     pub last_build: Option<std::time::Duration>,
     /// From the first change the latest publish covers to that publish.
     pub change_to_publish: Option<std::time::Duration>,
+    /// Changes so far that rode along in a publish they did not trigger.
+    pub debounce_coalesced: u64,
     /// Version of the snapshot currently published.
     pub version: Option<String>,
 }

@@ -21,13 +21,4 @@ impl Change {
     pub fn is_change(&self) -> bool {
         *self != Change::Unchanged
     }
-
-    /// The kind of what changed, if anything did.
-    pub fn kind(&self) -> Option<Kind> {
-        match self {
-            Change::Unchanged => None,
-            Change::Object(reference) => Some(reference.kind),
-            Change::Kind(kind) => Some(*kind),
-        }
-    }
 }
