@@ -147,6 +147,11 @@ async fn events_and_queries_follow_an_ingress_onto_envoy() {
         unreachable!()
     };
     assert!(published < seen.len() - 1);
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::SnapshotPublished(s)
+            if s.changed.iter().any(|c| c == "Ingress app/x"))),
+        "the publish names the Ingress it changed: {seen:#?}"
+    );
     assert_eq!(p.nodes, [gw.node()]);
     // The RDS ACK that programmed it is reported too (the hub may see the ACK in
     // the tracker an instant before its event, so it may come just after).

@@ -26,6 +26,8 @@ pub enum AdminEvent {
         version: String,
         /// Number of publishes so far.
         publishes: u64,
+        /// The objects whose changes it carries.
+        changed: Vec<String>,
     },
     /// Something happened on an Envoy's stream.
     Xds(XdsEvent),
@@ -105,9 +107,11 @@ impl EventHub {
             }
             if snapshot_changed {
                 if let Some(snapshot) = store.current() {
+                    let status = pipeline.get();
                     self.emit(AdminEvent::SnapshotPublished {
                         version: snapshot.version().to_owned(),
-                        publishes: pipeline.get().publishes,
+                        publishes: status.publishes,
+                        changed: status.changed.to_vec(),
                     });
                 }
             }

@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 use crate::debounce::{self, DebounceConfig, Debouncer};
 use crate::snapshot::SnapshotStore;
 use crate::translate::{Diagnostic, TranslateConfig};
-use crate::world::{SyncGate, WorldEvent};
+use crate::world::{Change, SyncGate, WorldEvent};
 
 pub use rebuild::{Build, BuildPath, Rebuilder};
 pub use status::{PipelineStatus, StatusHandle};
@@ -50,6 +50,8 @@ pub struct Pipeline {
     publishes: u64,
     /// When the oldest change not yet published arrived (for event-to-publish latency).
     first_change: Option<Instant>,
+    /// Objects changed since the last publish (reported with the next one).
+    changed: BTreeSet<String>,
 }
 
 impl Pipeline {
@@ -75,6 +77,7 @@ impl Pipeline {
             reported_from: None,
             publishes: 0,
             first_change: None,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -123,7 +126,17 @@ impl Pipeline {
             self.debouncer.published(debounce::now());
             return true;
         }
-        let changed = self.rebuilder.apply(event);
+        let change = self.rebuilder.apply_change(event);
+        let changed = change.is_change();
+        match change {
+            Change::Object(reference) => {
+                self.changed.insert(reference.to_string());
+            }
+            Change::Kind(kind) => {
+                self.changed.insert(format!("every {kind} (re-listed)"));
+            }
+            Change::Unchanged => {}
+        }
         if changed && self.first_change.is_none() {
             self.first_change = Some(Instant::now());
         }
@@ -144,6 +157,7 @@ impl Pipeline {
         status.last_build = Some(started.elapsed());
         status.change_to_publish = self.first_change.take().map(|t| t.elapsed());
         status.debounce_coalesced = self.debouncer.coalesced();
+        status.changed = Arc::new(std::mem::take(&mut self.changed).into_iter().collect());
         match build.snapshot {
             Ok(snapshot) => {
                 let version = snapshot.version().to_owned();

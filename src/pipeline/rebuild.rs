@@ -10,7 +10,7 @@ use crate::snapshot::{InconsistentSnapshot, Snapshot};
 use crate::translate::{translate, Diagnostic, IngressResources, TranslateConfig};
 use crate::translate::{ServiceClusters, Translation};
 use crate::validate::validate;
-use crate::world::{service_of, Kind, ObjectKey, World, WorldEvent};
+use crate::world::{service_of, Change, Kind, ObjectKey, World, WorldEvent};
 
 use super::endpoints_only::{rebuild_endpoints, Edited};
 use super::pending::Pending;
@@ -84,13 +84,17 @@ impl Rebuilder {
 
     /// Applies one event; true when the world changed.
     pub fn apply(&mut self, event: WorldEvent) -> bool {
+        self.apply_change(event).is_change()
+    }
+
+    /// Applies one event and says what changed (for publish reports).
+    pub fn apply_change(&mut self, event: WorldEvent) -> Change {
         let slice = self.slice_of(&event);
         let before = slice.as_ref().and_then(|key| self.service_of_slice(key));
         let change = self.world.apply(event);
         let after = slice.as_ref().and_then(|key| self.service_of_slice(key));
-        let changed = change.is_change();
-        self.pending.record(change, [before, after]);
-        changed
+        self.pending.record(change.clone(), [before, after]);
+        change
     }
 
     /// Builds the snapshot for the current world: endpoints-only when only

@@ -30,6 +30,8 @@ pub struct PipelineStatus {
     pub change_to_publish: Option<std::time::Duration>,
     /// Changes so far that rode along in a publish they did not trigger.
     pub debounce_coalesced: u64,
+    /// Objects the latest publish changed ("Ingress demo/hello", ...).
+    pub changed: Arc<Vec<String>>,
     /// Version of the snapshot currently published.
     pub version: Option<String>,
 }

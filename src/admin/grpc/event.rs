@@ -9,12 +9,15 @@ use super::pb::event::Event;
 /// The wire form of an admin event.
 pub(super) fn to_pb(event: &AdminEvent) -> pb::Event {
     let event = match event {
-        AdminEvent::SnapshotPublished { version, publishes } => {
-            Event::SnapshotPublished(pb::SnapshotPublished {
-                version: version.clone(),
-                publishes: *publishes,
-            })
-        }
+        AdminEvent::SnapshotPublished {
+            version,
+            publishes,
+            changed,
+        } => Event::SnapshotPublished(pb::SnapshotPublished {
+            version: version.clone(),
+            publishes: *publishes,
+            changed: changed.clone(),
+        }),
         AdminEvent::Xds(xds) => xds_to_pb(xds),
         AdminEvent::IngressProgrammed {
             ingress,

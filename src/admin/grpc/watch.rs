@@ -69,6 +69,7 @@ mod tests {
         tx.send(AdminEvent::SnapshotPublished {
             version: "v2".into(),
             publishes: 2,
+            changed: vec!["Ingress app/x".into()],
         })
         .ok();
         tx.send(programmed("app", "x")).ok();
