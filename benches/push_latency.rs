@@ -73,9 +73,11 @@ fn proc_status(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -83,8 +85,18 @@ fn proc_status(field: &str) -> f64 {
 /// User + system CPU time of this process.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -105,10 +117,10 @@ struct SizeResult {
 }
 
 async fn current_route_version(gw: &FileGateway) -> Option<String> {
-    gw.plane
-        .store
-        .current()
-        .and_then(|s| s.get(ResourceType::Route, "http").map(|r| r.version().to_owned()))
+    gw.plane.store.current().and_then(|s| {
+        s.get(ResourceType::Route, "http")
+            .map(|r| r.version().to_owned())
+    })
 }
 
 async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeResult {
@@ -126,7 +138,10 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
     let tracker = gw.plane.tracker.clone();
     let deadline = Instant::now() + TIMEOUT;
     while acked_domains_of(&tracker, &node).len() < n {
-        assert!(Instant::now() < deadline, "initial config for {n} Ingresses not ACKed");
+        assert!(
+            Instant::now() < deadline,
+            "initial config for {n} Ingresses not ACKed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -152,7 +167,11 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
         let acked_at = loop {
             if let Some(status) = tracker.node(&node) {
                 let rds = &status.types[ResourceType::Route];
-                if rds.acked.get("http").is_some_and(|r| r.version() == version) {
+                if rds
+                    .acked
+                    .get("http")
+                    .is_some_and(|r| r.version() == version)
+                {
                     break rds.last_acked_at.expect("an ACK time");
                 }
             }
@@ -211,7 +230,8 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
                 .collect()
         }
     };
-    let prober = Prober::start_matching(gw.http(), live, |_, _| false, |b: &str| b.starts_with("u-"));
+    let prober =
+        Prober::start_matching(gw.http(), live, |_, _| false, |b: &str| b.starts_with("u-"));
     let mut last_write = Instant::now();
     for (name, yaml) in ingress_files(0..n, "burst") {
         std::fs::write(gw.path(&name), yaml).expect("write");
@@ -222,8 +242,17 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
     let mut pending = all.clone();
     let mut client = support::HttpClient::new(gw.http());
     while !pending.is_empty() {
-        eprintln!("DBG {:?} pending {} acked {}", last_write.elapsed(), pending.len(), acked_domains_of(&tracker, &node).len());
-        assert!(last_write.elapsed() < TIMEOUT, "{} hosts never answered", pending.len());
+        eprintln!(
+            "DBG {:?} pending {} acked {}",
+            last_write.elapsed(),
+            pending.len(),
+            acked_domains_of(&tracker, &node).len()
+        );
+        assert!(
+            last_write.elapsed() < TIMEOUT,
+            "{} hosts never answered",
+            pending.len()
+        );
         let mut still = BTreeSet::new();
         for &i in &pending {
             match client.get(&host(i), "/").await {
@@ -239,7 +268,11 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
     let report = prober.finish().await;
     BurstResult {
         ms_to_all_200: elapsed.as_secs_f64() * 1e3,
-        not_found: report.violations.iter().filter(|v| v.contains("status 404")).count(),
+        not_found: report
+            .violations
+            .iter()
+            .filter(|v| v.contains("status 404"))
+            .count(),
         violations: report.violations.len(),
         snapshots: gw.status.get().publishes - publishes_before,
     }
@@ -256,7 +289,9 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     if std::env::var("PUSH_DEBUG").is_ok() {
-        tracing_subscriber::fmt().with_env_filter("interlock=debug").init();
+        tracing_subscriber::fmt()
+            .with_env_filter("interlock=debug")
+            .init();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
