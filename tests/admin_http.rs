@@ -8,10 +8,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use interlock::admin::grpc::grpc_service;
 use interlock::admin::grpc::pb::admin_client::AdminClient;
 use interlock::admin::grpc::pb::{GetSnapshotRequest, WatchEventsRequest};
-use interlock::admin::{self, AdminState, EventHub, Metrics};
+use interlock::admin::{self, AdminServices};
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
 use interlock::snapshot::SnapshotStore;
@@ -35,16 +34,7 @@ struct Admin {
 impl Admin {
     /// Serves the HTTP routes and the gRPC admin API for these handles.
     async fn start(store: SnapshotStore, tracker: AckTracker, status: StatusHandle) -> Admin {
-        let hub = EventHub::spawn(store.clone(), tracker.clone(), status.clone());
-        let metrics = Metrics::new();
-        metrics.spawn(&hub, store.clone(), status.clone());
-        let http = admin::router(AdminState {
-            store: store.clone(),
-            tracker: tracker.clone(),
-            pipeline: status.clone(),
-            metrics,
-        });
-        let grpc = tonic::service::Routes::new(grpc_service(hub, store, tracker, status));
+        let AdminServices { http, grpc, .. } = AdminServices::new(store, tracker, status);
         let listener = admin::bind_admin(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind admin");

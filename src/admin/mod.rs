@@ -15,3 +15,37 @@ pub use http::{router, AdminState};
 pub use metrics::{Metrics, LATENCY_BUCKETS};
 pub use programmed::{ingress_states, IngressState};
 pub use server::{admin_router, bind_admin, serve_admin, AdminServerError};
+
+use crate::pipeline::StatusHandle;
+use crate::snapshot::SnapshotStore;
+use crate::xds::AckTracker;
+
+/// Everything the admin listener serves, wired from the three handles it reads
+/// (so `serve` and tests assemble it the same way).
+pub struct AdminServices {
+    /// The plain HTTP routes (probes, metrics, debug views, UI).
+    pub http: axum::Router,
+    /// The gRPC admin API.
+    pub grpc: tonic::service::Routes,
+    /// The event stream both feed from.
+    pub hub: EventHub,
+}
+
+impl AdminServices {
+    /// Starts the event hub and the metrics feed, and builds both services.
+    /// Call it before the ADS server accepts, so every stream is seen.
+    pub fn new(store: SnapshotStore, tracker: AckTracker, pipeline: StatusHandle) -> Self {
+        let hub = EventHub::spawn(store.clone(), tracker.clone(), pipeline.clone());
+        let metrics = Metrics::new();
+        metrics.spawn(&hub, store.clone(), pipeline.clone());
+        let http = router(AdminState {
+            store: store.clone(),
+            tracker: tracker.clone(),
+            pipeline: pipeline.clone(),
+            metrics,
+        });
+        let grpc =
+            tonic::service::Routes::new(grpc::grpc_service(hub.clone(), store, tracker, pipeline));
+        AdminServices { http, grpc, hub }
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use interlock::admin::{self, AdminState, EventHub, Metrics};
+use interlock::admin::{self, AdminServices};
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig};
 use interlock::snapshot::SnapshotStore;
@@ -112,21 +112,7 @@ pub async fn start(
         .with_context(|| format!("cannot listen for xDS on {}", args.xds_address))?;
     let admin_listener = admin::bind_admin(args.admin_address).await?;
     // Started before the ADS server accepts, so streams are seen from the first.
-    let hub = EventHub::spawn(store.clone(), tracker.clone(), status.clone());
-    let metrics = Metrics::new();
-    metrics.spawn(&hub, store.clone(), status.clone());
-    let http = admin::router(AdminState {
-        store: store.clone(),
-        tracker: tracker.clone(),
-        pipeline: status.clone(),
-        metrics,
-    });
-    let grpc = tonic::service::Routes::new(admin::grpc::grpc_service(
-        hub,
-        store.clone(),
-        tracker.clone(),
-        status,
-    ));
+    let services = AdminServices::new(store.clone(), tracker.clone(), status);
     info!(xds = %args.xds_address, admin = %args.admin_address, dir = %dir.display(), "interlock serving");
     let server = AdsServer::new(store, tracker);
     Ok(tokio::spawn(async move {
@@ -135,6 +121,7 @@ pub async fn start(
             anyhow::Ok(())
         };
         let admin = async {
+            let AdminServices { http, grpc, .. } = services;
             admin::serve_admin(admin_listener, http, Some(grpc), shutdown_signal()).await?;
             anyhow::Ok(())
         };
