@@ -242,12 +242,6 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
     let mut pending = all.clone();
     let mut client = support::HttpClient::new(gw.http());
     while !pending.is_empty() {
-        eprintln!(
-            "DBG {:?} pending {} acked {}",
-            last_write.elapsed(),
-            pending.len(),
-            acked_domains_of(&tracker, &node).len()
-        );
         assert!(
             last_write.elapsed() < TIMEOUT,
             "{} hosts never answered",

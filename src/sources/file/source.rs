@@ -19,10 +19,12 @@ use crate::world::WorldEvent;
 /// The name this source reports in [`WorldEvent::Synced`], for the sync gate.
 pub const SOURCE_NAME: &str = "file";
 
-/// Quiet time that ends a burst of file events. Editors write, rename and
-/// chmod within a millisecond or two; a short window keeps an edit's latency
-/// low while reading each save once.
-const DEFAULT_QUIET: Duration = Duration::from_millis(10);
+/// Quiet time that ends a burst of file events. Editors and `kubectl`-style
+/// tools write, rename and chmod within a millisecond or two; a short window
+/// keeps an edit's latency low (it is most of the push latency budget) while
+/// reading each save about once. A save caught half-way is safe anyway: a file
+/// that does not parse keeps its objects until the next pass reads it whole.
+const DEFAULT_QUIET: Duration = Duration::from_millis(2);
 /// Longest a burst can postpone a pass, so a file rewritten continuously is
 /// still picked up.
 const DEFAULT_MAX_DELAY: Duration = Duration::from_millis(100);
