@@ -73,6 +73,10 @@ pub async fn run(mut args: QuickstartArgs) -> anyhow::Result<()> {
         );
     }
     println!(
+        "Live view, metrics and debug JSON: http://{}/  (`interlock wait NS/NAME` for scripts)",
+        args.serve.admin_address
+    );
+    println!(
         "Edit the files in {} and the routing changes live. Ctrl-C stops.\n",
         dir.display()
     );
