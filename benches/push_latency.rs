@@ -17,6 +17,7 @@
 //! `cargo bench --bench push_latency`; knobs: `PUSH_SIZES` (default
 //! `100,1000,10000`), `PUSH_CHANGES` (default 200).
 
+mod measure;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
 use interlock::snapshot::ResourceType;
+use measure::{mib, percentile, proc_status_kib};
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
@@ -69,19 +71,6 @@ fn ingress_files(range: std::ops::Range<usize>, prefix: &str) -> Vec<(String, St
         .collect()
 }
 
-fn proc_status(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|v| v.parse::<f64>().ok())
-            })
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 /// User + system CPU time of this process.
 fn cpu_time() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -99,14 +88,6 @@ fn cpu_time() -> Duration {
     };
     // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 struct SizeResult {
@@ -185,7 +166,7 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
     SizeResult {
         ingresses: n,
         latencies_ms: latencies,
-        rss_mb: proc_status("VmRSS:"),
+        rss_mb: mib(proc_status_kib("VmRSS")),
         cpu_ms: cpu.as_secs_f64() * 1e3 / changes as f64,
     }
 }

@@ -20,6 +20,9 @@
 //!
 //! Run with `cargo bench --bench translate`.
 
+mod measure;
+
+use measure::{mib, min_median, ms, proc_status_kib};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -240,32 +243,6 @@ fn validated(translation: &mut Translation, previous: Option<&Snapshot>) -> Snap
 }
 
 // === Measuring ===
-
-/// A field of /proc/self/status in KiB (VmRSS, VmHWM).
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_else(|e| panic!("cannot read /proc/self/status: {e}"));
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-/// Sorted copy's minimum and median.
-fn min_median(samples: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = samples.to_vec();
-    sorted.sort();
-    (sorted[0], sorted[sorted.len() / 2])
-}
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
