@@ -69,13 +69,37 @@ async fn assert_serves(routes: &Routes, ids: impl IntoIterator<Item = usize>) {
     }
 }
 
-async fn published_snapshot_routes_request_to_its_upstream(delta: bool) {
+/// A control plane serving routes `live` (of `n`) and an Envoy that has ACKed them.
+struct Serving {
+    cp: ControlPlane,
+    routes: Routes,
+    envoy: Envoy,
+    node: String,
+}
+
+async fn serving(n: usize, live: impl IntoIterator<Item = usize>, delta: bool) -> Serving {
     let cp = ControlPlane::start();
-    let routes = Routes::start(2).await;
-    assert!(cp.store.publish(routes.snapshot([0, 1])));
+    let routes = Routes::start(n).await;
+    let live: BTreeSet<usize> = live.into_iter().collect();
+    assert!(cp.store.publish(routes.snapshot(live.iter().copied())));
     let envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
     let node = envoy.options().node_id.clone();
-    wait_acked(&cp.tracker, &node, &BTreeSet::from([0, 1])).await;
+    wait_acked(&cp.tracker, &node, &live).await;
+    Serving {
+        cp,
+        routes,
+        envoy,
+        node,
+    }
+}
+
+async fn published_snapshot_routes_request_to_its_upstream(delta: bool) {
+    let Serving {
+        cp: _cp,
+        routes,
+        envoy,
+        ..
+    } = serving(2, [0, 1], delta).await;
     for i in [0, 1] {
         let r = get(routes.listener_addr(), &host(i), "/")
             .await
@@ -135,12 +159,12 @@ async fn fifty_back_to_back_snapshots_never_serve_404_or_503_on_acked_routes(del
 }
 
 async fn removing_half_the_routes_never_breaks_the_rest(delta: bool) {
-    let cp = ControlPlane::start();
-    let routes = Routes::start(40).await;
-    cp.store.publish(routes.snapshot(0..40));
-    let envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
-    let node = envoy.options().node_id.clone();
-    wait_acked(&cp.tracker, &node, &(0..40).collect()).await;
+    let Serving {
+        cp,
+        routes,
+        envoy,
+        node,
+    } = serving(40, 0..40, delta).await;
 
     // Removed routes are probed until the ACK of the table without them: up to
     // then they must still answer from their upstream (their cluster stays).
@@ -208,12 +232,12 @@ fn with_bad_regex(routes: &Routes, ids: impl IntoIterator<Item = usize>) -> Snap
 }
 
 async fn nacked_snapshot_is_not_resent_and_next_one_is_accepted(delta: bool) {
-    let cp = ControlPlane::start();
-    let routes = Routes::start(3).await;
-    cp.store.publish(routes.snapshot([0]));
-    let envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
-    let node = envoy.options().node_id.clone();
-    wait_acked(&cp.tracker, &node, &BTreeSet::from([0])).await;
+    let Serving {
+        cp,
+        routes,
+        envoy: _envoy,
+        node,
+    } = serving(3, [0], delta).await;
 
     cp.store.publish(with_bad_regex(&routes, [0, 1]));
     wait_for(CONVERGE, "Envoy to NACK the route table", || async {
@@ -254,12 +278,12 @@ async fn nacked_snapshot_is_not_resent_and_next_one_is_accepted(delta: bool) {
 }
 
 async fn server_restart_resends_nothing_and_traffic_never_fails(delta: bool) {
-    let routes = Routes::start(10).await;
-    let mut cp = ControlPlane::start();
-    cp.store.publish(routes.snapshot(0..10));
-    let envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
-    let node = envoy.options().node_id.clone();
-    wait_acked(&cp.tracker, &node, &(0..10).collect()).await;
+    let Serving {
+        mut cp,
+        routes,
+        envoy,
+        node,
+    } = serving(10, 0..10, delta).await;
     let prober = route_prober(
         routes.listener_addr(),
         cp.store.clone(),
@@ -301,12 +325,12 @@ async fn server_restart_resends_nothing_and_traffic_never_fails(delta: bool) {
 }
 
 async fn restarted_envoy_gets_complete_config_before_serving(delta: bool) {
-    let cp = ControlPlane::start();
-    let routes = Routes::start(10).await;
-    cp.store.publish(routes.snapshot(0..10));
-    let mut envoy = Envoy::start(EnvoyOptions::new(cp.port, delta)).await;
-    let node = envoy.options().node_id.clone();
-    wait_acked(&cp.tracker, &node, &(0..10).collect()).await;
+    let Serving {
+        cp: _cp,
+        routes,
+        mut envoy,
+        ..
+    } = serving(10, 0..10, delta).await;
     envoy.restart().await;
     // The listener binds only once its routes are in, so the first answer (and
     // every one after it) comes from the upstream.

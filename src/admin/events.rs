@@ -1,7 +1,7 @@
 //! One stream of everything operators watch: snapshots published, what each
 //! Envoy was pushed, ACKed and NACKed, and Ingresses becoming programmed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -159,14 +159,4 @@ impl EventHub {
     fn emit(&self, event: AdminEvent) {
         let _ = self.events.send(event);
     }
-}
-
-/// Ingresses in `keys` not yet programmed, for `interlock wait`-style checks.
-pub fn not_programmed<'a>(
-    states: &BTreeMap<ObjectKey, IngressState>,
-    keys: &'a BTreeSet<ObjectKey>,
-) -> Vec<&'a ObjectKey> {
-    keys.iter()
-        .filter(|k| !states.get(*k).is_some_and(|s| s.programmed))
-        .collect()
 }

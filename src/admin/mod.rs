@@ -10,7 +10,7 @@ mod metrics;
 mod programmed;
 mod server;
 
-pub use events::{not_programmed, AdminEvent, EventHub};
+pub use events::{AdminEvent, EventHub};
 pub use http::{router, AdminState};
 pub use metrics::{Metrics, LATENCY_BUCKETS};
 pub use programmed::{ingress_states, IngressState};

@@ -134,9 +134,7 @@ impl prost::Message for DeltaResponse {
         put_string(4, &self.type_url, buf);
         put_string(5, &self.nonce, buf);
         for name in &self.removed_resources {
-            encode_key(6, WireType::LengthDelimited, buf);
-            encode_varint(name.len() as u64, buf);
-            buf.put_slice(name.as_bytes());
+            put_bytes(6, name.as_bytes(), buf);
         }
     }
 

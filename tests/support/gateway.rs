@@ -7,20 +7,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
-use interlock::snapshot::{ResourceType, SnapshotStore};
+use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::{FileSource, FileSourceStatus};
 use interlock::translate::TranslateConfig;
 use interlock::xds::AckTracker;
-use prost::Message;
 use tempfile::TempDir;
 use tokio::sync::mpsc;
 
 use super::control_plane::ControlPlane;
 use super::envoy::{Envoy, EnvoyOptions};
 use super::ports::free_port;
+use super::routes::acked_route_table;
 use super::wait::wait_for;
 
 /// A running file-directory gateway.
@@ -141,19 +140,15 @@ pub fn acked_domains(plane: &ControlPlane, node: &str) -> BTreeSet<String> {
 
 /// Like [`acked_domains`], from a tracker (for probers, which outlive borrows).
 pub fn acked_domains_of(tracker: &AckTracker, node: &str) -> BTreeSet<String> {
-    let Some(status) = tracker.node(node) else {
-        return BTreeSet::new();
-    };
-    let Some(table) = status.types[ResourceType::Route].acked.get("http").cloned() else {
-        return BTreeSet::new();
-    };
-    let table = RouteConfiguration::decode(table.body().value.as_slice())
-        .unwrap_or_else(|e| panic!("route table does not decode: {e}"));
-    table
-        .virtual_hosts
-        .into_iter()
-        .flat_map(|vh| vh.domains)
-        .collect()
+    acked_route_table(tracker, node, "http")
+        .map(|table| {
+            table
+                .virtual_hosts
+                .into_iter()
+                .flat_map(|vh| vh.domains)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 // === manifests ===

@@ -96,13 +96,30 @@ pub fn published_routes(store: &SnapshotStore) -> BTreeSet<usize> {
     route_ids(snapshot.get(ResourceType::Route, ROUTE_TABLE))
 }
 
+/// The route table `name` that `node` has ACKed, decoded.
+pub fn acked_route_table(
+    tracker: &AckTracker,
+    node: &str,
+    name: &str,
+) -> Option<RouteConfiguration> {
+    let status = tracker.node(node)?;
+    status.types[ResourceType::Route]
+        .acked
+        .get(name)
+        .map(decode_route_table)
+}
+
+/// A route table resource, decoded.
+pub fn decode_route_table(table: &Arc<Resource>) -> RouteConfiguration {
+    RouteConfiguration::decode(table.body().value.as_slice())
+        .unwrap_or_else(|e| panic!("route table does not decode: {e}"))
+}
+
 fn route_ids(table: Option<&Arc<Resource>>) -> BTreeSet<usize> {
     let Some(table) = table else {
         return BTreeSet::new();
     };
-    let table = RouteConfiguration::decode(table.body().value.as_slice())
-        .unwrap_or_else(|e| panic!("route table does not decode: {e}"));
-    table
+    decode_route_table(table)
         .virtual_hosts
         .iter()
         .filter_map(|vh| {
