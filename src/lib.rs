@@ -2,10 +2,14 @@
 //! batch of changes leave a route missing.
 //!
 //! Data flows one way: sources → world → translate → validate → snapshot → xds.
+//! Beside it, in a Kubernetes cluster: [`leader`] election, and the [`ingress_status`]
+//! writer that reports programmed Ingresses back to the API server.
 
 pub mod admin;
 pub mod bootstrap;
 pub mod debounce;
+pub mod ingress_status;
+pub mod leader;
 pub mod local_gateway;
 pub mod pipeline;
 pub mod snapshot;

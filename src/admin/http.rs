@@ -16,7 +16,7 @@ use axum::Router;
 
 use crate::pipeline::StatusHandle;
 use crate::snapshot::SnapshotStore;
-use crate::xds::AckTracker;
+use crate::xds::{AckTracker, Drain};
 
 use super::metrics::Metrics;
 
@@ -35,6 +35,8 @@ pub struct AdminState {
     pub pipeline: StatusHandle,
     /// The registry `/metrics` exposes.
     pub metrics: Metrics,
+    /// Shutdown: `/readyz` turns false as soon as draining starts.
+    pub drain: Drain,
 }
 
 /// The HTTP routes of the admin listener:

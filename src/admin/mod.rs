@@ -18,7 +18,7 @@ pub use server::{admin_router, bind_admin, serve_admin, AdminServerError};
 
 use crate::pipeline::StatusHandle;
 use crate::snapshot::SnapshotStore;
-use crate::xds::AckTracker;
+use crate::xds::{AckTracker, Drain};
 
 /// Everything the admin listener serves, wired from the three handles it reads
 /// (so `serve` and tests assemble it the same way).
@@ -35,6 +35,16 @@ impl AdminServices {
     /// Starts the event hub and the metrics feed, and builds both services.
     /// Call it before the ADS server accepts, so every stream is seen.
     pub fn new(store: SnapshotStore, tracker: AckTracker, pipeline: StatusHandle) -> Self {
+        AdminServices::with_drain(store, tracker, pipeline, Drain::default())
+    }
+
+    /// [`AdminServices::new`] whose `/readyz` turns false when `drain` starts.
+    pub fn with_drain(
+        store: SnapshotStore,
+        tracker: AckTracker,
+        pipeline: StatusHandle,
+        drain: Drain,
+    ) -> Self {
         let hub = EventHub::spawn(store.clone(), tracker.clone(), pipeline.clone());
         let metrics = Metrics::new();
         metrics.spawn(&hub, store.clone(), pipeline.clone());
@@ -43,6 +53,7 @@ impl AdminServices {
             tracker: tracker.clone(),
             pipeline: pipeline.clone(),
             metrics,
+            drain,
         });
         let grpc =
             tonic::service::Routes::new(grpc::grpc_service(hub.clone(), store, tracker, pipeline));

@@ -3,6 +3,7 @@
 mod bootstrap;
 mod quickstart;
 mod serve;
+mod serve_kube;
 mod wait;
 
 use clap::{Parser, Subcommand};

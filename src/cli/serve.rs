@@ -12,10 +12,13 @@ use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig};
 use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::FileSource;
+use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
-use interlock::xds::{AckTracker, AdsServer};
+use interlock::xds::{AckTracker, AdsServer, Drain};
 use tokio::sync::mpsc;
 use tracing::info;
+
+use super::serve_kube::{self, KubeArgs};
 
 /// Flags of `interlock serve` (and of `interlock quickstart`).
 #[derive(Args, Debug, Clone)]
@@ -28,9 +31,17 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:18001")]
     pub admin_address: SocketAddr,
     /// Directory of Kubernetes YAML (Ingress, IngressClass, Service, EndpointSlice,
-    /// Secret) to serve, watched live. The embedded default: no cluster needed.
+    /// Secret) to serve, watched live: the embedded default, no cluster needed.
+    /// Without it, Interlock watches a Kubernetes API server.
     #[arg(long)]
     pub ingress_dir: Option<PathBuf>,
+    /// On SIGTERM: how long connected Envoys keep being served (while readiness
+    /// is false and new streams are refused) so they can move to another replica.
+    /// A second signal, or every Envoy leaving, ends it early.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub drain_timeout: Duration,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Address Envoy's gateway listeners bind.
     #[arg(long, default_value = "0.0.0.0")]
     pub listen_address: String,
@@ -66,8 +77,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Starts sources, pipeline, ADS server and admin server; returns a task that
-/// ends when both servers have stopped (on SIGINT/SIGTERM) or one fails.
+/// Starts sources, pipeline, ADS server and admin server (and in Kubernetes,
+/// leader election and the status writer); returns a task that ends after the
+/// graceful shutdown (SIGINT/SIGTERM, see [`drain`]) or when a server fails.
 pub async fn start(
     args: &ServeArgs,
 ) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
@@ -77,12 +89,6 @@ pub async fn start(
         args.debounce_max,
         args.debounce
     );
-    let dir = args
-        .ingress_dir
-        .clone()
-        .context("--ingress-dir is required (the Kubernetes source arrives in a later release)")?;
-    let source =
-        FileSource::new(&dir).with_context(|| format!("cannot watch {}", dir.display()))?;
     let store = SnapshotStore::new();
     let tracker = AckTracker::new();
     let config = PipelineConfig {
@@ -99,35 +105,103 @@ pub async fn start(
         },
     };
     let (events, received) = mpsc::channel(1024);
-    let pipeline = Pipeline::new(config, store.clone(), ["file"]);
+    let drain = Drain::default();
+    let mut kube_source = None;
+    let pipeline = match &args.ingress_dir {
+        Some(dir) => {
+            let source =
+                FileSource::new(dir).with_context(|| format!("cannot watch {}", dir.display()))?;
+            tokio::spawn(async move {
+                if let Err(e) = source.run(events).await {
+                    tracing::error!(error = %e, "file source stopped");
+                }
+            });
+            info!(dir = %dir.display(), "serving a directory of Kubernetes YAML");
+            Pipeline::new(config, store.clone(), ["file"])
+        }
+        None => {
+            let (client, source) = serve_kube::source(&args.kube)
+                .await
+                .context("no --ingress-dir: watching Kubernetes")?;
+            let pipeline = Pipeline::new(config, store.clone(), KubeSource::source_names());
+            kube_source = Some((client, source, events));
+            pipeline
+        }
+    };
     let status = pipeline.status();
     tokio::spawn(pipeline.run(received));
-    tokio::spawn(async move {
-        if let Err(e) = source.run(events).await {
-            tracing::error!(error = %e, "file source stopped");
-        }
-    });
     let listener = tokio::net::TcpListener::bind(args.xds_address)
         .await
         .with_context(|| format!("cannot listen for xDS on {}", args.xds_address))?;
     let admin_listener = admin::bind_admin(args.admin_address).await?;
     // Started before the ADS server accepts, so streams are seen from the first.
-    let services = AdminServices::new(store.clone(), tracker.clone(), status);
-    info!(xds = %args.xds_address, admin = %args.admin_address, dir = %dir.display(), "interlock serving");
-    let server = AdsServer::new(store, tracker);
+    let services = AdminServices::with_drain(store.clone(), tracker.clone(), status, drain.clone());
+    let kube_parts = match kube_source {
+        Some((client, source, events)) => {
+            let parts = serve_kube::start_status(
+                &args.kube,
+                client,
+                &source,
+                services.hub.clone(),
+                &drain,
+            )?;
+            tokio::spawn(source.run(events));
+            Some(parts)
+        }
+        None => None,
+    };
+    info!(xds = %args.xds_address, admin = %args.admin_address, "interlock serving");
+    let server = AdsServer::new(store, tracker.clone()).with_drain(drain.clone());
+    let drain_timeout = args.drain_timeout;
     Ok(tokio::spawn(async move {
         let xds = async {
-            server.serve_on(listener, shutdown_signal()).await?;
+            server.serve_draining(listener).await?;
             anyhow::Ok(())
         };
         let admin = async {
             let AdminServices { http, grpc, .. } = services;
-            admin::serve_admin(admin_listener, http, Some(grpc), shutdown_signal()).await?;
+            let closed = drain.clone();
+            admin::serve_admin(admin_listener, http, Some(grpc), async move {
+                closed.closed().await
+            })
+            .await?;
             anyhow::Ok(())
         };
-        tokio::try_join!(xds, admin)?;
+        let shutdown = async {
+            shutdown_signal().await;
+            drain_streams(&drain, &tracker, drain_timeout).await;
+            if let Some(parts) = kube_parts {
+                serve_kube::stop(parts).await;
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(xds, admin, shutdown)?;
         Ok(())
     }))
+}
+
+/// The graceful shutdown: readiness false and new streams refused at once;
+/// open streams served until every Envoy has left, `timeout` passes or a
+/// second signal arrives; then they are ended.
+async fn drain_streams(drain: &Drain, tracker: &AckTracker, timeout: Duration) {
+    drain.start();
+    let open = || tracker.nodes().values().map(|n| n.streams).sum::<usize>();
+    info!(
+        streams = open(),
+        ?timeout,
+        "draining: not ready, refusing new xDS streams"
+    );
+    let all_left = async {
+        while open() > 0 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        () = all_left => info!("every Envoy has left"),
+        () = tokio::time::sleep(timeout) => info!(streams = open(), "drain timeout: ending the remaining streams"),
+        () = shutdown_signal() => info!("second signal: ending the remaining streams"),
+    }
+    drain.close();
 }
 
 /// Runs `interlock serve` until SIGINT/SIGTERM.

@@ -3,3 +3,4 @@
 //! a cluster or a directory fed it.
 
 pub mod file;
+pub mod kube;

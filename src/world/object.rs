@@ -167,6 +167,17 @@ impl Object {
         }
     }
 
+    /// The object's metadata, to change (sources drop what translation ignores).
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Ingress(o) => &mut o.metadata,
+            Object::IngressClass(o) => &mut o.metadata,
+            Object::Service(o) => &mut o.metadata,
+            Object::EndpointSlice(o) => &mut o.metadata,
+            Object::Secret(o) => &mut o.metadata,
+        }
+    }
+
     /// The object's reference; `None` when it has no name.
     pub fn reference(&self) -> Option<ObjectRef> {
         let kind = self.kind();

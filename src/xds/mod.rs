@@ -4,6 +4,7 @@
 
 mod ack_tracker;
 mod delta;
+mod drain;
 mod server;
 mod service;
 mod sotw;
@@ -13,6 +14,7 @@ mod subscription;
 mod wire;
 
 pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent};
+pub use drain::{Drain, DrainPhase};
 pub use server::{AdsServer, XdsError};
 pub use service::AdsService;
 pub use stream_state::{Mode, Outcome, Planned, StreamState};

@@ -14,6 +14,7 @@ use tonic::{Status, Streaming};
 use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
+use super::drain::Drain;
 use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
 
@@ -51,8 +52,29 @@ impl AdsServer {
     /// A server publishing `store`'s snapshots and recording ACKs in `tracker`.
     pub fn new(store: SnapshotStore, tracker: AckTracker) -> Self {
         AdsServer {
-            ctx: StreamContext { store, tracker },
+            ctx: StreamContext {
+                store,
+                tracker,
+                drain: Drain::default(),
+            },
         }
+    }
+
+    /// Follows `drain`: refuses new streams once it starts and ends open ones
+    /// when it closes (see [`AdsServer::serve_draining`]).
+    pub fn with_drain(mut self, drain: Drain) -> Self {
+        self.ctx.drain = drain;
+        self
+    }
+
+    /// Serves on `listener` until `drain` closes: when it starts, the listener is
+    /// closed and every connection gets an HTTP/2 GOAWAY (no new streams, open
+    /// ones carry on); when it closes, open streams end and this returns once
+    /// their connections are gone.
+    pub async fn serve_draining(self, listener: TcpListener) -> Result<(), XdsError> {
+        let drain = self.ctx.drain.clone();
+        self.serve_on(listener, async move { drain.started().await })
+            .await
     }
 
     /// The tonic service, to mount on a server of your own.
@@ -92,12 +114,19 @@ impl AdsServer {
         Ok(())
     }
 
+    /// Starts a stream's task; refused with UNAVAILABLE while draining, so the
+    /// Envoy retries (and reaches another replica).
     pub(crate) fn spawn<P: Protocol>(
         &self,
         requests: Streaming<P::Request>,
-    ) -> ResponseStream<P::Response> {
+    ) -> Result<ResponseStream<P::Response>, Status> {
+        if self.ctx.drain.is_draining() {
+            return Err(Status::unavailable(
+                "this Interlock replica is shutting down; connect to another",
+            ));
+        }
         let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
         tokio::spawn(run::<P>(requests, tx, self.ctx.clone()));
-        Box::pin(ReceiverStream::new(rx))
+        Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }

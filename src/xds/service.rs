@@ -48,7 +48,7 @@ impl StreamingService<DiscoveryRequest> for SotwMethod {
 
     fn call(&mut self, request: Request<Streaming<DiscoveryRequest>>) -> Self::Future {
         let stream = self.0.spawn::<Sotw>(request.into_inner());
-        Box::pin(async move { Ok(Response::new(stream)) })
+        Box::pin(async move { stream.map(Response::new) })
     }
 }
 
@@ -59,7 +59,7 @@ impl StreamingService<DeltaDiscoveryRequest> for DeltaMethod {
 
     fn call(&mut self, request: Request<Streaming<DeltaDiscoveryRequest>>) -> Self::Future {
         let stream = self.0.spawn::<Delta>(request.into_inner());
-        Box::pin(async move { Ok(Response::new(stream)) })
+        Box::pin(async move { stream.map(Response::new) })
     }
 }
 

@@ -12,6 +12,7 @@ use tracing::{debug, info, warn};
 use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
+use super::drain::Drain;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
@@ -19,6 +20,7 @@ use super::stream_state::{Mode, Outcome, Planned, StreamState};
 pub(crate) struct StreamContext {
     pub store: SnapshotStore,
     pub tracker: AckTracker,
+    pub drain: Drain,
 }
 
 /// The wire form of one ADS flavour.
@@ -123,6 +125,10 @@ async fn drive<P: Protocol>(
                 }
             },
             changed = published.changed() => if changed.is_err() { return },
+            () = ctx.drain.closed() => {
+                info!(node = %node_id, "drain timeout over: ending the stream");
+                return;
+            }
         }
     }
 }

@@ -6,8 +6,12 @@
 
 pub mod control_plane;
 pub mod envoy;
+pub mod fake_kube;
 pub mod gateway;
 pub mod http;
+pub mod interlock_process;
+pub mod kube_cluster;
+pub mod kube_objects;
 pub mod ports;
 pub mod prober;
 pub mod resources;
@@ -19,6 +23,7 @@ pub use control_plane::ControlPlane;
 pub use envoy::{dump_section, Envoy, EnvoyOptions};
 pub use http::{get, HttpClient, Response};
 pub use interlock::local_gateway::envoy_binary;
+pub use interlock_process::InterlockProcess;
 pub use ports::free_port;
 pub use upstream::Upstream;
 pub use wait::wait_for;

@@ -13,8 +13,14 @@ pub(super) async fn healthz() -> &'static str {
 }
 
 /// `/readyz`: 200 once every source has synced and a snapshot is published,
-/// else 503 saying what it waits for.
+/// and until shutdown starts; else 503 saying why.
 pub(super) async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
+    if state.drain.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: shutting down (draining xDS streams)\n".to_owned(),
+        );
+    }
     let status = state.pipeline.get();
     if !status.synced {
         let waiting = if status.pending_sources.is_empty() {

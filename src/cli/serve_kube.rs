@@ -1,0 +1,175 @@
+//! The Kubernetes side of `interlock serve` (when no `--ingress-dir` is given):
+//! the kube-rs source, leader election and the Ingress status writer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use interlock::admin::EventHub;
+use interlock::ingress_status::{
+    parse_addresses, watch_publish_service, PublishService, StatusWriter,
+};
+use interlock::leader::{LeaderElector, LeaseConfig};
+use interlock::sources::kube::{connect, KubeSource, KubeSourceConfig};
+use interlock::xds::Drain;
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// Flags of the Kubernetes source, leader election and status writer.
+#[derive(Args, Debug, Clone)]
+pub struct KubeArgs {
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, then the in-cluster
+    /// service account).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Label selector narrowing the watched Secrets (always only
+    /// `type=kubernetes.io/tls`).
+    #[arg(long)]
+    pub secret_label_selector: Option<String>,
+    /// Address written into `status.loadBalancer.ingress` of programmed Ingresses:
+    /// an IP or a hostname (repeat or comma-separate for several).
+    #[arg(long, conflicts_with = "publish_service")]
+    pub status_address: Vec<String>,
+    /// Copy the LoadBalancer address of this Service (NAMESPACE/NAME, the one in
+    /// front of the Envoys) into Ingress status.
+    #[arg(long)]
+    pub publish_service: Option<PublishService>,
+    /// Namespace of the leader-election Lease (default: POD_NAMESPACE, else `default`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_election_namespace: String,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "interlock-leader")]
+    pub leader_election_id: String,
+    /// How long a Lease not renewed stays valid (a dead leader's is taken over after this).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// A leader that could not renew for this long stops writing status.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// How often to try to acquire or renew the Lease.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub leader_election_retry_period: Duration,
+    /// This replica's identity in the Lease (default: POD_NAME, else hostname-pid).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+/// The running Kubernetes parts, for the shutdown sequence.
+pub struct KubeParts {
+    /// Ends once the Lease is released (after `drain` starts).
+    pub elector: JoinHandle<()>,
+}
+
+impl KubeArgs {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.leader_election_renew_deadline < self.leader_election_lease_duration,
+            "--leader-election-renew-deadline must be shorter than --leader-election-lease-duration"
+        );
+        anyhow::ensure!(
+            self.leader_election_retry_period < self.leader_election_renew_deadline,
+            "--leader-election-retry-period must be shorter than --leader-election-renew-deadline"
+        );
+        Ok(())
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "interlock".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+/// Connects and builds the source (before the pipeline, which must know the
+/// sources its sync gate waits for).
+pub async fn source(args: &KubeArgs) -> anyhow::Result<(Client, KubeSource)> {
+    args.check()?;
+    let client = connect(args.kubeconfig.as_deref()).await?;
+    let source = KubeSource::new(
+        client.clone(),
+        KubeSourceConfig {
+            namespace: args.namespace.clone(),
+            secret_label_selector: args.secret_label_selector.clone(),
+        },
+    );
+    Ok((client, source))
+}
+
+/// Starts leader election and the status writer. Both stop when `drain`
+/// starts: the writer first (status stays as it is), then the Lease is
+/// released so another replica takes over at once.
+pub fn start_status(
+    args: &KubeArgs,
+    client: Client,
+    source: &KubeSource,
+    hub: EventHub,
+    drain: &Drain,
+) -> anyhow::Result<KubeParts> {
+    let identity = args.identity();
+    let elector = LeaderElector::new(
+        Api::namespaced(client.clone(), &args.leader_election_namespace),
+        LeaseConfig {
+            namespace: args.leader_election_namespace.clone(),
+            name: args.leader_election_id.clone(),
+            identity: identity.clone(),
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+        },
+    );
+    let (addresses, addresses_rx) = watch::channel(parse_addresses(&args.status_address));
+    match &args.publish_service {
+        Some(service) => {
+            tokio::spawn(watch_publish_service(
+                client.clone(),
+                service.clone(),
+                addresses,
+            ));
+        }
+        None if args.status_address.is_empty() => {
+            info!("neither --status-address nor --publish-service: Ingress status is not written")
+        }
+        None => {}
+    }
+    let writer = StatusWriter::new(
+        client,
+        hub,
+        source.observed_status(),
+        addresses_rx,
+        elector.leadership(),
+    );
+    let (writer_stopped, writer_done) = tokio::sync::oneshot::channel::<()>();
+    let stop_writer = drain.clone();
+    tokio::spawn(async move {
+        writer.run(async move { stop_writer.started().await }).await;
+        let _ = writer_stopped.send(());
+    });
+    let release = drain.clone();
+    info!(%identity, lease = %format!("{}/{}", args.leader_election_namespace, args.leader_election_id), "leader election");
+    let elector = tokio::spawn(async move {
+        let stopped = async move {
+            release.started().await;
+            let _ = writer_done.await;
+        };
+        if let Err(e) = elector.run(stopped).await {
+            tracing::error!(error = %e, "leader election stopped");
+        }
+    });
+    Ok(KubeParts { elector })
+}
+
+/// Gives the parts a moment to release the Lease.
+pub async fn stop(parts: KubeParts) {
+    let released = tokio::time::timeout(Duration::from_secs(5), parts.elector).await;
+    if released.is_err() {
+        tracing::warn!("the Lease was not released within 5 s; it will expire instead");
+    }
+}

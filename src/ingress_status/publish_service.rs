@@ -1,0 +1,95 @@
+//! `--publish-service NAMESPACE/NAME`: the Ingress address follows the
+//! LoadBalancer status of the Service in front of the Envoys.
+
+use std::fmt;
+use std::str::FromStr;
+
+use k8s_openapi::api::core::v1::Service;
+use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Client};
+use tokio::sync::watch;
+use tokio_stream::StreamExt;
+use tracing::{info, warn};
+
+use super::address::{from_service, StatusAddress};
+
+/// The Service whose address Ingresses get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishService {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl FromStr for PublishService {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once('/') {
+            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+                Ok(PublishService {
+                    namespace: ns.to_owned(),
+                    name: name.to_owned(),
+                })
+            }
+            _ => Err(format!("expected NAMESPACE/NAME, got {s:?}")),
+        }
+    }
+}
+
+impl fmt::Display for PublishService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Watches the Service and keeps `addresses` at its load-balancer addresses.
+/// A Service without any (yet), or deleted, leaves the last known ones: an
+/// address is never taken away from Ingresses because of a hiccup.
+pub async fn watch_publish_service(
+    client: Client,
+    service: PublishService,
+    addresses: watch::Sender<Vec<StatusAddress>>,
+) {
+    let api = Api::<Service>::namespaced(client, &service.namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", service.name));
+    let stream = watcher(api, config).default_backoff();
+    tokio::pin!(stream);
+    let mut failing = false;
+    while let Some(event) = stream.next().await {
+        let object = match event {
+            Ok(Event::Apply(s) | Event::InitApply(s)) => s,
+            Ok(_) => continue,
+            Err(e) => {
+                if !std::mem::replace(&mut failing, true) {
+                    warn!(service = %service, error = %e, "cannot watch the publish service; retrying");
+                }
+                continue;
+            }
+        };
+        failing = false;
+        let found: Vec<StatusAddress> = object
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(from_service)
+            .collect();
+        if found.is_empty() {
+            continue;
+        }
+        let changed = addresses.send_if_modified(|current| {
+            let changed = *current != found;
+            if changed {
+                *current = found.clone();
+            }
+            changed
+        });
+        if changed {
+            info!(service = %service, addresses = ?found, "publish service address");
+        }
+    }
+}

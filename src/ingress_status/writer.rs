@@ -1,0 +1,137 @@
+//! The leader's loop that writes addresses into programmed Ingresses' status.
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, info, warn};
+
+use super::address::StatusAddress;
+use crate::admin::{AdminEvent, EventHub};
+use crate::sources::kube::ObservedIngressStatus;
+use crate::world::ObjectKey;
+
+/// After a failed write, when to try again.
+const RETRY: Duration = Duration::from_secs(1);
+/// A full pass now and then, in case an event was missed (a lagging
+/// subscriber): status converges even then.
+const RESYNC: Duration = Duration::from_secs(30);
+
+/// Writes `status.loadBalancer.ingress` of the served Ingresses.
+///
+/// - Only while this replica leads, and only for Ingresses that are
+///   programmed (every connected Envoy ACKed their current routes): the
+///   address is a promise that the Ingress serves.
+/// - Only Ingresses of our class (the served set); others are never touched.
+/// - A JSON merge patch of `status.loadBalancer` on the `status`
+///   subresource: spec, labels and annotations are never written.
+/// - Skipped when the Ingress already has exactly these addresses.
+/// - Never cleared: not on shutdown, not on losing the lease, not when the
+///   address source has nothing (yet).
+pub struct StatusWriter {
+    client: Client,
+    hub: EventHub,
+    observed: ObservedIngressStatus,
+    addresses: watch::Receiver<Vec<StatusAddress>>,
+    leadership: watch::Receiver<bool>,
+}
+
+impl StatusWriter {
+    /// A writer patching through `client`, with the Ingress states of `hub`,
+    /// the current statuses in `observed`, the addresses to write and whether
+    /// this replica leads.
+    pub fn new(
+        client: Client,
+        hub: EventHub,
+        observed: ObservedIngressStatus,
+        addresses: watch::Receiver<Vec<StatusAddress>>,
+        leadership: watch::Receiver<bool>,
+    ) -> Self {
+        StatusWriter {
+            client,
+            hub,
+            observed,
+            addresses,
+            leadership,
+        }
+    }
+
+    /// Runs until `stop` completes (then writes nothing more, clears nothing).
+    pub async fn run(mut self, stop: impl Future<Output = ()>) {
+        tokio::pin!(stop);
+        let mut events = self.hub.subscribe();
+        let mut observed = self.observed.subscribe();
+        let mut retry = false;
+        loop {
+            if *self.leadership.borrow_and_update() {
+                retry = !self.reconcile().await;
+            }
+            let wait = if retry { RETRY } else { RESYNC };
+            tokio::select! {
+                () = &mut stop => return,
+                changed = self.leadership.changed() => if changed.is_err() { return },
+                changed = self.addresses.changed() => if changed.is_err() { return },
+                changed = observed.changed() => if changed.is_err() { return },
+                event = events.recv() => match event {
+                    Ok(AdminEvent::IngressProgrammed { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One pass over the served Ingresses; false when a write failed.
+    async fn reconcile(&mut self) -> bool {
+        let addresses = self.addresses.borrow_and_update().clone();
+        if addresses.is_empty() {
+            return true;
+        }
+        let mut ok = true;
+        let states = self.hub.ingresses();
+        for (key, state) in states.iter() {
+            if !state.programmed || self.observed.get(key) == addresses {
+                continue;
+            }
+            if !*self.leadership.borrow() {
+                break;
+            }
+            ok &= self.write(key, &addresses).await;
+        }
+        ok
+    }
+
+    async fn write(&self, key: &ObjectKey, addresses: &[StatusAddress]) -> bool {
+        let api = Api::<Ingress>::namespaced(self.client.clone(), &key.namespace);
+        let patch = json!({ "status": { "loadBalancer": { "ingress": addresses } } });
+        match api
+            .patch_status(&key.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(written) => {
+                let now = written
+                    .status
+                    .and_then(|s| s.load_balancer)
+                    .and_then(|lb| lb.ingress)
+                    .unwrap_or_default();
+                info!(ingress = %key, addresses = ?now, "Ingress status written");
+                self.observed.set(key.clone(), now);
+                true
+            }
+            // Deleted meanwhile: nothing to report.
+            Err(kube::Error::Api(e)) if e.code == 404 => {
+                debug!(ingress = %key, "Ingress gone before its status was written");
+                true
+            }
+            Err(e) => {
+                warn!(ingress = %key, error = %e, "cannot write Ingress status; will retry");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! One kind's watcher: kube-rs list/watch events turned into world events.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tokio_stream::StreamExt;
+use tracing::{info, warn};
+
+use super::observed_status::ObservedIngressStatus;
+use super::scrub::scrub;
+use super::source::source_name;
+use crate::world::{Kind, Object, ObjectKey, ObjectRef, WorldEvent};
+
+/// A Kubernetes type the source watches.
+pub(super) trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    /// Which world kind it is.
+    const KIND: Kind;
+    /// Wraps it for the world.
+    fn into_object(self) -> Object;
+}
+
+macro_rules! watched {
+    ($($ty:ident),*) => {$(
+        impl Watched for $ty {
+            const KIND: Kind = Kind::$ty;
+            fn into_object(self) -> Object {
+                Object::$ty(self)
+            }
+        }
+    )*};
+}
+watched!(Ingress, IngressClass, Service, EndpointSlice, Secret);
+
+/// Turns objects from the API server into world objects: scrubbed metadata,
+/// and an Ingress's status moved out to the [`ObservedIngressStatus`] (it is
+/// Interlock's own output, not input to translation).
+struct Intake {
+    observed: ObservedIngressStatus,
+}
+
+impl Intake {
+    fn admit(&self, object: impl Watched) -> Object {
+        let mut object = object.into_object();
+        scrub(object.meta_mut());
+        if let Object::Ingress(ingress) = &mut object {
+            if let Some(key) = ObjectKey::of(&ingress.metadata, true) {
+                self.observed.set(key, take_addresses(ingress));
+            }
+        }
+        object
+    }
+
+    fn admit_all<K: Watched>(&self, objects: Vec<K>) -> Vec<Object> {
+        let mut statuses = BTreeMap::new();
+        let objects = objects
+            .into_iter()
+            .map(|o| {
+                let mut object = o.into_object();
+                scrub(object.meta_mut());
+                if let Object::Ingress(ingress) = &mut object {
+                    if let Some(key) = ObjectKey::of(&ingress.metadata, true) {
+                        statuses.insert(key, take_addresses(ingress));
+                    }
+                }
+                object
+            })
+            .collect();
+        if K::KIND == Kind::Ingress {
+            self.observed.replace(statuses);
+        }
+        objects
+    }
+
+    fn forget(&self, reference: &ObjectRef) {
+        if reference.kind == Kind::Ingress {
+            self.observed.remove(&reference.key);
+        }
+    }
+}
+
+fn take_addresses(
+    ingress: &mut Ingress,
+) -> Vec<k8s_openapi::api::networking::v1::IngressLoadBalancerIngress> {
+    ingress
+        .status
+        .take()
+        .and_then(|s| s.load_balancer)
+        .and_then(|lb| lb.ingress)
+        .unwrap_or_default()
+}
+
+/// Watches `api` until `events` is closed. Errors (API server down, 410 Gone,
+/// forbidden) are logged and retried with kube-rs's default backoff; a watch
+/// that expired re-lists, and the re-list replaces the kind in one event.
+pub(super) async fn watch_kind<K: Watched>(
+    api: Api<K>,
+    config: watcher::Config,
+    observed: ObservedIngressStatus,
+    events: mpsc::Sender<WorldEvent>,
+) {
+    let intake = Intake { observed };
+    let source = source_name(K::KIND);
+    let stream = watcher(api, config).default_backoff();
+    tokio::pin!(stream);
+    let mut listing: Option<Vec<K>> = None;
+    let mut failing = false;
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => {
+                if std::mem::take(&mut failing) {
+                    info!(kind = %K::KIND, "watch recovered");
+                }
+                event
+            }
+            Err(e) => {
+                // Logged once per outage, not on every retry.
+                if !std::mem::replace(&mut failing, true) {
+                    warn!(kind = %K::KIND, error = %e, "watch failed; retrying with backoff (the last good state keeps serving)");
+                }
+                continue;
+            }
+        };
+        let out = match event {
+            Event::Init => {
+                listing = Some(Vec::new());
+                continue;
+            }
+            Event::InitApply(object) => {
+                listing.get_or_insert_with(Vec::new).push(object);
+                continue;
+            }
+            Event::InitDone => {
+                let objects = intake.admit_all(listing.take().unwrap_or_default());
+                info!(kind = %K::KIND, objects = objects.len(), "listed");
+                let replace = WorldEvent::Replace {
+                    kind: K::KIND,
+                    objects,
+                };
+                if events.send(replace).await.is_err() {
+                    return;
+                }
+                WorldEvent::Synced {
+                    source: source.clone(),
+                }
+            }
+            Event::Apply(object) => WorldEvent::Upsert(intake.admit(object)),
+            Event::Delete(object) => {
+                let Some(key) = ObjectKey::of(object.meta(), K::KIND != Kind::IngressClass) else {
+                    continue;
+                };
+                let reference = ObjectRef { kind: K::KIND, key };
+                intake.forget(&reference);
+                WorldEvent::Delete(reference)
+            }
+        };
+        if events.send(out).await.is_err() {
+            return;
+        }
+    }
+}

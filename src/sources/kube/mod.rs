@@ -1,0 +1,19 @@
+//! The Kubernetes source: kube-rs watchers on the API server, one per kind,
+//! feeding the same [`WorldEvent`](crate::world::WorldEvent)s as the file source.
+//!
+//! Each watcher's initial list (and every re-list after a watch expired, a 410
+//! Gone or an API server restart) is buffered and handed over as one
+//! [`WorldEvent::Replace`](crate::world::WorldEvent::Replace), so the world never
+//! holds a kind half-listed and no snapshot is built from one (invariant 1).
+
+mod client;
+mod config;
+mod kind_watch;
+mod observed_status;
+mod scrub;
+mod source;
+
+pub use client::{connect, KubeSourceError};
+pub use config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
+pub use observed_status::ObservedIngressStatus;
+pub use source::{source_name, KubeSource};

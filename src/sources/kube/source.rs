@@ -1,0 +1,92 @@
+//! The Kubernetes source: five watchers, one per kind.
+
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
+use super::kind_watch::{watch_kind, Watched};
+use super::observed_status::ObservedIngressStatus;
+use crate::world::{Kind, WorldEvent};
+
+/// The name a kind's watcher reports in [`WorldEvent::Synced`]: the pipeline's
+/// sync gate waits for all five.
+pub fn source_name(kind: Kind) -> String {
+    format!("kube/{kind}")
+}
+
+/// Ingresses, IngressClasses, Services, EndpointSlices and TLS Secrets from an
+/// API server.
+pub struct KubeSource {
+    client: Client,
+    config: KubeSourceConfig,
+    observed: ObservedIngressStatus,
+}
+
+impl KubeSource {
+    /// A source reading through `client`.
+    pub fn new(client: Client, config: KubeSourceConfig) -> Self {
+        KubeSource {
+            client,
+            config,
+            observed: ObservedIngressStatus::default(),
+        }
+    }
+
+    /// The sources the pipeline's sync gate must wait for.
+    pub fn source_names() -> Vec<String> {
+        Kind::ALL.into_iter().map(source_name).collect()
+    }
+
+    /// The Ingress addresses as the API server has them (for the status writer).
+    pub fn observed_status(&self) -> ObservedIngressStatus {
+        self.observed.clone()
+    }
+
+    /// Watches until `events` is closed.
+    pub async fn run(self, events: mpsc::Sender<WorldEvent>) {
+        let mut secrets = watcher::Config::default().fields(TLS_SECRET_FIELD_SELECTOR);
+        if let Some(selector) = &self.config.secret_label_selector {
+            secrets = secrets.labels(selector);
+        }
+        let all = watcher::Config::default;
+        let mut tasks = JoinSet::new();
+        let classes = Api::<IngressClass>::all(self.client.clone());
+        self.spawn(&mut tasks, self.api::<Ingress>(), all(), &events);
+        self.spawn(&mut tasks, classes, all(), &events);
+        self.spawn(&mut tasks, self.api::<Service>(), all(), &events);
+        self.spawn(&mut tasks, self.api::<EndpointSlice>(), all(), &events);
+        self.spawn(&mut tasks, self.api::<Secret>(), secrets, &events);
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// A namespaced kind, in the one namespace watched or in all.
+    fn api<K>(&self) -> Api<K>
+    where
+        K: Watched + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        match &self.config.namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    fn spawn<K: Watched>(
+        &self,
+        tasks: &mut JoinSet<()>,
+        api: Api<K>,
+        config: watcher::Config,
+        events: &mpsc::Sender<WorldEvent>,
+    ) {
+        tasks.spawn(watch_kind(
+            api,
+            config,
+            self.observed.clone(),
+            events.clone(),
+        ));
+    }
+}

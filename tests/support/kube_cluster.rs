@@ -1,0 +1,53 @@
+//! A fake cluster for Interlock's Kubernetes mode: the fake API server, a
+//! kubeconfig pointing at it, and the `interlock` IngressClass, plus ways to
+//! put a host behind an Ingress.
+
+use std::path::PathBuf;
+
+use tempfile::TempDir;
+
+use super::fake_kube::FakeApiServer;
+use super::interlock_process::InterlockProcess;
+use super::kube_objects::{endpoint_slice, ingress, ingress_class, service};
+use super::upstream::Upstream;
+
+/// The API server and a scratch directory (kubeconfig, replica logs).
+pub struct KubeCluster {
+    pub api: FakeApiServer,
+    pub dir: TempDir,
+    pub kubeconfig: PathBuf,
+}
+
+impl KubeCluster {
+    /// A fresh API server holding only the `interlock` IngressClass.
+    pub async fn start() -> KubeCluster {
+        let api = FakeApiServer::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        api.write_kubeconfig(&kubeconfig);
+        api.apply(ingress_class());
+        KubeCluster {
+            api,
+            dir,
+            kubeconfig,
+        }
+    }
+
+    /// Starts a replica of `interlock serve` named `identity` against this cluster.
+    pub fn replica(&self, identity: &str, extra: &[&str]) -> InterlockProcess {
+        InterlockProcess::start(&self.kubeconfig, self.dir.path(), identity, extra)
+    }
+
+    /// Service `service` in `default` with `upstream` as its one endpoint.
+    pub fn backend(&self, service_name: &str, upstream: &Upstream) {
+        self.api.apply(service("default", service_name));
+        self.api
+            .apply(endpoint_slice("default", service_name, &[upstream.addr]));
+    }
+
+    /// Ingress `name` (class `interlock`) routing `host` to `service`.
+    pub fn route(&self, name: &str, host: &str, service_name: &str) {
+        self.api
+            .apply(ingress("default", name, "interlock", host, service_name));
+    }
+}

@@ -1,0 +1,87 @@
+//! Kubernetes objects as the API server holds them (JSON), for tests that feed
+//! Interlock through the fake API server.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+
+/// An Ingress of class `class` routing `host` `/` to Service `service` port 80.
+pub fn ingress(ns: &str, name: &str, class: &str, host: &str, service: &str) -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "namespace": ns, "name": name,
+            "labels": { "app": name },
+            "annotations": { "example.com/owner": "team-a" },
+        },
+        "spec": {
+            "ingressClassName": class,
+            "rules": [{ "host": host, "http": { "paths": [{
+                "path": "/", "pathType": "Prefix",
+                "backend": { "service": { "name": service, "port": { "number": 80 } } },
+            }] } }],
+        },
+    })
+}
+
+/// The IngressClass `interlock` of Interlock's default controller name.
+pub fn ingress_class() -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "IngressClass",
+        "metadata": { "name": "interlock" },
+        "spec": { "controller": "interlock.dev/ingress-controller" },
+    })
+}
+
+/// A ClusterIP Service with port 80 (named `http`) to target port 8080.
+pub fn service(ns: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": { "namespace": ns, "name": name },
+        "spec": { "type": "ClusterIP", "ports": [{ "name": "http", "port": 80, "targetPort": 8080 }] },
+    })
+}
+
+/// The EndpointSlice of Service `service`: every address in `backends`, all
+/// ready, port `http` taken from the first backend (all must share it).
+pub fn endpoint_slice(ns: &str, service: &str, backends: &[SocketAddr]) -> Value {
+    let port = backends.first().map_or(8080, SocketAddr::port);
+    let endpoints: Vec<Value> = backends
+        .iter()
+        .map(|b| json!({ "addresses": [b.ip().to_string()], "conditions": { "ready": true } }))
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "namespace": ns, "name": format!("{service}-abcde"),
+            "labels": { "kubernetes.io/service-name": service },
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [{ "name": "http", "port": port, "protocol": "TCP" }],
+    })
+}
+
+/// `status.loadBalancer.ingress` of an object, `Null` when it has none.
+pub fn lb_addresses(object: &Value) -> Value {
+    object["status"]["loadBalancer"]["ingress"].clone()
+}
+
+/// The object without what the API server or a controller changes on a status
+/// write (resourceVersion, managedFields, status): what must stay untouched.
+pub fn without_status(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(o) = object.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(meta) = object["metadata"].as_object_mut() {
+        meta.remove("resourceVersion");
+        meta.remove("managedFields");
+        meta.remove("generation");
+    }
+    object
+}
