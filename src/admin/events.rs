@@ -127,9 +127,15 @@ impl EventHub {
     fn refresh(&self, store: &SnapshotStore, tracker: &AckTracker, pipeline: &StatusHandle) {
         let snapshot = store.current();
         let status = pipeline.get();
-        let states = ingress_states(&status, snapshot.as_deref(), &tracker.nodes());
-        let before = self.ingresses.load_full();
-        for (key, state) in &states {
+        let states = Arc::new(ingress_states(
+            &status,
+            snapshot.as_deref(),
+            &tracker.nodes(),
+        ));
+        // Stored before the events go out: whoever an event wakes reads a state
+        // at least as new as the event.
+        let before = self.ingresses.swap(Arc::clone(&states));
+        for (key, state) in states.iter() {
             let old = before.get(key);
             let newly_programmed =
                 state.programmed && old.is_none_or(|o| !o.programmed || o.version != state.version);
@@ -153,7 +159,6 @@ impl EventHub {
                 }
             }
         }
-        self.ingresses.store(Arc::new(states));
     }
 
     fn emit(&self, event: AdminEvent) {

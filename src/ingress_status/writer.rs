@@ -66,22 +66,38 @@ impl StatusWriter {
         let mut events = self.hub.subscribe();
         let mut observed = self.observed.subscribe();
         let mut retry = false;
+        // Fixed addresses (`--status-address`) have no sender left: never changes.
+        let mut addresses_open = true;
         loop {
             if *self.leadership.borrow_and_update() {
                 retry = !self.reconcile().await;
             }
-            let wait = if retry { RETRY } else { RESYNC };
-            tokio::select! {
-                () = &mut stop => return,
-                changed = self.leadership.changed() => if changed.is_err() { return },
-                changed = self.addresses.changed() => if changed.is_err() { return },
-                changed = observed.changed() => if changed.is_err() { return },
-                event = events.recv() => match event {
-                    Ok(AdminEvent::IngressProgrammed { .. }) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-                () = tokio::time::sleep(wait) => {}
+            let wait = tokio::time::sleep(if retry { RETRY } else { RESYNC });
+            tokio::pin!(wait);
+            // Until something that can call for a write happens.
+            loop {
+                tokio::select! {
+                    () = &mut stop => return,
+                    changed = self.leadership.changed() => match changed {
+                        Ok(()) => break,
+                        Err(_) => return,
+                    },
+                    changed = self.addresses.changed(), if addresses_open => {
+                        addresses_open = changed.is_ok();
+                        break;
+                    }
+                    changed = observed.changed() => match changed {
+                        Ok(()) => break,
+                        Err(_) => return,
+                    },
+                    event = events.recv() => match event {
+                        Ok(AdminEvent::IngressProgrammed { .. })
+                        | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
+                    () = &mut wait => break,
+                }
             }
         }
     }
@@ -94,6 +110,11 @@ impl StatusWriter {
         }
         let mut ok = true;
         let states = self.hub.ingresses();
+        debug!(
+            served = states.len(),
+            programmed = states.values().filter(|s| s.programmed).count(),
+            "status pass"
+        );
         for (key, state) in states.iter() {
             if !state.programmed || self.observed.get(key) == addresses {
                 continue;

@@ -11,7 +11,6 @@ use tokio::process::{Child, Command};
 
 use super::http::{get, Response};
 use super::ports::free_port;
-use super::wait::wait_for;
 
 /// A running `interlock serve`; killed when dropped.
 pub struct InterlockProcess {
@@ -28,9 +27,17 @@ impl InterlockProcess {
     /// Starts `interlock serve` on fresh loopback ports against the cluster of
     /// `kubeconfig`, with short debounce and leader-election durations, as
     /// `identity`, plus `extra` flags. Its log goes to `dir/<identity>.log`.
-    pub fn start(kubeconfig: &Path, dir: &Path, identity: &str, extra: &[&str]) -> Self {
+    /// `listeners` are the ports Envoy's HTTP and HTTPS listeners get (fresh
+    /// ones when `None`): replicas serving the same gateway share them.
+    pub fn start(
+        kubeconfig: &Path,
+        dir: &Path,
+        identity: &str,
+        listeners: Option<(u16, u16)>,
+        extra: &[&str],
+    ) -> Self {
         let (xds_port, admin_port) = (free_port(), free_port());
-        let (http_port, https_port) = (free_port(), free_port());
+        let (http_port, https_port) = listeners.unwrap_or_else(|| (free_port(), free_port()));
         let log = dir.join(format!("{identity}.log"));
         let out = std::fs::File::create(&log).expect("create interlock log");
         let err = out.try_clone().expect("clone log handle");
@@ -51,7 +58,10 @@ impl InterlockProcess {
             .args(["--leader-election-renew-deadline", "2s"])
             .args(["--leader-election-retry-period", "300ms"])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("INTERLOCK_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env_remove("POD_NAME")
             .env_remove("POD_NAMESPACE")
             .stdin(Stdio::null())
@@ -113,11 +123,16 @@ impl InterlockProcess {
 
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self, timeout: Duration) {
-        let what = format!("{} to be ready; log:\n{}", self.identity, self.log());
-        wait_for(timeout, &what, || async {
-            self.readyz().await == Some(200)
-        })
-        .await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.readyz().await != Some(200) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} not ready after {timeout:?}; log:\n{}",
+                self.identity,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Sends SIGTERM, as the kubelet does.

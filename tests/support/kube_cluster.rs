@@ -35,7 +35,25 @@ impl KubeCluster {
 
     /// Starts a replica of `interlock serve` named `identity` against this cluster.
     pub fn replica(&self, identity: &str, extra: &[&str]) -> InterlockProcess {
-        InterlockProcess::start(&self.kubeconfig, self.dir.path(), identity, extra)
+        InterlockProcess::start(&self.kubeconfig, self.dir.path(), identity, None, extra)
+    }
+
+    /// [`KubeCluster::replica`] for the gateway whose Envoy listeners are on
+    /// `listeners` (HTTP, HTTPS): replicas of one deployment share their flags.
+    /// Envoys on one host can share the ports too (Envoy binds with SO_REUSEPORT).
+    pub fn replica_of(
+        &self,
+        identity: &str,
+        listeners: (u16, u16),
+        extra: &[&str],
+    ) -> InterlockProcess {
+        InterlockProcess::start(
+            &self.kubeconfig,
+            self.dir.path(),
+            identity,
+            Some(listeners),
+            extra,
+        )
     }
 
     /// Service `service` in `default` with `upstream` as its one endpoint.

@@ -1,0 +1,312 @@
+//! Ingress status, leader election and graceful shutdown of `interlock serve`
+//! replicas against a fake API server, with real Envoys in front.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::fake_kube::INGRESS;
+use support::kube_cluster::KubeCluster;
+use support::kube_objects::{ingress, lb_addresses, without_status};
+use support::{get, wait_for, Envoy, EnvoyOptions, InterlockProcess, Upstream};
+
+const STARTUP: Duration = Duration::from_secs(30);
+const CONVERGE: Duration = Duration::from_secs(15);
+const LEASE: &str = "interlock-leader";
+
+fn ip(address: &str) -> Value {
+    json!([{ "ip": address }])
+}
+
+fn status_of(cluster: &KubeCluster, name: &str) -> Value {
+    let object = cluster
+        .api
+        .get(&INGRESS, Some("default"), name)
+        .unwrap_or_else(|| panic!("Ingress {name} exists"));
+    lb_addresses(&object)
+}
+
+async fn wait_status_is(cluster: &KubeCluster, name: &str, want: &Value, log: &InterlockProcess) {
+    let started = Instant::now();
+    while status_of(cluster, name) != *want {
+        assert!(
+            started.elapsed() < CONVERGE,
+            "status of {name} is {}, not {want}; log of {}:\n{}",
+            status_of(cluster, name),
+            log.identity,
+            log.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// PATCH requests the API server received for Ingress `name`.
+fn patches(cluster: &KubeCluster, name: &str) -> Vec<String> {
+    cluster
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path.contains(&format!("/ingresses/{name}")))
+        .map(|r| r.path.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_written_only_once_envoy_acked_the_routes() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("app", "app.example", "web");
+    let mut foreign = ingress("default", "foreign", "nginx", "foreign.example", "web");
+    foreign["status"] = json!({ "loadBalancer": { "ingress": [{ "ip": "198.51.100.9" }] } });
+    let foreign = cluster.api.apply(foreign);
+    let unclassed = cluster.api.apply(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": { "namespace": "default", "name": "unclassed" },
+        "spec": { "rules": [{ "host": "unclassed.example" }] },
+    }));
+    let before = cluster
+        .api
+        .get(&INGRESS, Some("default"), "app")
+        .expect("app");
+    let mut interlock = cluster.replica(
+        "a",
+        &["--status-address", "203.0.113.10", "--drain-timeout", "2s"],
+    );
+    interlock.wait_ready(STARTUP).await;
+    // Leading, but no Envoy has ACKed anything: nothing is programmed.
+    let holder = || cluster.api.lease_holder("default", LEASE);
+    wait_for(CONVERGE, "replica a to lead", || async {
+        holder().as_deref() == Some("a")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        status_of(&cluster, "app"),
+        Value::Null,
+        "status before any Envoy ACKed"
+    );
+
+    let envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
+    let started = Instant::now();
+    loop {
+        if status_of(&cluster, "app") != Value::Null {
+            break;
+        }
+        assert!(
+            started.elapsed() < CONVERGE,
+            "no status; log:\n{}",
+            interlock.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // The address is a promise: the route already serves through Envoy.
+    let r = get(interlock.http(), "app.example", "/")
+        .await
+        .expect("answer");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "web"),
+        "status written before Envoy served the route"
+    );
+    assert_eq!(status_of(&cluster, "app"), ip("203.0.113.10"));
+
+    // Nothing else of the object changed, nor any other Ingress.
+    let after = cluster
+        .api
+        .get(&INGRESS, Some("default"), "app")
+        .expect("app");
+    assert_eq!(without_status(&after), without_status(&before));
+    assert_eq!(
+        cluster.api.get(&INGRESS, Some("default"), "foreign"),
+        Some(foreign)
+    );
+    assert_eq!(
+        cluster.api.get(&INGRESS, Some("default"), "unclassed"),
+        Some(unclassed)
+    );
+    for path in patches(&cluster, "app") {
+        assert!(
+            path.ends_with("/status"),
+            "only the status subresource is patched: {path}"
+        );
+    }
+    assert!(cluster
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/ingresses/"))
+        .all(|r| r.method != "PUT" && r.method != "POST" && r.method != "DELETE"));
+
+    // Later snapshots re-program it; an unchanged address is not written again.
+    cluster.route("second", "second.example", "web");
+    wait_status_is(&cluster, "second", &ip("203.0.113.10"), &interlock).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        patches(&cluster, "app").len(),
+        1,
+        "no-op writes are skipped"
+    );
+
+    // Someone else overwrites it: the leader puts it back.
+    let mut tampered = cluster
+        .api
+        .get(&INGRESS, Some("default"), "app")
+        .expect("app");
+    tampered["status"] = json!({ "loadBalancer": { "ingress": [{ "ip": "192.0.2.66" }] } });
+    cluster.api.apply(tampered);
+    wait_status_is(&cluster, "app", &ip("203.0.113.10"), &interlock).await;
+
+    // Shutting down leaves status in place and releases the Lease.
+    interlock.terminate();
+    assert!(
+        interlock.wait_exit(CONVERGE).await,
+        "clean exit; log:\n{}",
+        interlock.log()
+    );
+    assert_eq!(status_of(&cluster, "app"), ip("203.0.113.10"));
+    assert_eq!(status_of(&cluster, "second"), ip("203.0.113.10"));
+    assert_eq!(holder(), None, "the Lease is released on shutdown");
+    drop(envoy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_serve_identical_versions_and_only_the_leader_writes() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("first", "first.example", "web");
+    // Each replica would write its own address: the status tells who wrote.
+    let listeners = (support::free_port(), support::free_port());
+    let mut a = cluster.replica_of("a", listeners, &["--status-address", "203.0.113.1"]);
+    let mut b = cluster.replica_of("b", listeners, &["--status-address", "203.0.113.2"]);
+    let _envoy_a = Envoy::start(EnvoyOptions::new(a.xds_port, false)).await;
+    let _envoy_b = Envoy::start(EnvoyOptions::new(b.xds_port, true)).await;
+    a.wait_ready(STARTUP).await;
+    b.wait_ready(STARTUP).await;
+    let holder = || cluster.api.lease_holder("default", LEASE);
+    wait_for(CONVERGE, "a leader", || async { holder().is_some() }).await;
+    let leader = holder().expect("leader");
+    let (leader_address, follower_address) = if leader == "a" {
+        ("203.0.113.1", "203.0.113.2")
+    } else {
+        ("203.0.113.2", "203.0.113.1")
+    };
+    wait_status_is(&cluster, "first", &ip(leader_address), &a).await;
+    assert_eq!(a.ready_version().await, b.ready_version().await);
+
+    cluster.route("second", "second.example", "web");
+    wait_status_is(&cluster, "second", &ip(leader_address), &a).await;
+    for replica in [&a, &b] {
+        wait_for(CONVERGE, "second to serve on both replicas", || async {
+            get(replica.http(), "second.example", "/")
+                .await
+                .is_ok_and(|r| r.status == 200)
+        })
+        .await;
+    }
+    assert_eq!(
+        a.ready_version().await,
+        b.ready_version().await,
+        "identical versions"
+    );
+    // Only the leader writes: the follower's address never appears.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(status_of(&cluster, "first"), ip(leader_address));
+    assert_eq!(status_of(&cluster, "second"), ip(leader_address));
+
+    // The leader dies without releasing: the other takes over once the lease
+    // (3 s) runs out, and writes its address from then on.
+    let (dead, survivor) = if leader == "a" {
+        (&mut a, &b)
+    } else {
+        (&mut b, &a)
+    };
+    dead.kill().await;
+    let killed = Instant::now();
+    wait_for(Duration::from_secs(15), "the survivor to lead", || async {
+        holder().as_deref() == Some(survivor.identity.as_str())
+    })
+    .await;
+    let handover = killed.elapsed();
+    assert!(
+        handover >= Duration::from_secs(2),
+        "took over a live lease after {handover:?}"
+    );
+    cluster.route("third", "third.example", "web");
+    wait_status_is(&cluster, "third", &ip(follower_address), survivor).await;
+    wait_status_is(&cluster, "first", &ip(follower_address), survivor).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_streams_before_exiting() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("app", "app.example", "web");
+    let mut interlock = cluster.replica(
+        "a",
+        &["--status-address", "203.0.113.10", "--drain-timeout", "3s"],
+    );
+    let envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
+    interlock.wait_ready(STARTUP).await;
+    wait_status_is(&cluster, "app", &ip("203.0.113.10"), &interlock).await;
+    let streams = |body: &str| -> u64 {
+        let nodes: Value = serde_json::from_str(body).expect("nodes JSON");
+        nodes["nodes"].as_array().map_or(0, |n| {
+            n.iter().map(|n| n["streams"].as_u64().unwrap_or(0)).sum()
+        })
+    };
+
+    interlock.terminate();
+    let terminated = Instant::now();
+    wait_for(
+        Duration::from_secs(2),
+        "readiness to turn false",
+        || async { interlock.readyz().await == Some(503) },
+    )
+    .await;
+    // Still draining: the connected Envoy keeps its stream and serves.
+    let nodes = interlock
+        .admin_get("/debug/nodes")
+        .await
+        .expect("admin answers");
+    assert_eq!(streams(&nodes.body), 1, "{}", nodes.body);
+    let r = get(interlock.http(), "app.example", "/")
+        .await
+        .expect("answer");
+    assert_eq!(r.status, 200);
+    // New connections are refused.
+    let xds = std::net::SocketAddr::from(([127, 0, 0, 1], interlock.xds_port));
+    assert!(
+        tokio::net::TcpStream::connect(xds).await.is_err(),
+        "xDS still accepts"
+    );
+    wait_for(CONVERGE, "the Lease to be released", || async {
+        cluster.api.lease_holder("default", LEASE).is_none()
+    })
+    .await;
+
+    assert!(
+        interlock.wait_exit(CONVERGE).await,
+        "clean exit; log:\n{}",
+        interlock.log()
+    );
+    let drained = terminated.elapsed();
+    assert!(
+        drained >= Duration::from_secs(3),
+        "streams cut before the drain timeout: {drained:?}"
+    );
+    assert_eq!(
+        status_of(&cluster, "app"),
+        ip("203.0.113.10"),
+        "status is never cleared"
+    );
+    assert!(
+        interlock.log().contains("drain timeout"),
+        "{}",
+        interlock.log()
+    );
+    drop(envoy);
+}
