@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 use support::fake_kube::INGRESS;
 use support::kube_cluster::KubeCluster;
 use support::kube_objects::{ingress, lb_addresses, without_status};
+use support::prober::Prober;
+use support::tcp_forwarder::TcpForwarder;
 use support::{get, wait_for, Envoy, EnvoyOptions, InterlockProcess, Upstream};
 
 const STARTUP: Duration = Duration::from_secs(30);
@@ -309,4 +311,90 @@ async fn sigterm_drains_streams_before_exiting() {
         interlock.log()
     );
     drop(envoy);
+}
+
+/// A rolling upgrade: the Service stops sending new connections to replica a
+/// (not ready), a drains and exits, its Envoys reconnect to b — and b, holding
+/// the identical snapshot, has nothing new to send them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn envoys_move_to_another_replica_without_new_config_or_failures() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    for i in 0..5 {
+        cluster.route(&format!("app-{i}"), &format!("app-{i}.example"), "web");
+    }
+    let listeners = (support::free_port(), support::free_port());
+    let mut a = cluster.replica_of("a", listeners, &["--drain-timeout", "2s"]);
+    let b = cluster.replica_of("b", listeners, &[]);
+    let xds = |r: &InterlockProcess| std::net::SocketAddr::from(([127, 0, 0, 1], r.xds_port));
+    let service = TcpForwarder::start(xds(&a)).await;
+    let sotw = Envoy::start(EnvoyOptions::new(service.port, false)).await;
+    let delta = Envoy::start(EnvoyOptions::new(service.port, true)).await;
+    a.wait_ready(STARTUP).await;
+    b.wait_ready(STARTUP).await;
+    let http = a.http();
+    for i in 0..5 {
+        wait_for(CONVERGE, "routes to serve", || async {
+            get(http, &format!("app-{i}.example"), "/")
+                .await
+                .is_ok_and(|r| r.status == 200)
+        })
+        .await;
+    }
+    let live: Vec<(String, String)> = (0..5)
+        .map(|i| (format!("app-{i}.example"), "web".to_owned()))
+        .collect();
+    let prober = Prober::start(http, move || live.clone(), |_, _| false);
+
+    service.switch(xds(&b));
+    a.terminate();
+    assert!(a.wait_exit(CONVERGE).await, "a exits; log:\n{}", a.log());
+    for envoy in [&sotw, &delta] {
+        let node = envoy.options().node_id.clone();
+        let started = Instant::now();
+        loop {
+            let nodes = b
+                .admin_get("/debug/nodes")
+                .await
+                .map(|r| r.body)
+                .unwrap_or_default();
+            let view: Value = serde_json::from_str(&nodes).unwrap_or_default();
+            let in_sync = view["nodes"].as_array().is_some_and(|ns| {
+                ns.iter().any(|n| {
+                    n["id"] == node.as_str()
+                        && n["connected"] == true
+                        && n["types"]
+                            .as_object()
+                            .is_some_and(|t| t.values().all(|t| t["in_sync"] == true))
+                })
+            });
+            if in_sync {
+                break;
+            }
+            assert!(
+                started.elapsed() < CONVERGE,
+                "{node} not in sync at b: {nodes}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let nodes = b.admin_get("/debug/nodes").await.expect("nodes");
+    let nodes: Value = serde_json::from_str(&nodes.body).expect("nodes JSON");
+    for node in nodes["nodes"].as_array().expect("nodes") {
+        for (kind, view) in node["types"].as_object().expect("types") {
+            assert_eq!(
+                view["responses_sent"], 0,
+                "{} got {kind} again from b: {nodes}",
+                node["id"]
+            );
+        }
+    }
+    // What they hold from a counts at b: every Ingress is programmed there.
+    let ingresses = b.admin_get("/debug/ingresses").await.expect("ingresses");
+    let ingresses: Value = serde_json::from_str(&ingresses.body).expect("JSON");
+    assert_eq!(ingresses["programmed"], 5, "{ingresses}");
+    let report = prober.finish().await;
+    assert!(report.requests > 50, "prober barely ran: {report:?}");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
 }

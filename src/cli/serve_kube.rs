@@ -12,7 +12,7 @@ use interlock::ingress_status::{
 use interlock::leader::{LeaderElector, LeaseConfig};
 use interlock::sources::kube::{connect, KubeSource, KubeSourceConfig};
 use interlock::xds::Drain;
-use kube::{Api, Client};
+use kube::Client;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -66,16 +66,16 @@ pub struct KubeParts {
 }
 
 impl KubeArgs {
-    fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.leader_election_renew_deadline < self.leader_election_lease_duration,
-            "--leader-election-renew-deadline must be shorter than --leader-election-lease-duration"
-        );
-        anyhow::ensure!(
-            self.leader_election_retry_period < self.leader_election_renew_deadline,
-            "--leader-election-retry-period must be shorter than --leader-election-renew-deadline"
-        );
-        Ok(())
+    /// The leader-election settings these flags give.
+    fn lease_config(&self) -> LeaseConfig {
+        LeaseConfig {
+            namespace: self.leader_election_namespace.clone(),
+            name: self.leader_election_id.clone(),
+            identity: self.identity(),
+            lease_duration: self.leader_election_lease_duration,
+            renew_deadline: self.leader_election_renew_deadline,
+            retry_period: self.leader_election_retry_period,
+        }
     }
 
     fn identity(&self) -> String {
@@ -91,7 +91,7 @@ impl KubeArgs {
 /// Connects and builds the source (before the pipeline, which must know the
 /// sources its sync gate waits for).
 pub async fn source(args: &KubeArgs) -> anyhow::Result<(Client, KubeSource)> {
-    args.check()?;
+    args.lease_config().validate()?;
     let client = connect(args.kubeconfig.as_deref()).await?;
     let source = KubeSource::new(
         client.clone(),
@@ -113,18 +113,12 @@ pub fn start_status(
     hub: EventHub,
     drain: &Drain,
 ) -> anyhow::Result<KubeParts> {
-    let identity = args.identity();
-    let elector = LeaderElector::new(
-        Api::namespaced(client.clone(), &args.leader_election_namespace),
-        LeaseConfig {
-            namespace: args.leader_election_namespace.clone(),
-            name: args.leader_election_id.clone(),
-            identity: identity.clone(),
-            lease_duration: args.leader_election_lease_duration,
-            renew_deadline: args.leader_election_renew_deadline,
-            retry_period: args.leader_election_retry_period,
-        },
+    let lease = args.lease_config();
+    let (identity, lease_name) = (
+        lease.identity.clone(),
+        format!("{}/{}", lease.namespace, lease.name),
     );
+    let elector = LeaderElector::with_client(client.clone(), lease);
     let (addresses, addresses_rx) = watch::channel(parse_addresses(&args.status_address));
     match &args.publish_service {
         Some(service) => {
@@ -153,7 +147,7 @@ pub fn start_status(
         let _ = writer_stopped.send(());
     });
     let release = drain.clone();
-    info!(%identity, lease = %format!("{}/{}", args.leader_election_namespace, args.leader_election_id), "leader election");
+    info!(%identity, lease = %lease_name, "leader election");
     let elector = tokio::spawn(async move {
         let stopped = async move {
             release.started().await;

@@ -191,6 +191,29 @@ impl AckTracker {
         version: String,
         acked: Arc<ResourceMap>,
     ) {
+        self.record_held(node_id, kind, version, acked, true);
+    }
+
+    /// Records what a reconnected Envoy holds without being sent it (no push,
+    /// so no push→ACK latency).
+    pub(crate) fn resumed(
+        &self,
+        node_id: &str,
+        kind: ResourceType,
+        version: String,
+        acked: Arc<ResourceMap>,
+    ) {
+        self.record_held(node_id, kind, version, acked, false);
+    }
+
+    fn record_held(
+        &self,
+        node_id: &str,
+        kind: ResourceType,
+        version: String,
+        acked: Arc<ResourceMap>,
+        pushed: bool,
+    ) {
         let latency = {
             let mut node = self.nodes.entry(node_id.to_owned()).or_default();
             let status = &mut node.types[kind];
@@ -201,7 +224,8 @@ impl AckTracker {
             status.last_acked_at = Some(now);
             status
                 .last_pushed_at
-                .map(|pushed| now.saturating_duration_since(pushed))
+                .filter(|_| pushed)
+                .map(|at| now.saturating_duration_since(at))
         };
         self.emit(XdsEvent::Acked {
             node: node_id.to_owned(),

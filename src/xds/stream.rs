@@ -105,7 +105,11 @@ async fn drive<P: Protocol>(
             }
         }
         if let Some(target) = ctx.store.current() {
-            for planned in state.plan(&target) {
+            let planned = state.plan(&target);
+            for resumed in state.take_resumed() {
+                record(&ctx.tracker, node_id, resumed);
+            }
+            for planned in planned {
                 ctx.tracker.sent(node_id, planned.kind, &planned.version);
                 debug!(node = %node_id, kind = %planned.kind, version = %planned.version,
                        nonce = %planned.nonce, resources = planned.resources.len(),
@@ -152,6 +156,14 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
             tracker.nacked(node_id, kind, version, error);
         }
         Outcome::Released { kind, acked } => tracker.released(node_id, kind, acked),
+        Outcome::Resumed {
+            kind,
+            version,
+            acked,
+        } => {
+            debug!(node = %node_id, %kind, %version, "holds it from before the reconnect");
+            tracker.resumed(node_id, kind, version, acked);
+        }
         Outcome::Subscribed | Outcome::Stale => {}
     }
 }

@@ -72,6 +72,13 @@ pub enum Outcome {
     },
     /// A request carrying an old nonce: ignored, the next ACK repeats its content.
     Stale,
+    /// After a reconnect, Envoy holds `acked` (claimed, and matching the
+    /// snapshot) without being sent anything: as good as an ACK, minus latency.
+    Resumed {
+        kind: ResourceType,
+        version: String,
+        acked: Arc<ResourceMap>,
+    },
 }
 
 /// A response Envoy has not answered yet.
@@ -158,6 +165,9 @@ pub struct StreamState {
     route_gate: RefCell<BTreeMap<String, RouteGate>>,
     /// ClusterLoadAssignments Envoy needs because their cluster was (re)sent.
     owed: BTreeSet<String>,
+    /// Reconnect claims resolved since [`StreamState::take_resumed`] last ran:
+    /// what Envoy holds without being sent anything, to record like ACKs.
+    resumed: Vec<Outcome>,
     /// Owed CLAs carried by the EDS response in flight: settled by its ACK, owed
     /// again if it is NACKed.
     owed_in_flight: BTreeSet<String>,
@@ -176,6 +186,7 @@ impl StreamState {
             warm_generation: 0,
             route_gate: RefCell::new(BTreeMap::new()),
             owed: BTreeSet::new(),
+            resumed: Vec::new(),
             owed_in_flight: BTreeSet::new(),
             clusters_ready_for: None,
             nonces: 0,
@@ -377,6 +388,14 @@ impl StreamState {
             version: flight.version,
             acked,
         }
+    }
+
+    /// What reconnect claims the last [`StreamState::plan`] resolved
+    /// ([`Outcome::Resumed`]):
+    /// an Envoy that moved here from another replica holds that config (and is
+    /// sent nothing for it), so it counts as programmed with it.
+    pub fn take_resumed(&mut self) -> Vec<Outcome> {
+        std::mem::take(&mut self.resumed)
     }
 
     /// The responses to send now to move Envoy towards `target`, in order.
@@ -840,12 +859,16 @@ impl StreamState {
             ts.claim_pending = false;
             match self.mode {
                 Mode::Sotw => {
-                    if ts.acked_version.as_deref()
-                        == Some(view_version(&view, kind, target).as_str())
-                    {
+                    let version = view_version(&view, kind, target);
+                    if ts.acked_version.as_deref() == Some(version.as_str()) {
                         ts.acked = view;
                         ts.sent_generation = Some(ts.subscription.generation());
                         resolved = true;
+                        self.resumed.push(Outcome::Resumed {
+                            kind,
+                            version,
+                            acked: Arc::clone(&ts.acked),
+                        });
                     }
                 }
                 Mode::Delta => {
@@ -864,6 +887,11 @@ impl StreamState {
                             }
                         }
                         resolved = true;
+                        self.resumed.push(Outcome::Resumed {
+                            kind,
+                            version: view_version(&ts.acked, kind, target),
+                            acked: Arc::clone(&ts.acked),
+                        });
                     }
                 }
             }

@@ -166,6 +166,7 @@ pub enum OutcomeKind {
     Nack,
     Subscribed,
     Stale,
+    Resumed,
 }
 
 impl OutcomeKind {
@@ -175,6 +176,7 @@ impl OutcomeKind {
             Outcome::Nack { .. } => OutcomeKind::Nack,
             Outcome::Subscribed | Outcome::Released { .. } => OutcomeKind::Subscribed,
             Outcome::Stale => OutcomeKind::Stale,
+            Outcome::Resumed { .. } => OutcomeKind::Resumed,
         }
     }
 }

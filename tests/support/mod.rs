@@ -16,6 +16,7 @@ pub mod ports;
 pub mod prober;
 pub mod resources;
 pub mod routes;
+pub mod tcp_forwarder;
 pub mod upstream;
 pub mod wait;
 
