@@ -5,10 +5,10 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::Duration;
 
 use support::gateway::{ingress_yaml, service_yaml, simple_ingress, FileGateway, PathSpec};
+use support::tls::{certificate, https_get};
 use support::{get, wait_for, Upstream};
 
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -252,35 +252,6 @@ async fn half_written_file_keeps_its_routes() {
     assert_eq!(status, 404);
 }
 
-/// A self-signed certificate and key for `host`, made with the openssl CLI.
-fn certificate(host: &str) -> (String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={host}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{host}")])
-        .arg("-keyout")
-        .arg(dir.path().join("key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("cert.pem"))
-        .output()
-        .unwrap_or_else(|e| panic!("the HTTPS test needs the openssl CLI: {e}"));
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).expect("pem");
-    (read("cert.pem"), read("key.pem"))
-}
-
 fn tls_secret_yaml(ns: &str, name: &str, cert: &str, key: &str) -> String {
     let indent = |pem: &str| {
         pem.lines()
@@ -293,26 +264,6 @@ fn tls_secret_yaml(ns: &str, name: &str, cert: &str, key: &str) -> String {
         indent(cert),
         indent(key)
     )
-}
-
-/// GET over HTTPS with SNI `host`, via curl (status, body), or the curl error.
-fn https_get(port: u16, host: &str) -> Result<(u16, String), String> {
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "5", "-w", "\n%{http_code}"])
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
-        .arg(format!("https://{host}:{port}/"))
-        .output()
-        .unwrap_or_else(|e| panic!("the HTTPS test needs curl: {e}"));
-    if !out.status.success() {
-        return Err(format!(
-            "curl exit {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    Ok((code.trim().parse().unwrap_or(0), body.to_owned()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 use support::fake_kube::{ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE};
 use support::kube_cluster::KubeCluster;
-use support::kube_objects::{endpoint_slice, ingress};
+use support::kube_objects::{base64, endpoint_slice, ingress, service, tls_secret};
 use support::prober::Prober;
+use support::tls::{certificate, https_get};
 use support::{get, wait_for, Envoy, EnvoyOptions, Upstream};
 
 const STARTUP: Duration = Duration::from_secs(30);
@@ -232,4 +233,97 @@ async fn odd_ingresses_from_the_api_are_diagnosed_and_the_rest_serves() {
     assert_eq!((r.status, r.body.as_str()), (200, "fallback"), "{r:?}");
     assert_eq!(interlock.readyz().await, Some(200), "{}", interlock.log());
     assert!(!interlock.log().contains("panicked"), "{}", interlock.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_flag_watches_only_that_namespace() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    for ns in ["team-a", "team-b"] {
+        cluster.api.apply(service(ns, "web"));
+        cluster.api.apply(endpoint_slice(ns, "web", &[web.addr]));
+        let host = format!("{ns}.example");
+        cluster
+            .api
+            .apply(ingress(ns, "app", "interlock", &host, "web"));
+    }
+    let interlock = cluster.replica("a", &["--namespace", "team-a"]);
+    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
+    interlock.wait_ready(STARTUP).await;
+    wait_status(interlock.http(), "team-a.example", 200).await;
+    let r = get(interlock.http(), "team-b.example", "/")
+        .await
+        .expect("answer");
+    assert_eq!(
+        r.status, 404,
+        "an Ingress outside --namespace is served: {r:?}"
+    );
+    for request in cluster.api.requests() {
+        let cluster_scoped =
+            request.path.ends_with("/ingressclasses") || request.path.contains("/leases");
+        assert!(
+            cluster_scoped || request.path.contains("/namespaces/team-a/"),
+            "request outside the namespace: {} {}",
+            request.method,
+            request.path
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    let (cert, key) = certificate("secure.example");
+    cluster
+        .api
+        .apply(tls_secret("default", "secure-tls", &cert, &key));
+    cluster.api.apply(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "namespace": "default", "name": "db-password" },
+        "type": "Opaque",
+        "data": { "password": base64(b"hunter2") },
+    }));
+    let mut secure = ingress("default", "secure", "interlock", "secure.example", "web");
+    secure["spec"]["tls"] = json!([{ "hosts": ["secure.example"], "secretName": "secure-tls" }]);
+    cluster.api.apply(secure);
+    let interlock = cluster.replica("a", &[]);
+    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
+    interlock.wait_ready(STARTUP).await;
+    let port = interlock.https_port;
+    let mut last = Err(String::new());
+    let started = std::time::Instant::now();
+    while started.elapsed() < CONVERGE {
+        last = tokio::task::spawn_blocking(move || https_get(port, "secure.example"))
+            .await
+            .expect("curl task");
+        if matches!(&last, Ok((200, body)) if body == "web") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        matches!(&last, Ok((200, body)) if body == "web"),
+        "{last:?}"
+    );
+    let secret_requests: Vec<_> = cluster
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/secrets"))
+        .collect();
+    assert!(!secret_requests.is_empty());
+    for r in secret_requests {
+        assert_eq!(
+            r.query_param("fieldSelector"),
+            Some("type=kubernetes.io/tls"),
+            "{r:?}"
+        );
+    }
+    let log = interlock.log();
+    assert!(
+        !log.contains("hunter2") && !log.contains("PRIVATE KEY"),
+        "secret content logged"
+    );
 }

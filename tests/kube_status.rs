@@ -398,3 +398,47 @@ async fn envoys_move_to_another_replica_without_new_config_or_failures() {
     assert!(report.requests > 50, "prober barely ran: {report:?}");
     assert!(report.violations.is_empty(), "{:?}", report.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_service_address_becomes_the_ingress_address_and_follows_it() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("app", "app.example", "web");
+    let gateway = |lb: Value| {
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "namespace": "gw", "name": "envoy" },
+            "spec": { "type": "LoadBalancer", "ports": [{ "port": 80, "targetPort": 10080 }] },
+            "status": { "loadBalancer": { "ingress": lb } },
+        })
+    };
+    // Not provisioned yet: no address to write.
+    cluster.api.apply(gateway(json!([])));
+    let interlock = cluster.replica("a", &["--publish-service", "gw/envoy"]);
+    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
+    interlock.wait_ready(STARTUP).await;
+    wait_for(CONVERGE, "app to be served", || async {
+        get(interlock.http(), "app.example", "/")
+            .await
+            .is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&cluster, "app"), Value::Null);
+
+    cluster.api.apply(gateway(
+        json!([{ "hostname": "lb.example.net", "ports": [{ "port": 80, "protocol": "TCP" }] }]),
+    ));
+    wait_status_is(
+        &cluster,
+        "app",
+        &json!([{ "hostname": "lb.example.net" }]),
+        &interlock,
+    )
+    .await;
+    cluster
+        .api
+        .apply(gateway(json!([{ "ip": "203.0.113.50" }])));
+    wait_status_is(&cluster, "app", &ip("203.0.113.50"), &interlock).await;
+}

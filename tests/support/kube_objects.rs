@@ -85,3 +85,37 @@ pub fn without_status(object: &Value) -> Value {
     }
     object
 }
+
+/// A `kubernetes.io/tls` Secret holding `cert` and `key` (PEM), base64 in
+/// `data` as the API server stores it.
+pub fn tls_secret(ns: &str, name: &str, cert: &str, key: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": { "namespace": ns, "name": name },
+        "type": "kubernetes.io/tls",
+        "data": { "tls.crt": base64(cert.as_bytes()), "tls.key": base64(key.as_bytes()) },
+    })
+}
+
+/// Standard base64 with padding (what `data` of a Secret holds).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

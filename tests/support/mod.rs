@@ -17,6 +17,7 @@ pub mod prober;
 pub mod resources;
 pub mod routes;
 pub mod tcp_forwarder;
+pub mod tls;
 pub mod upstream;
 pub mod wait;
 
