@@ -122,7 +122,7 @@ pub async fn start(
         None => {
             let (client, source) = serve_kube::source(&args.kube)
                 .await
-                .context("no --ingress-dir: watching Kubernetes")?;
+                .context("without --ingress-dir, Interlock watches Kubernetes")?;
             let pipeline = Pipeline::new(config, store.clone(), KubeSource::source_names());
             kube_source = Some((client, source, events));
             pipeline

@@ -9,7 +9,7 @@ use kube::{Client, Config};
 #[derive(Debug, thiserror::Error)]
 pub enum KubeSourceError {
     /// The kubeconfig file could not be read or parsed.
-    #[error("cannot read kubeconfig {path}: {source}")]
+    #[error("cannot read kubeconfig {path}")]
     Kubeconfig {
         /// The file.
         path: String,
@@ -18,10 +18,10 @@ pub enum KubeSourceError {
     },
     /// Neither `KUBECONFIG`, `~/.kube/config` nor an in-cluster service account
     /// gave a usable configuration.
-    #[error("no Kubernetes configuration (tried --kubeconfig, KUBECONFIG, ~/.kube/config and the in-cluster service account): {0}")]
+    #[error("no Kubernetes configuration (tried KUBECONFIG, ~/.kube/config and the in-cluster service account)")]
     Infer(#[from] kube::config::InferConfigError),
     /// The configuration could not become a client (bad TLS material, URL).
-    #[error("cannot create the Kubernetes client: {0}")]
+    #[error("cannot create the Kubernetes client")]
     Client(#[from] kube::Error),
 }
 
