@@ -151,6 +151,18 @@ async fn status_is_written_only_once_envoy_acked_the_routes() {
         "no-op writes are skipped"
     );
 
+    // A write refused with 409 Conflict is retried.
+    cluster.api.fail_next_writes(2);
+    cluster.route("third", "third.example", "web");
+    wait_status_is(&cluster, "third", &ip("203.0.113.10"), &interlock).await;
+    let refused = cluster
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.status == 409)
+        .count();
+    assert!(refused >= 2, "{refused} writes refused");
+
     // Someone else overwrites it: the leader puts it back.
     let mut tampered = cluster
         .api

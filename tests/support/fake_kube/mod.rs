@@ -97,6 +97,7 @@ impl FakeApiServer {
                 store: Store::new(),
                 watches: Watches::default(),
                 gates: HashMap::new(),
+                failing_writes: 0,
             }),
             requests: Mutex::default(),
             connections: Mutex::default(),
@@ -202,6 +203,12 @@ impl FakeApiServer {
     /// The version of the latest write, of any kind.
     pub fn resource_version(&self) -> u64 {
         self.shared.state().store.resource_version()
+    }
+
+    /// Answers the next `n` writes (any method but GET, any kind) with 409
+    /// Conflict, as a busy API server or a racing writer would.
+    pub fn fail_next_writes(&self, n: u32) {
+        self.shared.state().failing_writes = n;
     }
 
     // ---- holding back initial lists (the sync gate) ----
@@ -393,6 +400,8 @@ pub struct State {
     pub store: Store,
     pub watches: Watches,
     pub gates: HashMap<&'static ResourceKind, ListGate>,
+    /// Writes still to be refused with 409 Conflict ([`FakeApiServer::fail_next_writes`]).
+    pub failing_writes: u32,
 }
 
 impl State {

@@ -136,6 +136,17 @@ async fn dispatch(
         }
     };
     let collection = route.name.is_none();
+    if method != Method::GET {
+        let mut state = shared.state();
+        if state.failing_writes > 0 {
+            state.failing_writes -= 1;
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!("injected conflict for {method} {path}"),
+            ));
+        }
+    }
     let (code, obj) = match (method.as_str(), collection) {
         ("GET", true) if query.flag("watch") => {
             let stream = watch::handle(shared, &route, query).await?;
