@@ -92,9 +92,7 @@ async fn relist_after_410_gone_never_fails_a_request() {
     for i in 0..10 {
         cluster.route(&format!("app-{i}"), &host(i), "web");
     }
-    let interlock = cluster.replica("a", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
     for i in 0..10 {
         wait_status(interlock.http(), &host(i), 200).await;
     }
@@ -143,9 +141,7 @@ async fn backend_scaled_to_zero_answers_503_then_recovers() {
     let web = Upstream::start("web").await;
     cluster.backend("web", &web);
     cluster.route("app", "app.example", "web");
-    let interlock = cluster.replica("a", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
     wait_status(interlock.http(), "app.example", 200).await;
 
     cluster.api.apply(endpoint_slice("default", "web", &[]));
@@ -194,9 +190,7 @@ async fn odd_ingresses_from_the_api_are_diagnosed_and_the_rest_serves() {
         "metadata": { "namespace": "default", "name": "no-http" },
         "spec": { "ingressClassName": "interlock", "rules": [{ "host": "nohttp.example" }] },
     }));
-    let interlock = cluster.replica("a", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
 
     wait_status(interlock.http(), "good.example", 200).await;
     let r = get(interlock.http(), "elsewhere.example", "/")
@@ -247,9 +241,7 @@ async fn namespace_flag_watches_only_that_namespace() {
             .api
             .apply(ingress(ns, "app", "interlock", &host, "web"));
     }
-    let interlock = cluster.replica("a", &["--namespace", "team-a"]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster.serving("a", &["--namespace", "team-a"]).await;
     wait_status(interlock.http(), "team-a.example", 200).await;
     let r = get(interlock.http(), "team-b.example", "/")
         .await
@@ -288,9 +280,7 @@ async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched()
     let mut secure = ingress("default", "secure", "interlock", "secure.example", "web");
     secure["spec"]["tls"] = json!([{ "hosts": ["secure.example"], "secretName": "secure-tls" }]);
     cluster.api.apply(secure);
-    let interlock = cluster.replica("a", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
     let port = interlock.https_port;
     let mut last = Err(String::new());
     let started = std::time::Instant::now();

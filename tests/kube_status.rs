@@ -259,12 +259,12 @@ async fn sigterm_drains_streams_before_exiting() {
     let web = Upstream::start("web").await;
     cluster.backend("web", &web);
     cluster.route("app", "app.example", "web");
-    let mut interlock = cluster.replica(
-        "a",
-        &["--status-address", "203.0.113.10", "--drain-timeout", "3s"],
-    );
-    let envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (mut interlock, envoy) = cluster
+        .serving(
+            "a",
+            &["--status-address", "203.0.113.10", "--drain-timeout", "3s"],
+        )
+        .await;
     wait_status_is(&cluster, "app", &ip("203.0.113.10"), &interlock).await;
     let streams = |body: &str| -> u64 {
         let nodes: Value = serde_json::from_str(body).expect("nodes JSON");
@@ -427,9 +427,9 @@ async fn publish_service_address_becomes_the_ingress_address_and_follows_it() {
     };
     // Not provisioned yet: no address to write.
     cluster.api.apply(gateway(json!([])));
-    let interlock = cluster.replica("a", &["--publish-service", "gw/envoy"]);
-    let _envoy = Envoy::start(EnvoyOptions::new(interlock.xds_port, false)).await;
-    interlock.wait_ready(STARTUP).await;
+    let (interlock, _envoy) = cluster
+        .serving("a", &["--publish-service", "gw/envoy"])
+        .await;
     wait_for(CONVERGE, "app to be served", || async {
         get(interlock.http(), "app.example", "/")
             .await

@@ -2,13 +2,11 @@
 //! parse, the flags they pass must exist, Envoy must accept the bootstrap, and
 //! the RBAC must allow exactly what Interlock does.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
+use interlock::local_gateway::validate_config;
 use serde_json::Value;
-use support::envoy_binary;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kubernetes");
 
@@ -94,18 +92,9 @@ fn envoy_accepts_the_gateway_bootstrap() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bootstrap.yaml");
     std::fs::write(&path, bootstrap).expect("write bootstrap");
-    let envoy = envoy_binary().unwrap_or_else(|e| panic!("Envoy is needed: {e}"));
-    let out = Command::new(envoy)
-        .args(["--mode", "validate", "--service-node", "envoy-abc", "-c"])
-        .arg(&path)
-        .output()
-        .expect("run envoy");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Err(e) = validate_config(&path, &["--service-node", "envoy-abc"]) {
+        panic!("Envoy rejects the bootstrap in 40-envoy.yaml:\n{e}");
+    }
 }
 
 #[test]

@@ -32,6 +32,14 @@ pub enum LocalGatewayError {
         /// Its output.
         detail: String,
     },
+    /// `envoy --mode validate` rejected a config.
+    #[error("Envoy rejects {config}:\n{output}")]
+    Invalid {
+        /// The config file.
+        config: PathBuf,
+        /// Envoy's output, saying why.
+        output: String,
+    },
     /// Envoy exited or did not come up.
     #[error("Envoy did not start: {reason}\n--- envoy log ---\n{log}")]
     EnvoyStart {

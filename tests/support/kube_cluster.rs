@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use tempfile::TempDir;
 
+use std::time::Duration;
+
+use super::envoy::{Envoy, EnvoyOptions};
 use super::fake_kube::FakeApiServer;
 use super::interlock_process::InterlockProcess;
 use super::kube_objects::{endpoint_slice, ingress, ingress_class, service};
@@ -54,6 +57,15 @@ impl KubeCluster {
             Some(listeners),
             extra,
         )
+    }
+
+    /// A replica (see [`KubeCluster::replica`]) with a SotW Envoy connected,
+    /// once it is ready.
+    pub async fn serving(&self, identity: &str, extra: &[&str]) -> (InterlockProcess, Envoy) {
+        let replica = self.replica(identity, extra);
+        let envoy = Envoy::start(EnvoyOptions::new(replica.xds_port, false)).await;
+        replica.wait_ready(Duration::from_secs(30)).await;
+        (replica, envoy)
     }
 
     /// Service `service` in `default` with `upstream` as its one endpoint.
