@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::fake_kube::INGRESS;
 use support::kube_cluster::KubeCluster;
-use support::kube_objects::{ingress, lb_addresses, without_status};
+use support::kube_objects::{ingress, lb_addresses, peer_slice, without_status};
 use support::prober::Prober;
 use support::tcp_forwarder::TcpForwarder;
 use support::{get, wait_for, Envoy, EnvoyOptions, InterlockProcess, Upstream};
@@ -453,4 +453,91 @@ async fn publish_service_address_becomes_the_ingress_address_and_follows_it() {
         .api
         .apply(gateway(json!([{ "ip": "203.0.113.50" }])));
     wait_status_is(&cluster, "app", &ip("203.0.113.50"), &interlock).await;
+}
+
+/// Replicas `a` (started first, so it leads) and `b` of one gateway, each
+/// writing its own address (the status tells who wrote), with the leader asking
+/// its peers through the EndpointSlices of Service `interlock`.
+async fn peered_replicas(cluster: &KubeCluster) -> (InterlockProcess, InterlockProcess) {
+    let listeners = (support::free_port(), support::free_port());
+    let peer_flags = ["--peer-service", "default/interlock"];
+    let a = cluster.replica_of(
+        "a",
+        listeners,
+        &[&peer_flags[..], &["--status-address", "203.0.113.1"]].concat(),
+    );
+    wait_for(CONVERGE, "a to lead", || async {
+        cluster.api.lease_holder("default", LEASE).as_deref() == Some("a")
+    })
+    .await;
+    let b = cluster.replica_of(
+        "b",
+        listeners,
+        &[&peer_flags[..], &["--status-address", "203.0.113.2"]].concat(),
+    );
+    for replica in [&a, &b] {
+        cluster.api.apply(peer_slice(
+            "default",
+            "interlock",
+            &replica.identity,
+            replica.admin,
+        ));
+    }
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_without_envoys_writes_once_its_peers_envoys_have_the_ingress() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("app", "app.example", "web");
+    let (a, b) = peered_replicas(&cluster).await;
+    // The only Envoy is connected to the follower.
+    let _envoy = Envoy::start(EnvoyOptions::new(b.xds_port, false)).await;
+    a.wait_ready(STARTUP).await;
+    b.wait_ready(STARTUP).await;
+    wait_status_is(&cluster, "app", &ip("203.0.113.1"), &a).await;
+    let r = get(b.http(), "app.example", "/").await.expect("answer");
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_waits_for_the_envoys_of_every_replica() {
+    let cluster = KubeCluster::start().await;
+    let web = Upstream::start("web").await;
+    cluster.backend("web", &web);
+    cluster.route("first", "first.example", "web");
+    let (a, b) = peered_replicas(&cluster).await;
+    let _envoy_a = Envoy::start(EnvoyOptions::new(a.xds_port, false)).await;
+    let envoy_b = Envoy::start(EnvoyOptions::new(b.xds_port, true)).await;
+    wait_status_is(&cluster, "first", &ip("203.0.113.1"), &a).await;
+
+    // b's Envoy stalls (connected, answering nothing): a's own Envoy takes the
+    // new Ingress, but it is not programmed everywhere.
+    envoy_b.freeze(true);
+    cluster.route("second", "second.example", "web");
+    let programmed_at_a = || async {
+        a.admin_get("/debug/ingresses").await.is_some_and(|r| {
+            let view: Value = serde_json::from_str(&r.body).unwrap_or_default();
+            view["ingresses"].as_array().is_some_and(|list| {
+                list.iter()
+                    .any(|i| i["ingress"] == "default/second" && i["programmed"] == true)
+            })
+        })
+    };
+    wait_for(
+        CONVERGE,
+        "second to be programmed on a's Envoy",
+        programmed_at_a,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        status_of(&cluster, "second"),
+        Value::Null,
+        "written while b's Envoy does not have it"
+    );
+    envoy_b.freeze(false);
+    wait_status_is(&cluster, "second", &ip("203.0.113.1"), &a).await;
 }

@@ -51,6 +51,9 @@ pub enum AdminEvent {
     },
 }
 
+/// Every served Ingress's state.
+type IngressStates = BTreeMap<ObjectKey, IngressState>;
+
 /// Fan-out of [`AdminEvent`]s plus the latest per-Ingress state. Cheap to clone.
 #[derive(Clone)]
 pub struct EventHub {
@@ -105,6 +108,9 @@ impl EventHub {
                 published.borrow_and_update();
                 snapshot_changed = true;
             }
+            // States are stored before any event about them goes out: whoever
+            // an event wakes reads states at least as new as the event.
+            let (before, states) = self.refresh(&store, &tracker, &pipeline);
             if snapshot_changed {
                 if let Some(snapshot) = store.current() {
                     let status = pipeline.get();
@@ -115,16 +121,21 @@ impl EventHub {
                     });
                 }
             }
-            // Fold whatever else is queued before recomputing.
+            // Whatever else is queued goes out before the transitions it may cause.
             while let Ok(event) = xds.try_recv() {
                 self.emit(AdminEvent::Xds(event));
             }
-            self.refresh(&store, &tracker, &pipeline);
+            self.emit_transitions(&before, &states);
         }
     }
 
-    /// Recomputes Ingress states and emits the transitions.
-    fn refresh(&self, store: &SnapshotStore, tracker: &AckTracker, pipeline: &StatusHandle) {
+    /// Recomputes and stores Ingress states; returns the previous and new ones.
+    fn refresh(
+        &self,
+        store: &SnapshotStore,
+        tracker: &AckTracker,
+        pipeline: &StatusHandle,
+    ) -> (Arc<IngressStates>, Arc<IngressStates>) {
         let snapshot = store.current();
         let status = pipeline.get();
         let states = Arc::new(ingress_states(
@@ -132,9 +143,12 @@ impl EventHub {
             snapshot.as_deref(),
             &tracker.nodes(),
         ));
-        // Stored before the events go out: whoever an event wakes reads a state
-        // at least as new as the event.
         let before = self.ingresses.swap(Arc::clone(&states));
+        (before, states)
+    }
+
+    /// Announces Ingresses that became programmed or were rejected.
+    fn emit_transitions(&self, before: &IngressStates, states: &IngressStates) {
         for (key, state) in states.iter() {
             let old = before.get(key);
             let newly_programmed =

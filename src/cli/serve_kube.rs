@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use interlock::admin::EventHub;
 use interlock::ingress_status::{
-    parse_addresses, watch_publish_service, PublishService, StatusWriter,
+    parse_addresses, watch_peers, watch_publish_service, ServiceRef, StatusWriter,
 };
 use interlock::leader::{LeaderElector, LeaseConfig};
 use interlock::sources::kube::{connect, KubeSource, KubeSourceConfig};
@@ -38,7 +38,12 @@ pub struct KubeArgs {
     /// Copy the LoadBalancer address of this Service (NAMESPACE/NAME, the one in
     /// front of the Envoys) into Ingress status.
     #[arg(long)]
-    pub publish_service: Option<PublishService>,
+    pub publish_service: Option<ServiceRef>,
+    /// The Service in front of the Interlock replicas (NAMESPACE/NAME), whose
+    /// EndpointSlices name a port `admin`: the leader then writes an Ingress's
+    /// address only once the Envoys of every replica have it, not just its own.
+    #[arg(long)]
+    pub peer_service: Option<ServiceRef>,
     /// Namespace of the leader-election Lease (default: POD_NAMESPACE, else `default`).
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub leader_election_namespace: String,
@@ -133,13 +138,18 @@ pub fn start_status(
         }
         None => {}
     }
-    let writer = StatusWriter::new(
-        client,
+    let mut writer = StatusWriter::new(
+        client.clone(),
         hub,
         source.observed_status(),
         addresses_rx,
         elector.leadership(),
     );
+    if let Some(service) = &args.peer_service {
+        let (peers, peers_rx) = watch::channel(Vec::new());
+        tokio::spawn(watch_peers(client, service.clone(), peers));
+        writer = writer.with_peers(peers_rx);
+    }
     let (writer_stopped, writer_done) = tokio::sync::oneshot::channel::<()>();
     let stop_writer = drain.clone();
     tokio::spawn(async move {

@@ -5,9 +5,15 @@
 //! when it really serves.
 
 mod address;
+mod everywhere;
+mod peer_fetch;
+mod peers;
 mod publish_service;
+mod service_ref;
 mod writer;
 
 pub use address::{parse_addresses, StatusAddress};
-pub use publish_service::{watch_publish_service, PublishService};
+pub use peers::{watch_peers, ADMIN_PORT_NAME};
+pub use publish_service::watch_publish_service;
+pub use service_ref::ServiceRef;
 pub use writer::StatusWriter;

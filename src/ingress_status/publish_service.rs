@@ -1,9 +1,6 @@
 //! `--publish-service NAMESPACE/NAME`: the Ingress address follows the
 //! LoadBalancer status of the Service in front of the Envoys.
 
-use std::fmt;
-use std::str::FromStr;
-
 use k8s_openapi::api::core::v1::Service;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
@@ -13,44 +10,14 @@ use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
 use super::address::{from_service, StatusAddress};
-
-/// The Service whose address Ingresses get.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublishService {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-}
-
-impl FromStr for PublishService {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.split_once('/') {
-            Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
-                Ok(PublishService {
-                    namespace: ns.to_owned(),
-                    name: name.to_owned(),
-                })
-            }
-            _ => Err(format!("expected NAMESPACE/NAME, got {s:?}")),
-        }
-    }
-}
-
-impl fmt::Display for PublishService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
+use super::service_ref::ServiceRef;
 
 /// Watches the Service and keeps `addresses` at its load-balancer addresses.
 /// A Service without any (yet), or deleted, leaves the last known ones: an
 /// address is never taken away from Ingresses because of a hiccup.
 pub async fn watch_publish_service(
     client: Client,
-    service: PublishService,
+    service: ServiceRef,
     addresses: watch::Sender<Vec<StatusAddress>>,
 ) {
     let api = Api::<Service>::namespaced(client, &service.namespace);

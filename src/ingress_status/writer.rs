@@ -1,6 +1,7 @@
 //! The leader's loop that writes addresses into programmed Ingresses' status.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use k8s_openapi::api::networking::v1::Ingress;
@@ -11,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use tracing::{debug, info, warn};
 
 use super::address::StatusAddress;
+use super::everywhere::ProgrammedCheck;
 use crate::admin::{AdminEvent, EventHub};
 use crate::sources::kube::ObservedIngressStatus;
 use crate::world::ObjectKey;
@@ -20,12 +22,25 @@ const RETRY: Duration = Duration::from_secs(1);
 /// A full pass now and then, in case an event was missed (a lagging
 /// subscriber): status converges even then.
 const RESYNC: Duration = Duration::from_secs(30);
+/// How often the replicas are asked again while an Ingress waits for their
+/// Envoys (their ACKs raise no event here).
+const PEER_POLL: Duration = Duration::from_millis(500);
+
+/// What a pass left to do.
+#[derive(Default)]
+struct Pass {
+    /// A write failed.
+    failed: bool,
+    /// An Ingress lacks its address but is not programmed everywhere yet.
+    waiting: bool,
+}
 
 /// Writes `status.loadBalancer.ingress` of the served Ingresses.
 ///
 /// - Only while this replica leads, and only for Ingresses that are
-///   programmed (every connected Envoy ACKed their current routes): the
-///   address is a promise that the Ingress serves.
+///   programmed (every connected Envoy ACKed their current routes; with
+///   [`StatusWriter::with_peers`], the Envoys of every replica): the address
+///   is a promise that the Ingress serves.
 /// - Only Ingresses of our class (the served set); others are never touched.
 /// - A JSON merge patch of `status.loadBalancer` on the `status`
 ///   subresource: spec, labels and annotations are never written.
@@ -38,6 +53,7 @@ pub struct StatusWriter {
     observed: ObservedIngressStatus,
     addresses: watch::Receiver<Vec<StatusAddress>>,
     leadership: watch::Receiver<bool>,
+    check: ProgrammedCheck,
 }
 
 impl StatusWriter {
@@ -57,7 +73,19 @@ impl StatusWriter {
             observed,
             addresses,
             leadership,
+            check: ProgrammedCheck::Local,
         }
+    }
+
+    /// Counts an Ingress as programmed only once the Envoys of every replica
+    /// (their admin listeners at `peers`) have it: with several replicas, the
+    /// leader alone may have no Envoy at all.
+    pub fn with_peers(mut self, peers: watch::Receiver<Vec<SocketAddr>>) -> Self {
+        self.check = ProgrammedCheck::Everywhere {
+            peers,
+            unreachable: Default::default(),
+        };
+        self
     }
 
     /// Runs until `stop` completes (then writes nothing more, clears nothing).
@@ -65,14 +93,20 @@ impl StatusWriter {
         tokio::pin!(stop);
         let mut events = self.hub.subscribe();
         let mut observed = self.observed.subscribe();
-        let mut retry = false;
+        let mut pass = Pass::default();
         // Fixed addresses (`--status-address`) have no sender left: never changes.
         let mut addresses_open = true;
         loop {
             if *self.leadership.borrow_and_update() {
-                retry = !self.reconcile().await;
+                pass = self.reconcile().await;
             }
-            let wait = tokio::time::sleep(if retry { RETRY } else { RESYNC });
+            let wait = tokio::time::sleep(if pass.failed {
+                RETRY
+            } else if pass.waiting && matches!(self.check, ProgrammedCheck::Everywhere { .. }) {
+                PEER_POLL
+            } else {
+                RESYNC
+            });
             tokio::pin!(wait);
             // Until something that can call for a write happens.
             loop {
@@ -92,6 +126,7 @@ impl StatusWriter {
                     },
                     event = events.recv() => match event {
                         Ok(AdminEvent::IngressProgrammed { .. })
+                        | Ok(AdminEvent::SnapshotPublished { .. })
                         | Err(broadcast::error::RecvError::Lagged(_)) => break,
                         Ok(_) => {}
                         Err(broadcast::error::RecvError::Closed) => return,
@@ -102,29 +137,39 @@ impl StatusWriter {
         }
     }
 
-    /// One pass over the served Ingresses; false when a write failed.
-    async fn reconcile(&mut self) -> bool {
+    /// One pass over the served Ingresses.
+    async fn reconcile(&mut self) -> Pass {
+        let mut pass = Pass::default();
         let addresses = self.addresses.borrow_and_update().clone();
         if addresses.is_empty() {
-            return true;
+            return pass;
         }
-        let mut ok = true;
         let states = self.hub.ingresses();
+        let missing: Vec<&ObjectKey> = states
+            .keys()
+            .filter(|k| self.observed.get(k) != addresses)
+            .collect();
+        if missing.is_empty() {
+            return pass;
+        }
+        let programmed = self.check.programmed(&states).await;
         debug!(
             served = states.len(),
-            programmed = states.values().filter(|s| s.programmed).count(),
+            missing = missing.len(),
+            programmed = programmed.len(),
             "status pass"
         );
-        for (key, state) in states.iter() {
-            if !state.programmed || self.observed.get(key) == addresses {
+        for key in missing {
+            if !programmed.contains(key) {
+                pass.waiting = true;
                 continue;
             }
             if !*self.leadership.borrow() {
                 break;
             }
-            ok &= self.write(key, &addresses).await;
+            pass.failed |= !self.write(key, &addresses).await;
         }
-        ok
+        pass
     }
 
     async fn write(&self, key: &ObjectKey, addresses: &[StatusAddress]) -> bool {

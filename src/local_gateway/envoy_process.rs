@@ -99,6 +99,11 @@ impl LocalEnvoy {
         self.spawn().await
     }
 
+    /// The process id, while Envoy runs (to signal it, e.g. to freeze it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
     /// Waits until Envoy exits by itself.
     pub async fn wait(&mut self) -> Result<std::process::ExitStatus, LocalGatewayError> {
         match self.child.as_mut() {

@@ -118,6 +118,18 @@ impl Envoy {
             .and_then(|s| s["value"].as_u64())
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the process: a stalled Envoy that
+    /// keeps its connections open but answers nothing.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.inner.pid().expect("Envoy is running");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// SIGKILL and reap: the harshest way an Envoy can go.
     pub fn kill(&mut self) {
         self.inner.kill();

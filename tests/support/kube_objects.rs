@@ -119,3 +119,19 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// An EndpointSlice of the Interlock Service `service` naming one replica's
+/// admin listener (port `admin`), as Kubernetes lists the ready replicas.
+pub fn peer_slice(ns: &str, service: &str, replica: &str, admin: SocketAddr) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "namespace": ns, "name": format!("{service}-{replica}"),
+            "labels": { "kubernetes.io/service-name": service },
+        },
+        "addressType": "IPv4",
+        "endpoints": [{ "addresses": [admin.ip().to_string()], "conditions": { "ready": true } }],
+        "ports": [{ "name": "admin", "port": admin.port(), "protocol": "TCP" }],
+    })
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::admin::programmed::{ingress_states, IngressState};
 use crate::world::ObjectKey;
@@ -20,8 +20,9 @@ use super::AdminState;
 /// Ingresses a `?summary` view lists: enough to fill a screen.
 const SUMMARY_LIMIT: usize = 50;
 
-/// Every served Ingress, plus totals.
-#[derive(Clone, Debug, Serialize)]
+/// Every served Ingress, plus totals. Also what the leader reads from the
+/// other replicas, to know whether an Ingress is programmed on their Envoys too.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngressesView {
     /// The snapshot version the states refer to.
     pub version: Option<String>,
@@ -40,7 +41,7 @@ pub struct IngressesView {
 }
 
 /// One Ingress.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct IngressView {
     /// `namespace/name`.
     pub ingress: String,
@@ -57,7 +58,7 @@ pub struct IngressView {
 }
 
 /// A node's rejection of config an Ingress needs.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RejectionView {
     /// The node.
     pub node: String,
