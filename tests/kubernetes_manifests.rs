@@ -80,6 +80,16 @@ fn the_deployment_passes_flags_interlock_accepts() {
     assert!(stderr.contains("cannot read kubeconfig"), "{stderr}");
     let probe = &container["readinessProbe"]["httpGet"];
     assert_eq!(probe["path"], "/readyz");
+    // --peer-service finds the replicas' admin ports by the Service port name.
+    let peers = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--peer-service="))
+        .expect("--peer-service");
+    let (ns, name) = peers.split_once('/').expect("NAMESPACE/NAME");
+    let service = find(&docs, "Service", name);
+    assert_eq!(service["metadata"]["namespace"], ns);
+    let ports = service["spec"]["ports"].as_array().expect("ports");
+    assert!(ports.iter().any(|p| p["name"] == "admin"), "{service}");
 }
 
 #[test]
