@@ -32,9 +32,7 @@ async fn wait_status(addr: std::net::SocketAddr, host: &str, status: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_gate_holds_xds_until_every_initial_list_completes() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     for i in 0..20 {
         cluster.route(&format!("app-{i}"), &host(i), "web");
     }
@@ -86,9 +84,7 @@ async fn sync_gate_holds_xds_until_every_initial_list_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relist_after_410_gone_never_fails_a_request() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     for i in 0..10 {
         cluster.route(&format!("app-{i}"), &host(i), "web");
     }
@@ -137,9 +133,7 @@ fn list_requests(cluster: &KubeCluster) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_scaled_to_zero_answers_503_then_recovers() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, web) = KubeCluster::with_web().await;
     cluster.route("app", "app.example", "web");
     let (interlock, _envoy) = cluster.serving("a", &[]).await;
     wait_status(interlock.http(), "app.example", 200).await;
@@ -264,9 +258,7 @@ async fn namespace_flag_watches_only_that_namespace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     let (cert, key) = certificate("secure.example");
     cluster
         .api

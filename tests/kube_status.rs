@@ -11,7 +11,7 @@ use support::kube_cluster::KubeCluster;
 use support::kube_objects::{ingress, lb_addresses, peer_slice, without_status};
 use support::prober::Prober;
 use support::tcp_forwarder::TcpForwarder;
-use support::{get, wait_for, Envoy, EnvoyOptions, InterlockProcess, Upstream};
+use support::{get, wait_for, Envoy, EnvoyOptions, InterlockProcess};
 
 const STARTUP: Duration = Duration::from_secs(30);
 const CONVERGE: Duration = Duration::from_secs(15);
@@ -56,9 +56,7 @@ fn patches(cluster: &KubeCluster, name: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_is_written_only_once_envoy_acked_the_routes() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("app", "app.example", "web");
     let mut foreign = ingress("default", "foreign", "nginx", "foreign.example", "web");
     foreign["status"] = json!({ "loadBalancer": { "ingress": [{ "ip": "198.51.100.9" }] } });
@@ -187,9 +185,7 @@ async fn status_is_written_only_once_envoy_acked_the_routes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_serve_identical_versions_and_only_the_leader_writes() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("first", "first.example", "web");
     // Each replica would write its own address: the status tells who wrote.
     let listeners = (support::free_port(), support::free_port());
@@ -255,9 +251,7 @@ async fn two_replicas_serve_identical_versions_and_only_the_leader_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_streams_before_exiting() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("app", "app.example", "web");
     let (mut interlock, envoy) = cluster
         .serving(
@@ -330,9 +324,7 @@ async fn sigterm_drains_streams_before_exiting() {
 /// the identical snapshot, has nothing new to send them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn envoys_move_to_another_replica_without_new_config_or_failures() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     for i in 0..5 {
         cluster.route(&format!("app-{i}"), &format!("app-{i}.example"), "web");
     }
@@ -413,9 +405,7 @@ async fn envoys_move_to_another_replica_without_new_config_or_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_service_address_becomes_the_ingress_address_and_follows_it() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("app", "app.example", "web");
     let gateway = |lb: Value| {
         json!({
@@ -488,9 +478,7 @@ async fn peered_replicas(cluster: &KubeCluster) -> (InterlockProcess, InterlockP
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_without_envoys_writes_once_its_peers_envoys_have_the_ingress() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("app", "app.example", "web");
     let (a, b) = peered_replicas(&cluster).await;
     // The only Envoy is connected to the follower.
@@ -504,9 +492,7 @@ async fn a_leader_without_envoys_writes_once_its_peers_envoys_have_the_ingress()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_waits_for_the_envoys_of_every_replica() {
-    let cluster = KubeCluster::start().await;
-    let web = Upstream::start("web").await;
-    cluster.backend("web", &web);
+    let (cluster, _web) = KubeCluster::with_web().await;
     cluster.route("first", "first.example", "web");
     let (a, b) = peered_replicas(&cluster).await;
     let _envoy_a = Envoy::start(EnvoyOptions::new(a.xds_port, false)).await;

@@ -36,6 +36,14 @@ impl KubeCluster {
         }
     }
 
+    /// [`KubeCluster::start`] plus Service `web` backed by an upstream answering `web`.
+    pub async fn with_web() -> (KubeCluster, Upstream) {
+        let cluster = KubeCluster::start().await;
+        let web = Upstream::start("web").await;
+        cluster.backend("web", &web);
+        (cluster, web)
+    }
+
     /// Starts a replica of `interlock serve` named `identity` against this cluster.
     pub fn replica(&self, identity: &str, extra: &[&str]) -> InterlockProcess {
         InterlockProcess::start(&self.kubeconfig, self.dir.path(), identity, None, extra)

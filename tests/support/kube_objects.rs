@@ -49,6 +49,13 @@ pub fn service(ns: &str, name: &str) -> Value {
 /// ready, port `http` taken from the first backend (all must share it).
 pub fn endpoint_slice(ns: &str, service: &str, backends: &[SocketAddr]) -> Value {
     let port = backends.first().map_or(8080, SocketAddr::port);
+    let name = format!("{service}-abcde");
+    slice(ns, service, &name, backends, ("http", port))
+}
+
+/// An EndpointSlice `name` of `service`: every address of `backends`, ready,
+/// with one port (name, number).
+fn slice(ns: &str, service: &str, name: &str, backends: &[SocketAddr], port: (&str, u16)) -> Value {
     let endpoints: Vec<Value> = backends
         .iter()
         .map(|b| json!({ "addresses": [b.ip().to_string()], "conditions": { "ready": true } }))
@@ -57,12 +64,12 @@ pub fn endpoint_slice(ns: &str, service: &str, backends: &[SocketAddr]) -> Value
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": {
-            "namespace": ns, "name": format!("{service}-abcde"),
+            "namespace": ns, "name": name,
             "labels": { "kubernetes.io/service-name": service },
         },
         "addressType": "IPv4",
         "endpoints": endpoints,
-        "ports": [{ "name": "http", "port": port, "protocol": "TCP" }],
+        "ports": [{ "name": port.0, "port": port.1, "protocol": "TCP" }],
     })
 }
 
@@ -123,15 +130,6 @@ pub fn base64(bytes: &[u8]) -> String {
 /// An EndpointSlice of the Interlock Service `service` naming one replica's
 /// admin listener (port `admin`), as Kubernetes lists the ready replicas.
 pub fn peer_slice(ns: &str, service: &str, replica: &str, admin: SocketAddr) -> Value {
-    json!({
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "namespace": ns, "name": format!("{service}-{replica}"),
-            "labels": { "kubernetes.io/service-name": service },
-        },
-        "addressType": "IPv4",
-        "endpoints": [{ "addresses": [admin.ip().to_string()], "conditions": { "ready": true } }],
-        "ports": [{ "name": "admin", "port": admin.port(), "protocol": "TCP" }],
-    })
+    let name = format!("{service}-{replica}");
+    slice(ns, service, &name, &[admin], ("admin", admin.port()))
 }
