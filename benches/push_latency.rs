@@ -26,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
 use interlock::snapshot::ResourceType;
-use measure::{mib, percentile, proc_status_kib};
+use measure::{cpu_time, mib, percentile, proc_status_kib};
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
+use support::route_ack::{next_route_table_ack, route_table_version};
 use support::Upstream;
 
 const UPSTREAMS: usize = 10;
@@ -71,37 +72,11 @@ fn ingress_files(range: std::ops::Range<usize>, prefix: &str) -> Vec<(String, St
         .collect()
 }
 
-/// User + system CPU time of this process.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
 struct SizeResult {
     ingresses: usize,
     latencies_ms: Vec<f64>,
     rss_mb: f64,
     cpu_ms: f64,
-}
-
-async fn current_route_version(gw: &FileGateway) -> Option<String> {
-    gw.plane.store.current().and_then(|s| {
-        s.get(ResourceType::Route, "http")
-            .map(|r| r.version().to_owned())
-    })
 }
 
 async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeResult {
@@ -131,34 +106,20 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
     for k in 1..=changes {
         // Past the quiet window, as a person or script applying one change would be.
         tokio::time::sleep(Duration::from_millis(120)).await;
-        let before = current_route_version(&gw).await;
+        let before = route_table_version(&gw.plane.store, "http");
         let tmp = gw.path(".hot.tmp");
         std::fs::write(&tmp, hot(k)).expect("write");
         let written = Instant::now();
         std::fs::rename(&tmp, gw.path("hot.yaml")).expect("rename");
-        let deadline = written + TIMEOUT;
-        let version = loop {
-            let now = current_route_version(&gw).await;
-            if now != before {
-                break now.expect("a route table");
-            }
-            assert!(Instant::now() < deadline, "change {k} never published");
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        let acked_at = loop {
-            if let Some(status) = tracker.node(&node) {
-                let rds = &status.types[ResourceType::Route];
-                if rds
-                    .acked
-                    .get("http")
-                    .is_some_and(|r| r.version() == version)
-                {
-                    break rds.last_acked_at.expect("an ACK time");
-                }
-            }
-            assert!(Instant::now() < deadline, "change {k} never ACKed");
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
+        let acked_at = next_route_table_ack(
+            &gw.plane.store,
+            &tracker,
+            &node,
+            "http",
+            before.as_deref(),
+            written + TIMEOUT,
+        )
+        .await;
         latencies.push(acked_at.saturating_duration_since(written).as_secs_f64() * 1e3);
     }
     let cpu = cpu_time().saturating_sub(cpu_before);

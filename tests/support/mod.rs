@@ -15,6 +15,7 @@ pub mod kube_objects;
 pub mod ports;
 pub mod prober;
 pub mod resources;
+pub mod route_ack;
 pub mod routes;
 pub mod tcp_forwarder;
 pub mod tls;
