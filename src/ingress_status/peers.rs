@@ -14,6 +14,7 @@ use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
 use super::service_ref::ServiceRef;
+use crate::sources::kube::WatchBackoff;
 use crate::world::SERVICE_NAME_LABEL;
 
 /// The name of the Service port that reaches a replica's admin listener.
@@ -29,7 +30,7 @@ pub async fn watch_peers(
     let api = Api::<EndpointSlice>::namespaced(client, &service.namespace);
     let config =
         watcher::Config::default().labels(&format!("{SERVICE_NAME_LABEL}={}", service.name));
-    let stream = watcher(api, config).default_backoff();
+    let stream = watcher(api, config).backoff(WatchBackoff::default());
     tokio::pin!(stream);
     let mut slices: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
     let mut listing: Option<BTreeMap<String, Vec<SocketAddr>>> = None;

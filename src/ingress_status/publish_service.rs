@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::address::{from_service, StatusAddress};
 use super::service_ref::ServiceRef;
+use crate::sources::kube::WatchBackoff;
 
 /// Watches the Service and keeps `addresses` at its load-balancer addresses.
 /// A Service without any (yet), or deleted, leaves the last known ones: an
@@ -22,7 +23,7 @@ pub async fn watch_publish_service(
 ) {
     let api = Api::<Service>::namespaced(client, &service.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={}", service.name));
-    let stream = watcher(api, config).default_backoff();
+    let stream = watcher(api, config).backoff(WatchBackoff::default());
     tokio::pin!(stream);
     let mut failing = false;
     while let Some(event) = stream.next().await {

@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressLoadBalancerIngress};
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource};
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::{info, warn};
 
+use super::backoff::WatchBackoff;
 use super::observed_status::ObservedIngressStatus;
 use super::scrub::scrub;
 use super::source::source_name;
@@ -50,12 +51,9 @@ struct Intake {
 
 impl Intake {
     fn admit(&self, object: impl Watched) -> Object {
-        let mut object = object.into_object();
-        scrub(object.meta_mut());
-        if let Object::Ingress(ingress) = &mut object {
-            if let Some(key) = ObjectKey::of(&ingress.metadata, true) {
-                self.observed.set(key, take_addresses(ingress));
-            }
+        let (object, status) = split(object);
+        if let Some((key, addresses)) = status {
+            self.observed.set(key, addresses);
         }
         object
     }
@@ -65,13 +63,8 @@ impl Intake {
         let objects = objects
             .into_iter()
             .map(|o| {
-                let mut object = o.into_object();
-                scrub(object.meta_mut());
-                if let Object::Ingress(ingress) = &mut object {
-                    if let Some(key) = ObjectKey::of(&ingress.metadata, true) {
-                        statuses.insert(key, take_addresses(ingress));
-                    }
-                }
+                let (object, status) = split(o);
+                statuses.extend(status);
                 object
             })
             .collect();
@@ -88,15 +81,24 @@ impl Intake {
     }
 }
 
-fn take_addresses(
-    ingress: &mut Ingress,
-) -> Vec<k8s_openapi::api::networking::v1::IngressLoadBalancerIngress> {
-    ingress
-        .status
-        .take()
-        .and_then(|s| s.load_balancer)
-        .and_then(|lb| lb.ingress)
-        .unwrap_or_default()
+/// The world's object (metadata scrubbed), and for an Ingress its key and
+/// the addresses its status had (taken out of the object).
+fn split(object: impl Watched) -> (Object, Option<(ObjectKey, Vec<IngressLoadBalancerIngress>)>) {
+    let mut object = object.into_object();
+    scrub(object.meta_mut());
+    let status = match &mut object {
+        Object::Ingress(ingress) => ObjectKey::of(&ingress.metadata, true).map(|key| {
+            let addresses = ingress
+                .status
+                .take()
+                .and_then(|s| s.load_balancer)
+                .and_then(|lb| lb.ingress)
+                .unwrap_or_default();
+            (key, addresses)
+        }),
+        _ => None,
+    };
+    (object, status)
 }
 
 /// Watches `api` until `events` is closed. Errors (API server down, 410 Gone,
@@ -110,7 +112,7 @@ pub(super) async fn watch_kind<K: Watched>(
 ) {
     let intake = Intake { observed };
     let source = source_name(K::KIND);
-    let stream = watcher(api, config).default_backoff();
+    let stream = watcher(api, config).backoff(WatchBackoff::default());
     tokio::pin!(stream);
     let mut listing: Option<Vec<K>> = None;
     let mut failing = false;

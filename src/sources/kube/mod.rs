@@ -6,6 +6,7 @@
 //! [`WorldEvent::Replace`](crate::world::WorldEvent::Replace), so the world never
 //! holds a kind half-listed and no snapshot is built from one (invariant 1).
 
+mod backoff;
 mod client;
 mod config;
 mod kind_watch;
@@ -13,6 +14,7 @@ mod observed_status;
 mod scrub;
 mod source;
 
+pub use backoff::WatchBackoff;
 pub use client::{connect, KubeSourceError};
 pub use config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 pub use observed_status::ObservedIngressStatus;
