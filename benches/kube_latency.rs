@@ -31,7 +31,7 @@ use serde_json::json;
 use support::control_plane::ControlPlane;
 use support::fake_kube::{FakeApiServer, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE};
 use support::kube_objects::{endpoint_slice, ingress, ingress_class, service};
-use support::route_ack::{next_route_table_ack, route_table_version};
+use support::route_ack::{change_latencies, wait_domains_acked};
 use support::{Envoy, EnvoyOptions, Upstream};
 use tokio::sync::mpsc;
 
@@ -122,35 +122,15 @@ async fn measure(n: usize, changes: usize, upstreams: &[Upstream]) -> Row {
     let gw = start(n, upstreams).await;
     let node = gw.envoy.options().node_id.clone();
     let tracker = gw.plane.tracker.clone();
-    let deadline = Instant::now() + TIMEOUT;
-    while support::gateway::acked_domains_of(&tracker, &node).len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "initial config for {n} Ingresses not ACKed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_domains_acked(&tracker, &node, n, TIMEOUT).await;
     let cpu_before = cpu_time();
-    let mut latencies = Vec::with_capacity(changes);
-    for k in 1..=changes {
-        // Past the quiet window, as a person or script applying one change would be.
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        let before = route_table_version(&gw.plane.store, "http");
+    let latencies = change_latencies(&gw.plane.store, &tracker, &node, changes, TIMEOUT, |k| {
         let written = Instant::now();
         gw.api.apply(bench_ingress(0, k));
-        let acked = next_route_table_ack(
-            &gw.plane.store,
-            &tracker,
-            &node,
-            "http",
-            before.as_deref(),
-            written + TIMEOUT,
-        )
-        .await;
-        latencies.push(acked.saturating_duration_since(written).as_secs_f64() * 1e3);
-    }
+        written
+    })
+    .await;
     let cpu_ms = (cpu_time().saturating_sub(cpu_before)).as_secs_f64() * 1e3 / changes as f64;
-    latencies.sort_by(|a, b| a.total_cmp(b));
 
     // A re-list of everything, the cluster unchanged.
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -30,7 +30,7 @@ use measure::{cpu_time, mib, percentile, proc_status_kib};
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
-use support::route_ack::{next_route_table_ack, route_table_version};
+use support::route_ack::{change_latencies, wait_domains_acked};
 use support::Upstream;
 
 const UPSTREAMS: usize = 10;
@@ -92,38 +92,17 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
     let gw = FileGateway::start_with(false, &refs, DebounceConfig::default()).await;
     let node = gw.node().to_owned();
     let tracker = gw.plane.tracker.clone();
-    let deadline = Instant::now() + TIMEOUT;
-    while acked_domains_of(&tracker, &node).len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "initial config for {n} Ingresses not ACKed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-
+    wait_domains_acked(&tracker, &node, n, TIMEOUT).await;
     let cpu_before = cpu_time();
-    let mut latencies = Vec::with_capacity(changes);
-    for k in 1..=changes {
-        // Past the quiet window, as a person or script applying one change would be.
-        tokio::time::sleep(Duration::from_millis(120)).await;
-        let before = route_table_version(&gw.plane.store, "http");
+    let latencies = change_latencies(&gw.plane.store, &tracker, &node, changes, TIMEOUT, |k| {
         let tmp = gw.path(".hot.tmp");
         std::fs::write(&tmp, hot(k)).expect("write");
         let written = Instant::now();
         std::fs::rename(&tmp, gw.path("hot.yaml")).expect("rename");
-        let acked_at = next_route_table_ack(
-            &gw.plane.store,
-            &tracker,
-            &node,
-            "http",
-            before.as_deref(),
-            written + TIMEOUT,
-        )
-        .await;
-        latencies.push(acked_at.saturating_duration_since(written).as_secs_f64() * 1e3);
-    }
+        written
+    })
+    .await;
     let cpu = cpu_time().saturating_sub(cpu_before);
-    latencies.sort_by(|a, b| a.total_cmp(b));
     SizeResult {
         ingresses: n,
         latencies_ms: latencies,

@@ -47,3 +47,47 @@ pub async fn next_route_table_ack(
         tokio::time::sleep(poll).await;
     }
 }
+
+/// Waits until `node` has ACKed a route table with at least `n` domains.
+pub async fn wait_domains_acked(tracker: &AckTracker, node: &str, n: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while super::gateway::acked_domains_of(tracker, node).len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "initial config for {n} hosts not ACKed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Makes `changes` changes, one at a time, each past the debounce quiet window
+/// (as a person or script applying one change would): `change(k)` makes change
+/// `k` and returns when it was written. Returns the write → ACK latencies of
+/// route table `http`, sorted, in milliseconds.
+pub async fn change_latencies(
+    store: &SnapshotStore,
+    tracker: &AckTracker,
+    node: &str,
+    changes: usize,
+    timeout: Duration,
+    mut change: impl FnMut(usize) -> Instant,
+) -> Vec<f64> {
+    let mut latencies = Vec::with_capacity(changes);
+    for k in 1..=changes {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let before = route_table_version(store, "http");
+        let written = change(k);
+        let acked = next_route_table_ack(
+            store,
+            tracker,
+            node,
+            "http",
+            before.as_deref(),
+            written + timeout,
+        )
+        .await;
+        latencies.push(acked.saturating_duration_since(written).as_secs_f64() * 1e3);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    latencies
+}
