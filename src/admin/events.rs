@@ -89,6 +89,7 @@ impl EventHub {
         let mut xds = tracker.subscribe();
         loop {
             let mut snapshot_changed = false;
+            let mut xds_events = Vec::new();
             tokio::select! {
                 changed = published.changed() => {
                     if changed.is_err() {
@@ -97,7 +98,7 @@ impl EventHub {
                     snapshot_changed = true;
                 }
                 event = xds.recv() => match event {
-                    Ok(event) => self.emit(AdminEvent::Xds(event)),
+                    Ok(event) => xds_events.push(event),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
@@ -108,8 +109,13 @@ impl EventHub {
                 published.borrow_and_update();
                 snapshot_changed = true;
             }
-            // States are stored before any event about them goes out: whoever
-            // an event wakes reads states at least as new as the event.
+            // Everything queued is folded into this round, and the states are
+            // computed after it (so they reflect every ACK announced) and stored
+            // before any event goes out (so whoever an event wakes reads states
+            // at least as new as the event).
+            while let Ok(event) = xds.try_recv() {
+                xds_events.push(event);
+            }
             let (before, states) = self.refresh(&store, &tracker, &pipeline);
             if snapshot_changed {
                 if let Some(snapshot) = store.current() {
@@ -121,8 +127,7 @@ impl EventHub {
                     });
                 }
             }
-            // Whatever else is queued goes out before the transitions it may cause.
-            while let Ok(event) = xds.try_recv() {
+            for event in xds_events {
                 self.emit(AdminEvent::Xds(event));
             }
             self.emit_transitions(&before, &states);
