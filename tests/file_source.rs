@@ -509,6 +509,33 @@ async fn a_burst_of_writes_settles_on_the_final_content() {
         .await;
 }
 
+/// A file closed after writing, or renamed into place, is complete: it is
+/// read at once, not after the quiet window that waits out unsettled bursts.
+#[tokio::test]
+async fn a_file_renamed_into_place_is_read_without_waiting_for_quiet() {
+    let tmp = new_dir();
+    let dir = tmp.path().to_owned();
+    // A quiet window far longer than the wait below: only a settled event can
+    // end the batch in time.
+    let quiet = WAIT * 6;
+    let mut running = start_with(tmp, dir, |s| s.with_debounce(quiet, quiet * 2)).await;
+    let tmp_path = running.path(".web.yaml.tmp");
+    write(&tmp_path, &service("web", 8080));
+    fs::rename(&tmp_path, running.path("web.yaml")).expect("rename into place");
+    running
+        .settle("the renamed file, before the quiet window ends", |w| {
+            service_port(w, "web") == Some(8080)
+        })
+        .await;
+    // And a file written in place is read once it is closed.
+    write(&running.path("web.yaml"), &service("web", 8081));
+    running
+        .settle("the rewritten file, once closed", |w| {
+            service_port(w, "web") == Some(8081)
+        })
+        .await;
+}
+
 // === robustness ===
 
 #[tokio::test]

@@ -19,11 +19,11 @@ use crate::world::WorldEvent;
 /// The name this source reports in [`WorldEvent::Synced`], for the sync gate.
 pub const SOURCE_NAME: &str = "file";
 
-/// Quiet time that ends a burst of file events. Editors and `kubectl`-style
-/// tools write, rename and chmod within a millisecond or two; a short window
-/// keeps an edit's latency low (it is most of the push latency budget) while
-/// reading each save about once. A save caught half-way is safe anyway: a file
-/// that does not parse keeps its objects until the next pass reads it whole.
+/// Quiet time that ends a burst of file events that never settle (no close
+/// or rename event, e.g. some network file systems); a close after writing
+/// or a rename into place is read at once. A save caught half-way is safe
+/// anyway: a file that does not parse keeps its objects until the next pass
+/// reads it whole.
 const DEFAULT_QUIET: Duration = Duration::from_millis(2);
 /// Longest a burst can postpone a pass, so a file rewritten continuously is
 /// still picked up.
@@ -155,29 +155,42 @@ impl FileSource {
 
     /// Waits for file events (or the resync interval) and gathers a burst of
     /// them until the directory has been quiet for `quiet`, or `max_delay` has
-    /// passed. `None` when the receiver of world events is gone.
+    /// passed, or a settled event (a file closed after writing, renamed into
+    /// place, removed) arrives: then whatever is already queued joins the
+    /// batch and it is read at once. `None` when the receiver of world events
+    /// is gone.
     async fn next_batch(
         &self,
         signals: &mut mpsc::UnboundedReceiver<Signal>,
         events: &mpsc::Sender<WorldEvent>,
     ) -> Option<Dirty> {
         let mut dirty = Dirty::default();
-        tokio::select! {
+        let first = tokio::select! {
             _ = events.closed() => return None,
-            signal = signals.recv() => dirty.add(signal?),
+            signal = signals.recv() => signal?,
             _ = tokio::time::sleep(self.resync) => return Some(dirty),
-        }
+        };
+        let mut settled = first.is_settled();
+        dirty.add(first);
         let deadline = Instant::now() + self.max_delay;
-        loop {
+        while !settled {
             let quiet_until = (Instant::now() + self.quiet).min(deadline);
             tokio::select! {
-                signal = signals.recv() => dirty.add(signal?),
+                signal = signals.recv() => {
+                    let signal = signal?;
+                    settled = signal.is_settled();
+                    dirty.add(signal);
+                }
                 _ = tokio::time::sleep_until(quiet_until) => return Some(dirty),
             }
             if Instant::now() >= deadline {
                 return Some(dirty);
             }
         }
+        while let Ok(signal) = signals.try_recv() {
+            dirty.add(signal);
+        }
+        Some(dirty)
     }
 
     /// Re-establishes the watch when the directory is not the one watched

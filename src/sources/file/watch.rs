@@ -5,17 +5,27 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Something happened in the directory.
 #[derive(Debug)]
 pub(super) enum Signal {
-    /// These paths were created, written, renamed or removed.
+    /// These paths were created or are being written: more may follow.
     Paths(Vec<PathBuf>),
+    /// These paths reached a state worth reading at once: closed after
+    /// writing, renamed into (or out of) place, or removed.
+    Settled(Vec<PathBuf>),
     /// Events were lost (queue overflow or a watcher error): reread everything.
     Rescan,
+}
+
+impl Signal {
+    /// True when the pass need not wait for the directory to be quiet.
+    pub(super) fn is_settled(&self) -> bool {
+        matches!(self, Signal::Settled(_) | Signal::Rescan)
+    }
 }
 
 /// What the next pass must reread even if its fingerprint looks unchanged
@@ -40,7 +50,7 @@ impl Dirty {
     /// Folds one signal in.
     pub(super) fn add(&mut self, signal: Signal) {
         match signal {
-            Signal::Paths(paths) => self.paths.extend(paths),
+            Signal::Paths(paths) | Signal::Settled(paths) => self.paths.extend(paths),
             Signal::Rescan => self.all = true,
         }
     }
@@ -56,6 +66,7 @@ pub(super) fn watch(
         let signal = match result {
             Ok(event) if event.need_rescan() => Signal::Rescan,
             Ok(event) if is_noise(&event.kind) => return,
+            Ok(event) if is_settled(&event.kind) => Signal::Settled(event.paths),
             Ok(event) => Signal::Paths(event.paths),
             Err(error) => {
                 tracing::warn!("file watcher error, rereading the directory: {error}");
@@ -67,6 +78,18 @@ pub(super) fn watch(
     })?;
     watcher.watch(dir, RecursiveMode::NonRecursive)?;
     Ok(watcher)
+}
+
+/// A file closed after writing, renamed (editors and `kubectl`-style tools
+/// write a temporary file and rename it into place; a ConfigMap volume swaps
+/// its `..data` symlink) or removed is complete: no reason to wait.
+fn is_settled(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(_))
+            | EventKind::Remove(_)
+    )
 }
 
 /// Opening and reading change nothing (and the source's own reads cause
