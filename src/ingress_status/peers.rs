@@ -11,10 +11,10 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::service_ref::ServiceRef;
-use crate::sources::kube::WatchBackoff;
+use crate::sources::kube::{WatchBackoff, WatchOutage};
 use crate::world::SERVICE_NAME_LABEL;
 
 /// The name of the Service port that reaches a replica's admin listener.
@@ -34,30 +34,33 @@ pub async fn watch_peers(
     tokio::pin!(stream);
     let mut slices: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
     let mut listing: Option<BTreeMap<String, Vec<SocketAddr>>> = None;
-    let mut failing = false;
+    let mut outage = WatchOutage::new(format!("peer service {service}"));
     while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => {
+                outage.succeeded();
+                event
+            }
+            Err(e) => {
+                outage.failed(&e);
+                continue;
+            }
+        };
         match event {
-            Ok(Event::Init) => listing = Some(BTreeMap::new()),
-            Ok(Event::InitApply(slice)) => {
+            Event::Init => listing = Some(BTreeMap::new()),
+            Event::InitApply(slice) => {
                 listing
                     .get_or_insert_with(BTreeMap::new)
                     .insert(slice.name_any(), admin_addresses(&slice));
             }
-            Ok(Event::InitDone) => slices = listing.take().unwrap_or_default(),
-            Ok(Event::Apply(slice)) => {
+            Event::InitDone => slices = listing.take().unwrap_or_default(),
+            Event::Apply(slice) => {
                 slices.insert(slice.name_any(), admin_addresses(&slice));
             }
-            Ok(Event::Delete(slice)) => {
+            Event::Delete(slice) => {
                 slices.remove(&slice.name_any());
             }
-            Err(e) => {
-                if !std::mem::replace(&mut failing, true) {
-                    warn!(service = %service, error = %e, "cannot watch the peer service; retrying");
-                }
-                continue;
-            }
         }
-        failing = false;
         if listing.is_some() {
             continue;
         }

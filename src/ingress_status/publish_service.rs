@@ -7,11 +7,11 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::address::{from_service, StatusAddress};
 use super::service_ref::ServiceRef;
-use crate::sources::kube::WatchBackoff;
+use crate::sources::kube::{WatchBackoff, WatchOutage};
 
 /// Watches the Service and keeps `addresses` at its load-balancer addresses.
 /// A Service without any (yet), or deleted, leaves the last known ones: an
@@ -25,19 +25,21 @@ pub async fn watch_publish_service(
     let config = watcher::Config::default().fields(&format!("metadata.name={}", service.name));
     let stream = watcher(api, config).backoff(WatchBackoff::default());
     tokio::pin!(stream);
-    let mut failing = false;
+    let mut outage = WatchOutage::new(format!("publish service {service}"));
     while let Some(event) = stream.next().await {
-        let object = match event {
-            Ok(Event::Apply(s) | Event::InitApply(s)) => s,
-            Ok(_) => continue,
+        let event = match event {
+            Ok(event) => {
+                outage.succeeded();
+                event
+            }
             Err(e) => {
-                if !std::mem::replace(&mut failing, true) {
-                    warn!(service = %service, error = %e, "cannot watch the publish service; retrying");
-                }
+                outage.failed(&e);
                 continue;
             }
         };
-        failing = false;
+        let (Event::Apply(object) | Event::InitApply(object)) = event else {
+            continue;
+        };
         let found: Vec<StatusAddress> = object
             .status
             .and_then(|s| s.load_balancer)

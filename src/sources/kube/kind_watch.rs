@@ -12,10 +12,11 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::backoff::WatchBackoff;
 use super::observed_status::ObservedIngressStatus;
+use super::outage::WatchOutage;
 use super::scrub::scrub;
 use super::source::source_name;
 use crate::world::{Kind, Object, ObjectKey, ObjectRef, WorldEvent};
@@ -102,8 +103,8 @@ fn split(object: impl Watched) -> (Object, Option<(ObjectKey, Vec<IngressLoadBal
 }
 
 /// Watches `api` until `events` is closed. Errors (API server down, 410 Gone,
-/// forbidden) are logged and retried with kube-rs's default backoff; a watch
-/// that expired re-lists, and the re-list replaces the kind in one event.
+/// forbidden) are logged and retried with [`WatchBackoff`]; a watch that
+/// expired re-lists, and the re-list replaces the kind in one event.
 pub(super) async fn watch_kind<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
@@ -115,20 +116,15 @@ pub(super) async fn watch_kind<K: Watched>(
     let stream = watcher(api, config).backoff(WatchBackoff::default());
     tokio::pin!(stream);
     let mut listing: Option<Vec<K>> = None;
-    let mut failing = false;
+    let mut outage = WatchOutage::new(K::KIND.to_string());
     while let Some(event) = stream.next().await {
         let event = match event {
             Ok(event) => {
-                if std::mem::take(&mut failing) {
-                    info!(kind = %K::KIND, "watch recovered");
-                }
+                outage.succeeded();
                 event
             }
             Err(e) => {
-                // Logged once per outage, not on every retry.
-                if !std::mem::replace(&mut failing, true) {
-                    warn!(kind = %K::KIND, error = %e, "watch failed; retrying with backoff (the last good state keeps serving)");
-                }
+                outage.failed(&e);
                 continue;
             }
         };
