@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
 use tracing::info;
 
 use super::service_ref::ServiceRef;
-use crate::sources::kube::{WatchBackoff, WatchOutage};
+use crate::sources::kube::resilient_watch;
 use crate::world::SERVICE_NAME_LABEL;
 
 /// The name of the Service port that reaches a replica's admin listener.
@@ -30,22 +29,11 @@ pub async fn watch_peers(
     let api = Api::<EndpointSlice>::namespaced(client, &service.namespace);
     let config =
         watcher::Config::default().labels(&format!("{SERVICE_NAME_LABEL}={}", service.name));
-    let stream = watcher(api, config).backoff(WatchBackoff::default());
+    let stream = resilient_watch(api, config, format!("peer service {service}"));
     tokio::pin!(stream);
     let mut slices: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
     let mut listing: Option<BTreeMap<String, Vec<SocketAddr>>> = None;
-    let mut outage = WatchOutage::new(format!("peer service {service}"));
     while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(event) => {
-                outage.succeeded();
-                event
-            }
-            Err(e) => {
-                outage.failed(&e);
-                continue;
-            }
-        };
         match event {
             Event::Init => listing = Some(BTreeMap::new()),
             Event::InitApply(slice) => {

@@ -2,8 +2,7 @@
 //! LoadBalancer status of the Service in front of the Envoys.
 
 use k8s_openapi::api::core::v1::Service;
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio_stream::StreamExt;
@@ -11,7 +10,7 @@ use tracing::info;
 
 use super::address::{from_service, StatusAddress};
 use super::service_ref::ServiceRef;
-use crate::sources::kube::{WatchBackoff, WatchOutage};
+use crate::sources::kube::resilient_watch;
 
 /// Watches the Service and keeps `addresses` at its load-balancer addresses.
 /// A Service without any (yet), or deleted, leaves the last known ones: an
@@ -23,20 +22,9 @@ pub async fn watch_publish_service(
 ) {
     let api = Api::<Service>::namespaced(client, &service.namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={}", service.name));
-    let stream = watcher(api, config).backoff(WatchBackoff::default());
+    let stream = resilient_watch(api, config, format!("publish service {service}"));
     tokio::pin!(stream);
-    let mut outage = WatchOutage::new(format!("publish service {service}"));
     while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(event) => {
-                outage.succeeded();
-                event
-            }
-            Err(e) => {
-                outage.failed(&e);
-                continue;
-            }
-        };
         let (Event::Apply(object) | Event::InitApply(object)) = event else {
             continue;
         };

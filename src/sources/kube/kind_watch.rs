@@ -6,17 +6,15 @@ use std::fmt::Debug;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass, IngressLoadBalancerIngress};
-use kube::runtime::watcher::{self, watcher, Event};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::info;
 
-use super::backoff::WatchBackoff;
 use super::observed_status::ObservedIngressStatus;
-use super::outage::WatchOutage;
+use super::resilient_watch::resilient_watch;
 use super::scrub::scrub;
 use super::source::source_name;
 use crate::world::{Kind, Object, ObjectKey, ObjectRef, WorldEvent};
@@ -102,9 +100,9 @@ fn split(object: impl Watched) -> (Object, Option<(ObjectKey, Vec<IngressLoadBal
     (object, status)
 }
 
-/// Watches `api` until `events` is closed. Errors (API server down, 410 Gone,
-/// forbidden) are logged and retried with [`WatchBackoff`]; a watch that
-/// expired re-lists, and the re-list replaces the kind in one event.
+/// Watches `api` until `events` is closed (errors are retried, see
+/// [`resilient_watch`]); a watch that expired re-lists, and the re-list
+/// replaces the kind in one event.
 pub(super) async fn watch_kind<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
@@ -113,21 +111,10 @@ pub(super) async fn watch_kind<K: Watched>(
 ) {
     let intake = Intake { observed };
     let source = source_name(K::KIND);
-    let stream = watcher(api, config).backoff(WatchBackoff::default());
+    let stream = resilient_watch(api, config, K::KIND.to_string());
     tokio::pin!(stream);
     let mut listing: Option<Vec<K>> = None;
-    let mut outage = WatchOutage::new(K::KIND.to_string());
     while let Some(event) = stream.next().await {
-        let event = match event {
-            Ok(event) => {
-                outage.succeeded();
-                event
-            }
-            Err(e) => {
-                outage.failed(&e);
-                continue;
-            }
-        };
         let out = match event {
             Event::Init => {
                 listing = Some(Vec::new());

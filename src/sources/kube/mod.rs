@@ -11,7 +11,7 @@ mod client;
 mod config;
 mod kind_watch;
 mod observed_status;
-mod outage;
+mod resilient_watch;
 mod scrub;
 mod source;
 
@@ -19,5 +19,5 @@ pub use backoff::WatchBackoff;
 pub use client::{connect, KubeSourceError};
 pub use config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 pub use observed_status::ObservedIngressStatus;
-pub use outage::WatchOutage;
+pub use resilient_watch::resilient_watch;
 pub use source::{source_name, KubeSource};
