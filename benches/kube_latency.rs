@@ -26,7 +26,9 @@ use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
 use interlock::snapshot::SnapshotStore;
 use interlock::sources::kube::{KubeSource, KubeSourceConfig};
 use interlock::translate::TranslateConfig;
-use measure::{cpu_time, mib, percentile, proc_status_kib};
+use measure::{
+    cpu_time, env_number, env_numbers, mib, percentile, proc_status_kib, two_worker_runtime,
+};
 use serde_json::json;
 use support::control_plane::ControlPlane;
 use support::fake_kube::{FakeApiServer, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE};
@@ -172,20 +174,9 @@ async fn measure(n: usize, changes: usize, upstreams: &[Upstream]) -> Row {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("KUBE_SIZES")
-        .unwrap_or_else(|_| "1000,10000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let changes: usize = std::env::var("KUBE_CHANGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let sizes = env_numbers("KUBE_SIZES", "1000,10000");
+    let changes = env_number("KUBE_CHANGES", 200);
+    let runtime = two_worker_runtime();
     runtime.block_on(async {
         let mut upstreams = Vec::new();
         for k in 0..UPSTREAMS {

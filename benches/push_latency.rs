@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
 use interlock::snapshot::ResourceType;
-use measure::{cpu_time, mib, percentile, proc_status_kib};
+use measure::{
+    cpu_time, env_number, env_numbers, mib, percentile, proc_status_kib, two_worker_runtime,
+};
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
@@ -194,25 +196,14 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("PUSH_SIZES")
-        .unwrap_or_else(|_| "100,1000,10000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let changes: usize = std::env::var("PUSH_CHANGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let sizes = env_numbers("PUSH_SIZES", "100,1000,10000");
+    let changes = env_number("PUSH_CHANGES", 200);
     if std::env::var("PUSH_DEBUG").is_ok() {
         tracing_subscriber::fmt()
             .with_env_filter("interlock=debug")
             .init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = two_worker_runtime();
     runtime.block_on(async {
         let mut upstreams = Vec::new();
         for k in 0..UPSTREAMS {

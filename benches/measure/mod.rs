@@ -59,3 +59,30 @@ pub fn cpu_time() -> Duration {
     // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
+
+/// A comma-separated list of numbers from environment variable `name`
+/// (a bench knob such as `PUSH_SIZES`), else `default`.
+pub fn env_numbers(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// A number from environment variable `name`, else `default`.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The two-worker runtime the end-to-end benches run in (the machine has 2 cores).
+pub fn two_worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}

@@ -15,7 +15,7 @@ use interlock::sources::file::FileSource;
 use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
 use interlock::xds::{AckTracker, AdsServer, Drain};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tracing::info;
 
 use super::serve_kube::{self, KubeArgs};
@@ -191,9 +191,13 @@ async fn drain_streams(drain: &Drain, tracker: &AckTracker, timeout: Duration) {
         ?timeout,
         "draining: not ready, refusing new xDS streams"
     );
+    let mut events = tracker.subscribe();
     let all_left = async {
+        // Rechecked on each stream event (a lagging receiver just rechecks).
         while open() > 0 {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Err(broadcast::error::RecvError::Closed) = events.recv().await {
+                std::future::pending::<()>().await;
+            }
         }
     };
     tokio::select! {

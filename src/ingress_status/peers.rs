@@ -55,14 +55,11 @@ pub async fn watch_peers(
         let mut all: Vec<SocketAddr> = slices.values().flatten().copied().collect();
         all.sort();
         all.dedup();
-        peers.send_if_modified(|current| {
-            let changed = *current != all;
-            if changed {
-                info!(service = %service, peers = ?all, "replicas");
-                *current = all;
-            }
-            changed
-        });
+        // The only sender: compare, then replace.
+        if *peers.borrow() != all {
+            info!(service = %service, peers = ?all, "replicas");
+            peers.send_replace(all);
+        }
     }
 }
 

@@ -39,15 +39,10 @@ pub async fn watch_publish_service(
         if found.is_empty() {
             continue;
         }
-        let changed = addresses.send_if_modified(|current| {
-            let changed = *current != found;
-            if changed {
-                *current = found.clone();
-            }
-            changed
-        });
-        if changed {
+        // The only sender: compare, then replace.
+        if *addresses.borrow() != found {
             info!(service = %service, addresses = ?found, "publish service address");
+            addresses.send_replace(found);
         }
     }
 }

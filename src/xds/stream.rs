@@ -96,6 +96,9 @@ async fn drive<P: Protocol>(
 ) {
     let mut state = StreamState::new(P::MODE);
     let mut published = ctx.store.subscribe();
+    // One wait for the whole stream, not a new subscription per loop turn.
+    let closed = ctx.drain.closed();
+    tokio::pin!(closed);
     let mut next = Some(first);
     loop {
         if let Some(request) = next.take() {
@@ -129,7 +132,7 @@ async fn drive<P: Protocol>(
                 }
             },
             changed = published.changed() => if changed.is_err() { return },
-            () = ctx.drain.closed() => {
+            () = &mut closed => {
                 info!(node = %node_id, "drain timeout over: ending the stream");
                 return;
             }
