@@ -1,0 +1,169 @@
+//! Envoy's answer to the response in flight: an ACK moves what it holds (and
+//! which clusters are warm); a NACK marks that version as never to be sent again.
+
+use std::sync::Arc;
+
+use crate::snapshot::ResourceType;
+
+use super::view_diff::diff;
+use super::{Outcome, StreamState};
+
+// === impl StreamState ===
+
+impl StreamState {
+    /// Settles the response `nonce` names: an ACK, or a NACK when `error` is set.
+    /// `Subscribed` when nothing is in flight under that nonce (a repeat).
+    pub(super) fn on_response_answered(
+        &mut self,
+        kind: ResourceType,
+        nonce: &str,
+        error: Option<String>,
+    ) -> Outcome {
+        let ts = &mut self.types[kind];
+        let Some(flight) = ts.in_flight.take_if(|f| f.nonce == nonce) else {
+            // A repeat of an answered nonce: only its names mattered.
+            return Outcome::Subscribed;
+        };
+        if kind == ResourceType::Endpoints {
+            let settled = std::mem::take(&mut self.owed_in_flight);
+            if error.is_some() {
+                self.owed.extend(settled);
+            }
+        }
+        let ts = &mut self.types[kind];
+        if let Some(error) = error {
+            ts.nacked.insert(flight.version.clone());
+            if kind == ResourceType::Cluster {
+                // Clusters warmed from the rejected response never made it.
+                let held = Arc::clone(&ts.acked);
+                self.warm.retain(|c| held.contains_key(c));
+                self.warm_generation += 1;
+            }
+            return Outcome::Nack {
+                kind,
+                version: flight.version,
+                error,
+            };
+        }
+        ts.unknown
+            .retain(|n, _| !flight.view.contains_key(n) && !flight.removed.contains(n));
+        ts.acked_version = Some(flight.version.clone());
+        ts.acked_nonce = Some(flight.nonce.clone());
+        let previous = Arc::clone(&ts.acked);
+        ts.acked = if ts.subscription.is_wildcard()
+            || ts.subscription.generation() == flight.generation
+            || flight.view.keys().all(|n| ts.subscription.wants(n))
+        {
+            flight.view
+        } else {
+            let wanted = flight
+                .view
+                .iter()
+                .filter(|(n, _)| ts.subscription.wants(n))
+                .map(|(n, r)| (n.clone(), Arc::clone(r)));
+            Arc::new(wanted.collect())
+        };
+        let acked = Arc::clone(&ts.acked);
+        if matches!(kind, ResourceType::Cluster | ResourceType::Endpoints) {
+            self.warm_generation += 1;
+        }
+        match kind {
+            ResourceType::Cluster => {
+                // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
+                if !Arc::ptr_eq(&previous, &acked) {
+                    for gone in diff(&acked, &previous).1 {
+                        self.warm.remove(&gone);
+                    }
+                }
+                let static_clusters = acked
+                    .values()
+                    .filter(|c| c.references().endpoints.is_none());
+                self.warm
+                    .extend(static_clusters.map(|c| c.name().to_owned()));
+            }
+            ResourceType::Endpoints => {
+                // Only clusters still held (`warm` stays within ACKed CDS), plus
+                // those of the CDS response these endpoints answered, while it is in
+                // flight (pruned if it is NACKed) or once it is ACKed.
+                let cds = &self.types[ResourceType::Cluster];
+                let held = |c: &String| cds.acked.contains_key(c);
+                let mut warm: Vec<String> = flight.warms.into_iter().filter(held).collect();
+                if let Some(nonce) = &flight.warming_cds {
+                    let in_flight = cds.in_flight.as_ref().filter(|f| f.nonce == *nonce);
+                    let answered = |c: &String| match in_flight {
+                        Some(f) => f.view.contains_key(c),
+                        None => cds.acked_nonce.as_ref() == Some(nonce) && held(c),
+                    };
+                    warm.extend(flight.warming.into_iter().filter(answered));
+                }
+                self.warm.extend(warm);
+            }
+            _ => {}
+        }
+        Outcome::Ack {
+            kind,
+            version: flight.version,
+            acked,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::test_support::{
+        converged, kinds, snapshot, snapshot_with, Client, CDS, MODES,
+    };
+    use super::Outcome;
+
+    #[test]
+    fn an_ack_makes_the_sent_view_held() {
+        for mode in MODES {
+            let target = snapshot(&["a"], &["a"]);
+            let mut client = Client::connect(mode);
+            let planned = client.state.plan(&target);
+            assert_eq!(kinds(&planned), [CDS], "{mode:?}");
+            match client.answer(&planned[0], None) {
+                Outcome::Ack {
+                    kind,
+                    version,
+                    acked,
+                } => {
+                    assert_eq!(kind, CDS);
+                    assert_eq!(version, planned[0].version);
+                    assert!(Arc::ptr_eq(&acked, target.resources(CDS)), "{mode:?}");
+                }
+                other => panic!("{mode:?}: expected Ack, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_nacked_version_is_never_planned_again() {
+        for mode in MODES {
+            let mut client = converged(mode, &snapshot(&["a"], &["a"]));
+            let rejected = snapshot_with(&[("a", 2, 1)], &["a"]);
+            let planned = client.state.plan(&rejected);
+            assert_eq!(kinds(&planned), [CDS], "{mode:?}");
+            let outcome = client.answer(&planned[0], Some("a: bad connect_timeout"));
+            assert!(
+                matches!(&outcome, Outcome::Nack { kind: CDS, version, error }
+                    if *version == planned[0].version && error == "a: bad connect_timeout"),
+                "{mode:?}: {outcome:?}"
+            );
+            // (The CLA owed to the rejected cluster may still go out.)
+            let sent = client.converge(&rejected);
+            assert!(!kinds(&sent).contains(&CDS), "{mode:?}");
+            for _ in 0..3 {
+                assert!(client.state.plan(&rejected).is_empty(), "{mode:?}");
+            }
+            // Rebuilt from scratch: same content, same version, still rejected.
+            let rebuilt = snapshot_with(&[("a", 2, 1)], &["a"]);
+            assert!(client.converge(&rebuilt).is_empty(), "{mode:?}");
+            // Different content goes out.
+            let fixed = snapshot_with(&[("a", 3, 1)], &["a"]);
+            assert_eq!(kinds(&client.state.plan(&fixed)), [CDS], "{mode:?}");
+        }
+    }
+}

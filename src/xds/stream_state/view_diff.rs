@@ -1,0 +1,106 @@
+//! Comparing views: what changed between the view to send and the view Envoy
+//! holds, and the version a view is sent under.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use crate::snapshot::{version_of, Resource, ResourceMap, ResourceType, Snapshot};
+
+/// One pass over two sorted maps: resources of `view` that `held` lacks or holds
+/// at another version, and names `held` has that `view` lacks.
+pub(super) fn diff(view: &ResourceMap, held: &ResourceMap) -> (Vec<Arc<Resource>>, Vec<String>) {
+    let (mut changed, mut gone) = (Vec::new(), Vec::new());
+    let mut wanted = view.iter().peekable();
+    let mut had = held.iter().peekable();
+    loop {
+        match (wanted.peek(), had.peek()) {
+            (Some((name, want)), Some((held_name, have))) => match name.cmp(held_name) {
+                Ordering::Less => {
+                    changed.push(Arc::clone(want));
+                    wanted.next();
+                }
+                Ordering::Greater => {
+                    gone.push((*held_name).clone());
+                    had.next();
+                }
+                Ordering::Equal => {
+                    if !Arc::ptr_eq(want, have) && want.version() != have.version() {
+                        changed.push(Arc::clone(want));
+                    }
+                    wanted.next();
+                    had.next();
+                }
+            },
+            (Some((_, want)), None) => {
+                changed.push(Arc::clone(want));
+                wanted.next();
+            }
+            (None, Some((held_name, _))) => {
+                gone.push((*held_name).clone());
+                had.next();
+            }
+            (None, None) => return (changed, gone),
+        }
+    }
+}
+
+/// The version of a view: the snapshot's precomputed type version when the view is
+/// the snapshot's whole set, otherwise hashed from the view.
+pub(super) fn view_version(
+    view: &Arc<ResourceMap>,
+    kind: ResourceType,
+    target: &Snapshot,
+) -> String {
+    if Arc::ptr_eq(view, target.resources(kind)) {
+        target.type_version(kind).to_owned()
+    } else {
+        version_of(view.values().map(|r| (r.name(), r.version())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::test_support::{builder, snapshot, CDS};
+    use super::{diff, view_version};
+    use crate::snapshot::ResourceMap;
+
+    #[test]
+    fn diff_lists_changed_and_gone_names_in_one_pass() {
+        let held = snapshot(&["a", "b", "c"], &[]);
+        // b edited, c rebuilt identically (another Arc, same version), d new, a gone.
+        let view = builder(&[("b", 2, 1), ("c", 1, 1), ("d", 1, 1)], &[])
+            .build()
+            .expect("consistent");
+        let (changed, gone) = diff(view.resources(CDS), held.resources(CDS));
+        let changed: Vec<&str> = changed.iter().map(|r| r.name()).collect();
+        assert_eq!(changed, ["b", "d"]);
+        assert_eq!(gone, ["a"]);
+
+        let (changed, gone) = diff(held.resources(CDS), held.resources(CDS));
+        assert!(changed.is_empty() && gone.is_empty());
+        let (changed, gone) = diff(&ResourceMap::new(), held.resources(CDS));
+        assert!(changed.is_empty());
+        assert_eq!(gone, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn view_version_is_the_type_version_for_the_whole_set_and_hashed_otherwise() {
+        let target = snapshot(&["a", "b"], &["a"]);
+        let whole = target.resources(CDS);
+        assert_eq!(view_version(whole, CDS, &target), target.type_version(CDS));
+        let copy = Arc::new(ResourceMap::clone(whole));
+        assert_eq!(
+            view_version(&copy, CDS, &target),
+            target.type_version(CDS),
+            "same content, same version"
+        );
+        let mut part = ResourceMap::clone(whole);
+        part.remove("b");
+        assert_ne!(
+            view_version(&Arc::new(part), CDS, &target),
+            target.type_version(CDS)
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Warmth: a cluster is safe to route to once Envoy holds it with endpoints. A
+//! cluster CDS (re)sends is owed its ClusterLoadAssignment, even an unchanged
+//! one, because Envoy warms a cluster only when a CLA arrives for it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::snapshot::{Resource, ResourceMap, ResourceType, Snapshot};
+
+use super::{InFlight, StreamState};
+
+// === impl StreamState ===
+
+impl StreamState {
+    /// Every target cluster is ACKed at its target version and warm.
+    pub(super) fn clusters_ready(&self, target: &Snapshot) -> bool {
+        if self.clusters_ready_for.as_deref() == Some(target.version()) {
+            return true;
+        }
+        let clusters = target.resources(ResourceType::Cluster);
+        let cds = &self.types[ResourceType::Cluster];
+        if !cds.requested {
+            return clusters.is_empty();
+        }
+        if cds.in_flight.is_some() {
+            return false;
+        }
+        if Arc::ptr_eq(&cds.acked, clusters) {
+            // `warm` only ever holds ACKed clusters, so counting suffices.
+            return self.warm.len() == clusters.len();
+        }
+        if cds.acked.len() < clusters.len() || self.warm.len() < clusters.len() {
+            return false;
+        }
+        clusters.values().all(|c| {
+            cds.acked
+                .get(c.name())
+                .is_some_and(|a| a.version() == c.version())
+                && self.warm.contains(c.name())
+        })
+    }
+
+    /// The CDS response in flight, if Envoy has already processed it.
+    pub(super) fn warming_cds(&self) -> Option<&InFlight> {
+        let eds = self.types[ResourceType::Endpoints]
+            .subscription
+            .generation();
+        self.types[ResourceType::Cluster]
+            .in_flight
+            .as_ref()
+            .filter(|f| f.eds_generation != eds)
+    }
+
+    /// CDS is sending these clusters: new or changed ones are owed their endpoints.
+    pub(super) fn owe_endpoints(&mut self, sent: &[Arc<Resource>]) {
+        let held = &self.types[ResourceType::Cluster].acked;
+        for cluster in sent {
+            let unchanged = held
+                .get(cluster.name())
+                .is_some_and(|h| h.version() == cluster.version());
+            if let (false, Some(cla)) = (unchanged, &cluster.references().endpoints) {
+                self.owed.insert(cla.clone());
+            }
+        }
+    }
+
+    /// EDS is sending these CLAs: they are no longer owed, and their clusters warm
+    /// up when this response is ACKed.
+    pub(super) fn endpoints_sent(
+        &mut self,
+        sent: &[Arc<Resource>],
+    ) -> (Vec<String>, Vec<String>, Option<String>) {
+        let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
+        let sent_owed: Vec<String> = self
+            .owed
+            .iter()
+            .filter(|n| names.contains(n.as_str()))
+            .cloned()
+            .collect();
+        for n in sent_owed {
+            self.owed.remove(&n);
+            self.owed_in_flight.insert(n);
+        }
+        let warms = fed_clusters(&self.types[ResourceType::Cluster].acked, &names);
+        let Some(cds) = self.warming_cds() else {
+            return (warms, Vec::new(), None);
+        };
+        let warming = fed_clusters(&cds.view, &names)
+            .into_iter()
+            .filter(|c| !warms.contains(c))
+            .collect();
+        (warms, warming, Some(cds.nonce.clone()))
+    }
+}
+
+/// Clusters of `clusters` whose ClusterLoadAssignment is among `names`.
+fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<String> {
+    let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
+    // Usually a CLA is named after its cluster; scan only for those that are not.
+    let mut fed = Vec::new();
+    let mut unmatched = BTreeSet::new();
+    for &cla in names {
+        match clusters.get(cla) {
+            Some(c) if feeds(c, cla) => fed.push(cla.to_owned()),
+            _ => {
+                unmatched.insert(cla);
+            }
+        }
+    }
+    if !unmatched.is_empty() {
+        let others = clusters.values().filter(|c| {
+            c.references()
+                .endpoints
+                .as_deref()
+                .is_some_and(|e| e != c.name() && unmatched.contains(e))
+        });
+        fed.extend(others.map(|c| c.name().to_owned()));
+    }
+    fed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{
+        carries, converged, kinds, snapshot, snapshot_with, Client, CDS, EDS, LDS, MODES, RDS,
+    };
+
+    #[test]
+    fn a_resent_cluster_is_owed_its_unchanged_endpoints() {
+        for mode in MODES {
+            let mut client = converged(mode, &snapshot(&["a"], &["a"]));
+            // Only the cluster changes; its CLA is the same.
+            let next = snapshot_with(&[("a", 2, 1)], &["a"]);
+            let planned = client.state.plan(&next);
+            assert_eq!(kinds(&planned), [CDS], "{mode:?}");
+            client.answer(&planned[0], None);
+            let planned = client.state.plan(&next);
+            assert_eq!(kinds(&planned), [EDS], "{mode:?}");
+            assert!(carries(&planned, EDS, "a"), "{mode:?}");
+            client.answer(&planned[0], None);
+            assert!(client.state.plan(&next).is_empty(), "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn listeners_wait_until_every_cluster_is_warm() {
+        for mode in MODES {
+            let target = snapshot(&["a"], &["a"]);
+            let mut client = Client::connect(mode);
+            client.manual.insert(EDS);
+            let sent = client.converge(&target);
+            assert_eq!(kinds(&sent), [CDS], "{mode:?}: no endpoints, no listeners");
+            client.subscribe(EDS, &["a"]);
+            let planned = client.state.plan(&target);
+            assert_eq!(kinds(&planned), [EDS], "{mode:?}");
+            assert!(
+                client.state.plan(&target).is_empty(),
+                "{mode:?}: EDS not ACKed"
+            );
+            client.answer(&planned[0], None);
+            let sent = client.converge(&target);
+            assert_eq!(kinds(&sent), [LDS, RDS], "{mode:?}");
+        }
+    }
+}
