@@ -11,7 +11,9 @@ use interlock::admin::grpc::{grpc_service, pb};
 use interlock::admin::EventHub;
 use pb::admin_client::AdminClient;
 use pb::event::Event;
-use support::gateway::{service_yaml, simple_ingress, FileGateway};
+use support::gateway::{
+    service_yaml, simple_ingress, tls_secret_yaml, with_tls, FileGateway, UNLOADABLE_PEM,
+};
 use support::{get, Upstream};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::TcpListener;
@@ -100,20 +102,14 @@ async fn seeded_gateway(up: &Upstream) -> FileGateway {
     gw
 }
 
-/// A TLS Ingress whose Secret passes Interlock's checks (PEM blocks holding DER
-/// SEQUENCEs) but is no certificate or key at all, so Envoy NACKs it.
+/// A TLS Ingress whose Secret Envoy cannot load.
 fn rejected_tls_ingress(ns: &str, name: &str, host: &str, service: &str) -> String {
-    let block =
-        |tag: &str| format!("    -----BEGIN {tag}-----\n    MAMCAQE=\n    -----END {tag}-----\n");
-    let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}-tls, namespace: {ns}}}\n\
-         type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        block("CERTIFICATE"),
-        block("PRIVATE KEY"),
-    );
-    let ingress = simple_ingress(ns, name, host, service).replace(
-        "  rules:\n",
-        &format!("  tls:\n  - {{hosts: [\"{host}\"], secretName: {name}-tls}}\n  rules:\n"),
+    let (cert, key) = UNLOADABLE_PEM;
+    let secret = tls_secret_yaml(ns, &format!("{name}-tls"), cert, key);
+    let ingress = with_tls(
+        &simple_ingress(ns, name, host, service),
+        host,
+        &format!("{name}-tls"),
     );
     format!("{secret}---\n{ingress}")
 }

@@ -7,7 +7,9 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::gateway::{ingress_yaml, service_yaml, simple_ingress, FileGateway, PathSpec};
+use support::gateway::{
+    ingress_yaml, service_yaml, simple_ingress, tls_secret_yaml, FileGateway, PathSpec,
+};
 use support::tls::{certificate, https_get};
 use support::{get, wait_for, Upstream};
 
@@ -250,20 +252,6 @@ async fn half_written_file_keeps_its_routes() {
     .await;
     let (status, _) = answer(gw.http(), "kept.test", "/").await;
     assert_eq!(status, 404);
-}
-
-fn tls_secret_yaml(ns: &str, name: &str, cert: &str, key: &str) -> String {
-    let indent = |pem: &str| {
-        pem.lines()
-            .map(|l| format!("    {l}\n"))
-            .collect::<String>()
-    };
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\n\
-         stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
-        indent(cert),
-        indent(key)
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 mod debug_ingresses;
 mod debug_nodes;
+mod debug_quarantine;
 mod debug_snapshot;
 mod json;
 mod probes;
@@ -22,6 +23,7 @@ use super::metrics::Metrics;
 
 pub use debug_ingresses::{ingresses_view, IngressView, IngressesView, RejectionView};
 pub use debug_nodes::{nodes_view, NackView, NodeView, NodesView, TypeView};
+pub use debug_quarantine::{quarantine_view, QuarantineView, QuarantinedView};
 pub use debug_snapshot::{snapshot_view, ResourceView, SnapshotTypeView, SnapshotView};
 
 /// What the HTTP handlers read. Cheap to clone (every field is a shared handle).
@@ -41,7 +43,8 @@ pub struct AdminState {
 
 /// The HTTP routes of the admin listener:
 /// `/`, `/healthz`, `/readyz`, `/metrics`, `/debug/snapshot`, `/debug/nodes`,
-/// `/debug/ingresses` (the debug views take `?summary` for totals only).
+/// `/debug/ingresses` (the debug views take `?summary` for totals only),
+/// `/debug/quarantine`.
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/", get(ui::page))
@@ -51,5 +54,6 @@ pub fn router(state: AdminState) -> Router {
         .route("/debug/snapshot", get(debug_snapshot::handler))
         .route("/debug/nodes", get(debug_nodes::handler))
         .route("/debug/ingresses", get(debug_ingresses::handler))
+        .route("/debug/quarantine", get(debug_quarantine::handler))
         .with_state(state)
 }

@@ -83,6 +83,7 @@ struct Inner {
     resources: Family<TypeLabel, Gauge>,
     published: Counter,
     coalesced: Counter,
+    quarantined: Gauge,
     /// Highest `PipelineStatus::publishes` already accounted for, so each
     /// publish's build and latency samples are observed exactly once.
     seen_publishes: AtomicU64,
@@ -106,6 +107,7 @@ impl Metrics {
         let resources = Family::<TypeLabel, Gauge>::default();
         let published = Counter::default();
         let coalesced = Counter::default();
+        let quarantined = Gauge::default();
         // Every mode and type is present from the start, so dashboards and
         // alerts see zeros rather than missing series.
         for mode in [Mode::Sotw, Mode::Delta] {
@@ -158,6 +160,11 @@ impl Metrics {
             "Changes that rode along in a publish they did not trigger",
             coalesced.clone(),
         );
+        registry.register(
+            "interlock_quarantined_objects",
+            "Objects Envoy rejected, left out or served at their last accepted version until they change",
+            quarantined.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -169,6 +176,7 @@ impl Metrics {
                 resources,
                 published,
                 coalesced,
+                quarantined,
                 seen_publishes: AtomicU64::new(0),
             }),
         }
@@ -230,6 +238,8 @@ impl Metrics {
         if status.debounce_coalesced > counted {
             m.coalesced.inc_by(status.debounce_coalesced - counted);
         }
+        m.quarantined
+            .set(i64::try_from(status.quarantined.len()).unwrap_or(i64::MAX));
         if let Some(snapshot) = snapshot {
             for kind in ResourceType::ALL {
                 let count = i64::try_from(snapshot.resources(kind).len()).unwrap_or(i64::MAX);

@@ -19,7 +19,8 @@ pub struct IngressState {
     pub programmed_on: Vec<String>,
     /// Connected nodes still missing something.
     pub pending_on: Vec<String>,
-    /// A node rejected config this Ingress needs: (node, Envoy's error).
+    /// Envoy rejected this Ingress, or an object it refers to, and it is
+    /// quarantined: (node, Envoy's error).
     pub rejected: Option<(String, String)>,
     /// Its diagnostics from the latest translation.
     pub diagnostics: Vec<String>,
@@ -71,7 +72,17 @@ pub fn ingress_states(
             .or_default()
             .push(d.message.clone());
     }
-    status
+    // Only what containment attributed counts as rejected: a NACK alone may
+    // be about any object in the route table.
+    let mut rejected: BTreeMap<&ObjectKey, (String, String)> = BTreeMap::new();
+    for q in status.quarantined.iter() {
+        for ingress in &q.ingresses {
+            rejected
+                .entry(ingress)
+                .or_insert_with(|| (q.rejection.node.clone(), q.rejection.error.clone()));
+        }
+    }
+    let mut states = status
         .ingresses
         .iter()
         .map(|(key, resources)| {
@@ -86,15 +97,23 @@ pub fn ingress_states(
                     continue;
                 }
                 state.pending_on.push((*id).clone());
-                let nack = needs(resources)
-                    .filter_map(|(kind, _)| node.types[kind].last_nack.as_ref())
-                    .next();
-                if let (None, Some(nack)) = (&state.rejected, nack) {
-                    state.rejected = Some(((*id).clone(), nack.error.clone()));
-                }
             }
-            state.programmed = !connected.is_empty() && state.pending_on.is_empty();
+            state.rejected = rejected.get(key).cloned();
+            state.programmed =
+                !connected.is_empty() && state.pending_on.is_empty() && state.rejected.is_none();
             (key.clone(), state)
         })
-        .collect()
+        .collect::<BTreeMap<_, _>>();
+    // A rejected new Ingress is left out of the config, so translation does not
+    // list it: it is reported all the same.
+    for (key, rejection) in rejected {
+        states.entry(key.clone()).or_insert_with(|| IngressState {
+            pending_on: connected.iter().map(|(id, _)| (*id).clone()).collect(),
+            rejected: Some(rejection),
+            diagnostics: diagnostics.get(key).cloned().unwrap_or_default(),
+            version: snapshot.map(|s| s.version().to_owned()),
+            ..IngressState::default()
+        });
+    }
+    states
 }

@@ -58,6 +58,7 @@ pub async fn run(mut args: QuickstartArgs) -> anyhow::Result<()> {
             delta: args.delta,
             admin_port: args.envoy_admin_port,
         },
+        config_overlay: None,
         concurrency: 2,
         log_level: "warn".into(),
         inherit_output: true,

@@ -31,6 +31,9 @@ pub struct LocalEnvoyOptions {
     /// Send Envoy's output (access log included) to this process's stdout/stderr
     /// instead of a log file.
     pub inherit_output: bool,
+    /// YAML merged over the bootstrap (Envoy's `--config-yaml`), e.g. a runtime
+    /// layer that makes this Envoy stricter than others.
+    pub config_overlay: Option<String>,
 }
 
 /// A running Envoy, killed when dropped. Its bootstrap, admin address file and log
@@ -139,6 +142,9 @@ impl LocalEnvoy {
             .args(["--drain-time-s", "1"])
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(overlay) = &self.opts.config_overlay {
+            command.args(["--config-yaml", overlay]);
+        }
         if !self.opts.inherit_output {
             let mut log = OpenOptions::new()
                 .create(true)

@@ -2,8 +2,11 @@
 //! (invariant 1), debounces (invariant 4), and has its [`Rebuilder`] (which owns
 //! the world) build each snapshot — translate → validate, or just the changed
 //! endpoints when only EndpointSlices changed — then publishes it, keeping the
-//! last good snapshot when validation fails.
+//! last good snapshot when validation fails. What Envoys make of each snapshot
+//! comes back through the store as verdicts, and [`containment`] keeps what
+//! they reject out of the next one (invariant 6).
 
+pub mod containment;
 mod endpoints_only;
 mod pending;
 mod rebuild;
@@ -17,9 +20,11 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::debounce::{self, DebounceConfig, Debouncer};
-use crate::snapshot::SnapshotStore;
-use crate::translate::{Diagnostic, TranslateConfig};
-use crate::world::{Change, SyncGate, WorldEvent};
+use crate::snapshot::{SnapshotStore, Verdict, VerdictReceiver};
+use crate::translate::{Diagnostic, Severity, TranslateConfig};
+use crate::world::{Change, ObjectRef, SyncGate, WorldEvent};
+
+use containment::{Containment, Decision, QuarantinedObject};
 
 pub use rebuild::{Build, BuildPath, Rebuilder};
 pub use status::{PipelineStatus, StatusHandle};
@@ -52,6 +57,9 @@ pub struct Pipeline {
     first_change: Option<Instant>,
     /// Objects changed since the last publish (reported with the next one).
     changed: BTreeSet<String>,
+    containment: Containment,
+    /// What Envoys made of the snapshots (taken from the store).
+    verdicts: Option<VerdictReceiver>,
 }
 
 impl Pipeline {
@@ -71,13 +79,15 @@ impl Pipeline {
             debouncer: Debouncer::new(config.debounce),
             rebuilder: Rebuilder::new(config.translate),
             gate,
-            store,
             status,
             reported: BTreeSet::new(),
             reported_from: None,
             publishes: 0,
             first_change: None,
             changed: BTreeSet::new(),
+            containment: Containment::default(),
+            verdicts: store.take_verdicts(),
+            store,
         }
     }
 
@@ -106,10 +116,29 @@ impl Pipeline {
                 () = debounce::sleep_until_deadline(self.debouncer.deadline()) => {
                     self.debouncer.on_deadline(debounce::now())
                 }
+                Some(verdict) = next_verdict(&mut self.verdicts) => {
+                    let decision = self.containment.on_verdict(verdict, self.rebuilder.world());
+                    self.contain(decision);
+                    false
+                }
+                () = sleep_until(self.containment.deadline()) => {
+                    let decision = self.containment.on_deadline(Instant::now());
+                    self.contain(decision);
+                    false
+                }
             };
             if publish {
-                self.publish();
+                let decision = self.publish();
+                self.contain(decision);
             }
+        }
+    }
+
+    /// Publishes at once, for as long as containment changes what is served.
+    fn contain(&mut self, mut decision: Decision) {
+        while decision == Decision::Republish {
+            self.rebuilder.set_overlay(self.containment.overlay());
+            decision = self.publish();
         }
     }
 
@@ -126,7 +155,24 @@ impl Pipeline {
             self.debouncer.published(debounce::now());
             return true;
         }
-        let change = self.rebuilder.apply_change(event);
+        let object = match &event {
+            WorldEvent::Upsert(object) => object.reference(),
+            WorldEvent::Delete(object) => Some(object.clone()),
+            _ => None,
+        };
+        if let Some(object) = &object {
+            let served = self.rebuilder.served(object);
+            if self.containment.before_change(object, served) {
+                self.rebuilder.set_overlay(self.containment.overlay());
+            }
+        }
+        let mut change = self.rebuilder.apply_change(event);
+        if self.containment.release_changed(self.rebuilder.world()) {
+            self.rebuilder.set_overlay(self.containment.overlay());
+            if let (Change::Unchanged, Some(object)) = (&change, object) {
+                change = Change::Object(object);
+            }
+        }
         let changed = change.is_change();
         match change {
             Change::Object(reference) => {
@@ -143,15 +189,19 @@ impl Pipeline {
         changed && self.gate.is_open() && self.debouncer.on_change(debounce::now())
     }
 
-    fn publish(&mut self) {
+    /// Builds and publishes; says what containment wants next.
+    fn publish(&mut self) -> Decision {
         let started = Instant::now();
         let build = self.rebuilder.build();
-        let diagnostics = Arc::clone(self.rebuilder.diagnostics());
+        let quarantined = Arc::new(self.containment.report(self.rebuilder.world()));
+        let diagnostics = with_quarantine(self.rebuilder.diagnostics(), &quarantined);
         self.report(&diagnostics);
         let mut status = PipelineStatus {
             synced: true,
             diagnostics,
             ingresses: Arc::clone(self.rebuilder.ingresses()),
+            quarantined,
+            searching: self.containment.searching(),
             ..PipelineStatus::default()
         };
         status.last_build = Some(started.elapsed());
@@ -174,7 +224,12 @@ impl Pipeline {
                 self.status.set(status);
                 if new && self.store.publish(snapshot) {
                     info!(%version, path = ?build.path, took_ms = started.elapsed().as_secs_f64() * 1e3, "snapshot published");
+                    let changes = self.rebuilder.take_changes();
+                    return self
+                        .containment
+                        .published(version, changes, self.rebuilder.world());
                 }
+                self.containment.unchanged(self.rebuilder.world())
             }
             Err(e) => {
                 error!(error = %e, "translation is inconsistent; keeping the last good snapshot");
@@ -182,6 +237,7 @@ impl Pipeline {
                 status.version = self.store.current().map(|p| p.version().to_owned());
                 status.publishes = self.publishes;
                 self.status.set(status);
+                Decision::Wait
             }
         }
     }
@@ -200,4 +256,68 @@ impl Pipeline {
         }
         self.reported = current;
     }
+}
+
+/// The next verdict, or never when there is no verdict channel.
+async fn next_verdict(verdicts: &mut Option<VerdictReceiver>) -> Option<Verdict> {
+    match verdicts {
+        Some(verdicts) => verdicts.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The translation's diagnostics plus one per quarantined object and per
+/// Ingress it affects (shared as is when nothing is quarantined).
+fn with_quarantine(
+    diagnostics: &Arc<Vec<Diagnostic>>,
+    quarantined: &[QuarantinedObject],
+) -> Arc<Vec<Diagnostic>> {
+    if quarantined.is_empty() {
+        return Arc::clone(diagnostics);
+    }
+    let mut all = Vec::clone(diagnostics);
+    for q in quarantined {
+        let r = &q.rejection;
+        let instead = if q.serves_previous {
+            "its last accepted version is served until it changes"
+        } else {
+            "it is left out until it changes"
+        };
+        all.push(Diagnostic {
+            object: q.object.clone(),
+            severity: Severity::Error,
+            message: format!(
+                "rejected by Envoy (node {}, {}): {}; {instead}",
+                r.node, r.kind, r.error
+            ),
+        });
+        for ingress in q
+            .ingresses
+            .iter()
+            .filter(|i| **i != q.object.key || q.object.kind != crate::world::Kind::Ingress)
+        {
+            all.push(Diagnostic {
+                object: ObjectRef {
+                    kind: crate::world::Kind::Ingress,
+                    key: ingress.clone(),
+                },
+                severity: Severity::Error,
+                message: format!(
+                    "refers to {}, which Envoy rejected (node {}, {}): {}",
+                    q.object, r.node, r.kind, r.error
+                ),
+            });
+        }
+    }
+    all.sort();
+    all.dedup();
+    Arc::new(all)
 }

@@ -3,15 +3,16 @@
 //! changes require. No I/O, no clock: the pipeline adds the sync gate, debounce,
 //! publishing and logs; benches and tests drive it directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::snapshot::{InconsistentSnapshot, Snapshot};
 use crate::translate::{translate, Diagnostic, IngressResources, TranslateConfig};
 use crate::translate::{ServiceClusters, Translation};
 use crate::validate::validate;
-use crate::world::{service_of, Change, Kind, ObjectKey, World, WorldEvent};
+use crate::world::{service_of, Change, ObjectKey, ObjectRef, Stored, World, WorldEvent};
 
+use super::containment::Overlay;
 use super::endpoints_only::{rebuild_endpoints, Edited};
 use super::pending::Pending;
 
@@ -38,10 +39,16 @@ pub struct Build {
 }
 
 /// Applies world events and builds snapshots, incrementally when it can. Every
-/// build equals a full translate + validate of the same world.
+/// build equals a full translate + validate of what is served: the world, with
+/// the objects NACK containment pins (the overlay) at their pinned versions.
 pub struct Rebuilder {
     config: TranslateConfig,
     world: World,
+    /// The world with the overlay applied: what is translated.
+    served: World,
+    overlay: Overlay,
+    /// Served versions before their first change since `take_changes`.
+    changes: BTreeMap<ObjectRef, Option<Stored>>,
     pending: Pending,
     /// The last good snapshot (a full rebuild shares unchanged resources with it).
     last: Option<Arc<Snapshot>>,
@@ -59,6 +66,9 @@ impl Rebuilder {
         Rebuilder {
             config,
             world: World::new(),
+            served: World::new(),
+            overlay: Overlay::new(),
+            changes: BTreeMap::new(),
             pending: Pending::default(),
             last: None,
             clusters: None,
@@ -67,7 +77,7 @@ impl Rebuilder {
         }
     }
 
-    /// The current world.
+    /// The current world, as the sources say.
     pub fn world(&self) -> &World {
         &self.world
     }
@@ -82,19 +92,95 @@ impl Rebuilder {
         &self.ingresses
     }
 
-    /// Applies one event; true when the world changed.
+    /// Applies one event; true when what is served changed.
     pub fn apply(&mut self, event: WorldEvent) -> bool {
         self.apply_change(event).is_change()
     }
 
-    /// Applies one event and says what changed (for publish reports).
+    /// Applies one event and says what it changed in what is served (an object
+    /// the overlay pins changes in the world only).
     pub fn apply_change(&mut self, event: WorldEvent) -> Change {
-        let slice = self.slice_of(&event);
-        let before = slice.as_ref().and_then(|key| self.service_of_slice(key));
+        let relisted = match &event {
+            WorldEvent::Replace { kind, .. } => self.world.refs(*kind),
+            _ => Vec::new(),
+        };
         let change = self.world.apply(event);
-        let after = slice.as_ref().and_then(|key| self.service_of_slice(key));
-        self.pending.record(change.clone(), [before, after]);
-        change
+        let touched = match &change {
+            Change::Unchanged => return Change::Unchanged,
+            Change::Object(object) => vec![object.clone()],
+            Change::Kind(kind) => {
+                let mut all = relisted;
+                all.extend(self.world.refs(*kind));
+                all.sort();
+                all.dedup();
+                all
+            }
+        };
+        let mut served = false;
+        for object in &touched {
+            if !self.overlay.contains_key(object) {
+                served |= self.serve(object, self.world.get(object));
+            }
+        }
+        match change {
+            _ if !served => Change::Unchanged,
+            Change::Kind(kind) => {
+                self.pending.record(Change::Kind(kind), [None, None]);
+                Change::Kind(kind)
+            }
+            change => change,
+        }
+    }
+
+    /// Serves `overlay`'s versions of its objects instead of the world's (NACK
+    /// containment); objects it no longer names are served as in the world.
+    pub fn set_overlay(&mut self, overlay: Overlay) {
+        let old = std::mem::replace(&mut self.overlay, overlay);
+        let objects: BTreeSet<ObjectRef> = old
+            .into_keys()
+            .chain(self.overlay.keys().cloned())
+            .collect();
+        for object in objects {
+            let value = match self.overlay.get(&object) {
+                Some(pinned) => pinned.clone(),
+                None => self.world.get(&object),
+            };
+            self.serve(&object, value);
+        }
+    }
+
+    /// The version of `object` served now.
+    pub fn served(&self, object: &ObjectRef) -> Option<Stored> {
+        self.served.get(object)
+    }
+
+    /// What is served: the world with the overlay applied.
+    pub fn served_world(&self) -> &World {
+        &self.served
+    }
+
+    /// The served version of every object changed since the last call, before
+    /// its first change.
+    pub fn take_changes(&mut self) -> BTreeMap<ObjectRef, Option<Stored>> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Serves `value` for `object`; true when that changed what is served.
+    fn serve(&mut self, object: &ObjectRef, value: Option<Stored>) -> bool {
+        let before = self.served.get(object);
+        if before == value {
+            return false;
+        }
+        let service = |v: &Option<Stored>| match v {
+            Some(Stored::EndpointSlice(slice)) => service_of(&object.key, slice),
+            _ => None,
+        };
+        let services = [service(&before), service(&value)];
+        self.served.set(object, value);
+        self.pending
+            .record(Change::Object(object.clone()), services);
+        self.changes.entry(object.clone()).or_insert(before);
+        true
     }
 
     /// Builds the snapshot for the current world: endpoints-only when only
@@ -108,7 +194,7 @@ impl Rebuilder {
             }
             if !pending.full {
                 let update =
-                    rebuild_endpoints(&self.world, last, clusters, &pending, &self.diagnostics);
+                    rebuild_endpoints(&self.served, last, clusters, &pending, &self.diagnostics);
                 match update {
                     Ok(None) => return self.unchanged(Arc::clone(last)),
                     Ok(Some(Edited {
@@ -151,7 +237,7 @@ impl Rebuilder {
     }
 
     fn full(&mut self) -> Build {
-        let mut translation = translate(&self.world, &self.config);
+        let mut translation = translate(&self.served, &self.config);
         let Translation {
             diagnostics,
             ingresses,
@@ -177,27 +263,5 @@ impl Rebuilder {
             path: BuildPath::Full,
             snapshot,
         }
-    }
-
-    /// The EndpointSlice an event is about, while a slice change can still be
-    /// built incrementally.
-    fn slice_of(&self, event: &WorldEvent) -> Option<ObjectKey> {
-        if self.pending.full {
-            return None;
-        }
-        match event {
-            WorldEvent::Upsert(object) if object.kind() == Kind::EndpointSlice => {
-                object.reference().map(|r| r.key)
-            }
-            WorldEvent::Delete(reference) if reference.kind == Kind::EndpointSlice => {
-                Some(reference.key.clone())
-            }
-            _ => None,
-        }
-    }
-
-    fn service_of_slice(&self, key: &ObjectKey) -> Option<ObjectKey> {
-        let slice = self.world.endpoint_slices.get(key)?;
-        service_of(key, slice)
     }
 }

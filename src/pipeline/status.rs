@@ -8,6 +8,8 @@ use arc_swap::ArcSwap;
 use crate::translate::{Diagnostic, IngressResources};
 use crate::world::ObjectKey;
 
+use super::containment::QuarantinedObject;
+
 /// The outcome of the latest translation.
 #[derive(Clone, Debug, Default)]
 pub struct PipelineStatus {
@@ -34,6 +36,10 @@ pub struct PipelineStatus {
     pub changed: Arc<Vec<String>>,
     /// Version of the snapshot currently published.
     pub version: Option<String>,
+    /// Objects Envoy rejected, held out or at their last accepted version.
+    pub quarantined: Arc<Vec<QuarantinedObject>>,
+    /// A search for the objects behind a rejection is running.
+    pub searching: bool,
 }
 
 /// A shared, lock-free handle on the latest [`PipelineStatus`].

@@ -8,6 +8,7 @@ mod resource_type;
 #[allow(clippy::module_inception)]
 mod snapshot;
 mod store;
+mod verdict;
 mod version;
 
 pub use consistency::{Inconsistency, InconsistentSnapshot};
@@ -16,4 +17,5 @@ pub use resource::{encode_count, Resource};
 pub use resource_type::{PerType, ResourceType};
 pub use snapshot::{ResourceMap, Snapshot, SnapshotBuilder};
 pub use store::SnapshotStore;
+pub use verdict::{Verdict, VerdictReceiver};
 pub use version::version_of;

@@ -1,14 +1,16 @@
 //! Where the current snapshot lives. Publishing never waits for streams
 //! (invariant 5): it swaps a pointer and wakes whoever is listening.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::snapshot::Snapshot;
+use super::verdict::{Verdict, VerdictReceiver, VERDICT_BUFFER};
 
-/// The current snapshot plus a wake-up signal for xDS streams. Cheap to clone;
+/// The current snapshot plus a wake-up signal for xDS streams, and the way back:
+/// streams [`report`](SnapshotStore::report) what Envoy made of it. Cheap to clone;
 /// clones share the same snapshot. Until the first publish there is no snapshot,
 /// and streams answer nothing (the sync gate, invariant 1).
 #[derive(Clone)]
@@ -19,6 +21,9 @@ pub struct SnapshotStore {
 struct Inner {
     current: ArcSwapOption<Snapshot>,
     published: watch::Sender<u64>,
+    verdicts: mpsc::Sender<Verdict>,
+    /// Until the pipeline takes it.
+    verdicts_out: Mutex<Option<VerdictReceiver>>,
 }
 
 impl Default for SnapshotStore {
@@ -30,11 +35,28 @@ impl Default for SnapshotStore {
 impl SnapshotStore {
     /// An empty store: the sync gate is closed until [`SnapshotStore::publish`].
     pub fn new() -> Self {
+        let (verdicts, verdicts_out) = mpsc::channel(VERDICT_BUFFER);
         SnapshotStore {
             inner: Arc::new(Inner {
                 current: ArcSwapOption::empty(),
                 published: watch::channel(0).0,
+                verdicts,
+                verdicts_out: Mutex::new(Some(verdicts_out)),
             }),
+        }
+    }
+
+    /// Tells whoever publishes what an Envoy made of a snapshot. Never waits:
+    /// when nobody reads verdicts, or they pile up, they are dropped.
+    pub fn report(&self, verdict: Verdict) {
+        let _ = self.inner.verdicts.try_send(verdict);
+    }
+
+    /// The verdicts streams report; the first caller gets them, later ones `None`.
+    pub fn take_verdicts(&self) -> Option<VerdictReceiver> {
+        match self.inner.verdicts_out.lock() {
+            Ok(mut out) => out.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
         }
     }
 

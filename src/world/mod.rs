@@ -5,6 +5,7 @@ mod change;
 mod event;
 mod object;
 mod service_slices;
+mod stored;
 mod sync_gate;
 #[allow(clippy::module_inception)]
 mod world;
@@ -13,5 +14,6 @@ pub use change::Change;
 pub use event::WorldEvent;
 pub use object::{Kind, Object, ObjectKey, ObjectRef};
 pub use service_slices::{service_name, service_of, SERVICE_NAME_LABEL};
+pub use stored::Stored;
 pub use sync_gate::SyncGate;
 pub use world::World;

@@ -152,6 +152,16 @@ impl World {
             .filter_map(|key| Some((key, self.endpoint_slices.get(key)?.as_ref())))
     }
 
+    /// Keeps the slices-by-Service index in step when a slice moved between Services.
+    pub(super) fn slices_moved(
+        &mut self,
+        key: &ObjectKey,
+        before: Option<ObjectKey>,
+        after: Option<ObjectKey>,
+    ) {
+        self.service_slices.moved(key, before, after);
+    }
+
     /// Number of objects of every kind.
     pub fn len(&self) -> usize {
         self.ingresses.len()

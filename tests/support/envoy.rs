@@ -24,6 +24,10 @@ pub struct EnvoyOptions {
     pub node_id: String,
     /// Worker threads; 1 makes "ACKed ⇒ served" exact (see DESIGN.md).
     pub concurrency: u32,
+    /// RE2 program size above which this Envoy rejects a regex (Envoy's
+    /// default is 100, which Interlock checks against): a lower one makes an
+    /// Envoy that rejects config others accept.
+    pub max_regex_program_size: Option<u32>,
 }
 
 impl EnvoyOptions {
@@ -36,6 +40,7 @@ impl EnvoyOptions {
             delta,
             node_id: format!("test-node-{}-{n}", std::process::id()),
             concurrency: 1,
+            max_regex_program_size: None,
         }
     }
 }
@@ -63,6 +68,12 @@ impl Envoy {
             concurrency: opts.concurrency,
             log_level: std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
             inherit_output: false,
+            config_overlay: opts.max_regex_program_size.map(|size| {
+                format!(
+                    "layered_runtime: {{layers: [{{name: strict, static_layer: \
+                     {{re2.max_program_size.error_level: {size}}}}}]}}"
+                )
+            }),
         };
         let inner = LocalEnvoy::start(local)
             .await

@@ -22,6 +22,36 @@ use super::ports::free_port;
 use super::routes::acked_route_table;
 use super::wait::wait_for;
 
+/// How to start a [`FileGateway`].
+#[derive(Clone, Debug)]
+pub struct GatewayOptions {
+    /// Delta xDS instead of state of the world.
+    pub delta: bool,
+    /// The pipeline's debounce.
+    pub debounce: DebounceConfig,
+    /// Envoy's HTTP and HTTPS listener ports (fresh ones when `None`): two
+    /// replicas of one gateway share them.
+    pub listeners: Option<(u16, u16)>,
+    /// See [`EnvoyOptions::max_regex_program_size`].
+    pub max_regex_program_size: Option<u32>,
+}
+
+impl GatewayOptions {
+    /// Short debounce windows (tests want speed, not realism), fresh ports, a
+    /// default Envoy.
+    pub fn new(delta: bool) -> Self {
+        GatewayOptions {
+            delta,
+            debounce: DebounceConfig {
+                quiet: Duration::from_millis(20),
+                max_delay: Duration::from_millis(200),
+            },
+            listeners: None,
+            max_regex_program_size: None,
+        }
+    }
+}
+
 /// A running file-directory gateway.
 pub struct FileGateway {
     pub dir: TempDir,
@@ -37,11 +67,7 @@ impl FileGateway {
     /// Starts Interlock on a fresh directory holding `files`, and an Envoy in front,
     /// with short debounce windows (tests want speed, not realism).
     pub async fn start(delta: bool, files: &[(&str, String)]) -> FileGateway {
-        let debounce = DebounceConfig {
-            quiet: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-        };
-        FileGateway::start_with(delta, files, debounce).await
+        FileGateway::start_opts(files, GatewayOptions::new(delta)).await
     }
 
     /// Like [`FileGateway::start`] with the given pipeline debounce.
@@ -50,13 +76,27 @@ impl FileGateway {
         files: &[(&str, String)],
         debounce: DebounceConfig,
     ) -> FileGateway {
+        let options = GatewayOptions {
+            debounce,
+            ..GatewayOptions::new(delta)
+        };
+        FileGateway::start_opts(files, options).await
+    }
+
+    /// Like [`FileGateway::start`] with every option.
+    pub async fn start_opts(files: &[(&str, String)], options: GatewayOptions) -> FileGateway {
+        let GatewayOptions {
+            delta,
+            debounce,
+            listeners,
+            max_regex_program_size,
+        } = options;
         let dir = tempfile::tempdir().expect("temp dir");
         for (name, yaml) in files {
             std::fs::write(dir.path().join(name), yaml).expect("write manifest");
         }
         let store = SnapshotStore::new();
-        let http_port = free_port();
-        let https_port = free_port();
+        let (http_port, https_port) = listeners.unwrap_or_else(|| (free_port(), free_port()));
         let config = PipelineConfig {
             translate: TranslateConfig {
                 listen_address: "127.0.0.1".into(),
@@ -78,7 +118,11 @@ impl FileGateway {
             }
         });
         let plane = ControlPlane::start_on(0, store);
-        let envoy = Envoy::start(EnvoyOptions::new(plane.port, delta)).await;
+        let envoy = Envoy::start(EnvoyOptions {
+            max_regex_program_size,
+            ..EnvoyOptions::new(plane.port, delta)
+        })
+        .await;
         FileGateway {
             dir,
             plane,
@@ -212,3 +256,30 @@ pub fn simple_ingress(ns: &str, name: &str, host: &str, service: &str) -> String
         }],
     )
 }
+
+/// A `kubernetes.io/tls` Secret holding `cert` and `key` (PEM).
+pub fn tls_secret_yaml(ns: &str, name: &str, cert: &str, key: &str) -> String {
+    let indent = |pem: &str| {
+        pem.lines()
+            .map(|l| format!("    {l}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {ns}}}\ntype: kubernetes.io/tls\n\
+         stringData:\n  tls.crt: |\n{}  tls.key: |\n{}",
+        indent(cert),
+        indent(key)
+    )
+}
+
+/// `ingress` (as made by [`ingress_yaml`]) serving `host` over HTTPS with Secret `secret`.
+pub fn with_tls(ingress: &str, host: &str, secret: &str) -> String {
+    format!("{ingress}  tls:\n  - hosts: [\"{host}\"]\n    secretName: {secret}\n")
+}
+
+/// A certificate and key that pass Interlock's checks (PEM blocks holding DER
+/// SEQUENCEs) but are no certificate or key at all, so Envoy rejects them.
+pub const UNLOADABLE_PEM: (&str, &str) = (
+    "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
+    "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n",
+);
