@@ -538,6 +538,7 @@ fn nacked_listeners_are_never_resent(mode: Mode) {
             kind,
             version,
             error,
+            ..
         } => {
             assert_eq!(kind, LDS);
             assert_eq!(version, rejected);
@@ -584,7 +585,7 @@ fn nacked_clusters_are_never_resent(mode: Mode) {
     h.deliver(Verdict::Reject("cluster alpha: bad connect_timeout".into()));
     let (_, outcome, _) = h.answer().expect("NACK on the wire");
     assert!(
-        matches!(&outcome, Outcome::Nack { kind: CDS, version, error }
+        matches!(&outcome, Outcome::Nack { kind: CDS, version, error, .. }
             if *version == rejected && error == "cluster alpha: bad connect_timeout"),
         "{mode:?}: {outcome:?}"
     );

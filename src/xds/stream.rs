@@ -121,6 +121,10 @@ async fn drive<P: Protocol>(
                     return;
                 }
             }
+            if let Some(version) = state.take_in_sync(&target) {
+                // containment hook
+                report_in_sync(ctx, node_id, version);
+            }
         }
         tokio::select! {
             message = requests.message() => match message {
@@ -146,6 +150,7 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
             kind,
             version,
             acked,
+            ..
         } => {
             debug!(node = %node_id, %kind, %version, "ACK");
             tracker.acked(node_id, kind, version, Arc::clone(&acked));
@@ -154,6 +159,7 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
             kind,
             version,
             error,
+            ..
         } => {
             warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
             tracker.nacked(node_id, kind, version, error);
@@ -169,4 +175,11 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
         }
         Outcome::Subscribed | Outcome::Stale => {}
     }
+}
+
+/// The node now holds the complete config of snapshot `version` (see
+/// [`StreamState::in_sync`]); reported once per version per stream. For NACK
+/// containment, which will take it from here (through `ctx`).
+fn report_in_sync(_ctx: &StreamContext, node_id: &str, version: String) {
+    debug!(node = %node_id, %version, "in sync with the snapshot");
 }

@@ -43,6 +43,7 @@ impl StreamState {
                 kind,
                 version: flight.version,
                 error,
+                snapshot: flight.snapshot,
             };
         }
         ts.unknown
@@ -104,6 +105,7 @@ impl StreamState {
             kind,
             version: flight.version,
             acked,
+            snapshot: flight.snapshot,
         }
     }
 }
@@ -129,8 +131,10 @@ mod tests {
                     kind,
                     version,
                     acked,
+                    snapshot: cut_from,
                 } => {
                     assert_eq!(kind, CDS);
+                    assert_eq!(cut_from, target.version(), "{mode:?}");
                     assert_eq!(version, planned[0].version);
                     assert!(Arc::ptr_eq(&acked, target.resources(CDS)), "{mode:?}");
                 }
@@ -148,8 +152,9 @@ mod tests {
             assert_eq!(kinds(&planned), [CDS], "{mode:?}");
             let outcome = client.answer(&planned[0], Some("a: bad connect_timeout"));
             assert!(
-                matches!(&outcome, Outcome::Nack { kind: CDS, version, error }
-                    if *version == planned[0].version && error == "a: bad connect_timeout"),
+                matches!(&outcome, Outcome::Nack { kind: CDS, version, error, snapshot: cut_from }
+                    if *version == planned[0].version && error == "a: bad connect_timeout"
+                        && cut_from == rejected.version()),
                 "{mode:?}: {outcome:?}"
             );
             // (The CLA owed to the rejected cluster may still go out.)
@@ -164,6 +169,27 @@ mod tests {
             // Different content goes out.
             let fixed = snapshot_with(&[("a", 3, 1)], &["a"]);
             assert_eq!(kinds(&client.state.plan(&fixed)), [CDS], "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn an_answer_names_the_snapshot_its_response_was_planned_towards() {
+        for mode in MODES {
+            let first = snapshot(&["a"], &["a"]);
+            let newer = snapshot(&["a", "b"], &["a", "b"]);
+            let mut client = Client::connect(mode);
+            let planned = client.state.plan(&first);
+            // A newer snapshot is published before Envoy answers.
+            assert!(client.state.plan(&newer).is_empty(), "{mode:?}");
+            match client.answer(&planned[0], None) {
+                Outcome::Ack { snapshot, .. } => assert_eq!(snapshot, first.version()),
+                other => panic!("{mode:?}: expected Ack, got {other:?}"),
+            }
+            let planned = client.state.plan(&newer);
+            match client.answer(&planned[0], Some("no")) {
+                Outcome::Nack { snapshot, .. } => assert_eq!(snapshot, newer.version()),
+                other => panic!("{mode:?}: expected Nack, got {other:?}"),
+            }
         }
     }
 }

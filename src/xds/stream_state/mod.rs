@@ -24,6 +24,7 @@
 //! - `route_gate`: when listeners and route tables may move, and which old
 //!   clusters stay until nothing Envoy holds names them;
 //! - `resume`: what an Envoy holds after a reconnect;
+//! - `in_sync`: whether an Envoy holds the complete config of a snapshot;
 //! - `view_diff`: comparing and versioning views.
 
 use std::cell::RefCell;
@@ -35,6 +36,7 @@ use crate::snapshot::{PerType, Resource, ResourceMap, ResourceType};
 use super::subscription::Subscription;
 
 mod answer;
+mod in_sync;
 mod plan;
 mod request;
 mod resume;
@@ -79,12 +81,16 @@ pub enum Outcome {
         kind: ResourceType,
         version: String,
         acked: Arc<ResourceMap>,
+        /// Version of the snapshot the response was planned towards.
+        snapshot: String,
     },
     /// Envoy rejected the in-flight response; that version is never re-sent.
     Nack {
         kind: ResourceType,
         version: String,
         error: String,
+        /// Version of the snapshot the response was planned towards.
+        snapshot: String,
     },
     /// A subscription change or initial request.
     Subscribed,
@@ -110,6 +116,8 @@ struct InFlight {
     nonce: String,
     version: String,
     view: Arc<ResourceMap>,
+    /// Version of the snapshot this was planned towards (the `target` of `plan`).
+    snapshot: String,
     /// EDS only: clusters Envoy held when this was sent, warm once it is ACKed.
     warms: Vec<String>,
     /// EDS only: clusters of the processed-but-unACKed CDS response `warming_cds`
@@ -179,6 +187,8 @@ pub struct StreamState {
     owed_in_flight: BTreeSet<String>,
     /// Snapshot version whose clusters are all ACKed and warm.
     clusters_ready_for: Option<String>,
+    /// Snapshot version [`StreamState::take_in_sync`] last reported.
+    reported_in_sync: Option<String>,
     nonces: u64,
 }
 
@@ -197,6 +207,7 @@ impl StreamState {
             resumed: Vec::new(),
             owed_in_flight: BTreeSet::new(),
             clusters_ready_for: None,
+            reported_in_sync: None,
             nonces: 0,
         }
     }

@@ -64,6 +64,7 @@ impl StreamState {
             nonce: nonce.clone(),
             version: version.clone(),
             view,
+            snapshot: target.version().to_owned(),
             warms,
             warming,
             warming_cds,

@@ -44,6 +44,15 @@ pub(super) fn diff(view: &ResourceMap, held: &ResourceMap) -> (Vec<Arc<Resource>
     }
 }
 
+/// The same resources at the same versions (the same map, usually).
+pub(super) fn same_view(a: &Arc<ResourceMap>, b: &Arc<ResourceMap>) -> bool {
+    Arc::ptr_eq(a, b)
+        || (a.len() == b.len()
+            && a.iter().zip(b.iter()).all(|((n, r), (m, s))| {
+                n == m && (Arc::ptr_eq(r, s) || r.version() == s.version())
+            }))
+}
+
 /// The version of a view: the snapshot's precomputed type version when the view is
 /// the snapshot's whole set, otherwise hashed from the view.
 pub(super) fn view_version(
@@ -63,7 +72,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::test_support::{builder, snapshot, CDS};
-    use super::{diff, view_version};
+    use super::{diff, same_view, view_version};
     use crate::snapshot::ResourceMap;
 
     #[test]
@@ -102,5 +111,23 @@ mod tests {
             view_version(&Arc::new(part), CDS, &target),
             target.type_version(CDS)
         );
+    }
+
+    #[test]
+    fn same_view_compares_names_and_versions() {
+        let target = snapshot(&["a", "b"], &["a"]);
+        let whole = target.resources(CDS);
+        assert!(same_view(whole, whole));
+        let rebuilt = snapshot(&["a", "b"], &["a"]);
+        assert!(
+            same_view(whole, rebuilt.resources(CDS)),
+            "another Arc, same content"
+        );
+        let edited = builder(&[("a", 1, 1), ("b", 2, 1)], &["a"])
+            .build()
+            .expect("consistent");
+        assert!(!same_view(whole, edited.resources(CDS)));
+        let fewer = snapshot(&["a"], &["a"]);
+        assert!(!same_view(whole, fewer.resources(CDS)));
     }
 }

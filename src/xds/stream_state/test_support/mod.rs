@@ -97,6 +97,10 @@ impl Client {
     pub(super) fn subscribe(&mut self, kind: ResourceType, names: &[&str]) -> Outcome {
         let names: BTreeSet<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let old = self.names[kind].replace(names.clone()).unwrap_or_default();
+        if !kind.is_wildcard() {
+            // Envoy drops what it no longer subscribes to.
+            self.held[kind].retain(|n, _| names.contains(n));
+        }
         match self.mode {
             Mode::Sotw => {
                 let list: Vec<String> = names.into_iter().collect();
@@ -174,6 +178,19 @@ impl Client {
                 self.subscribe(kind, &names);
             }
         }
+    }
+
+    /// Holds exactly `target`'s resources of every type (names and versions).
+    pub(super) fn holds_exactly(&self, target: &Snapshot) -> bool {
+        let entries = |map: &ResourceMap| -> Vec<(String, String)> {
+            let entry = |(n, r): (&String, &std::sync::Arc<crate::snapshot::Resource>)| {
+                (n.clone(), r.version().to_owned())
+            };
+            map.iter().map(entry).collect()
+        };
+        ResourceType::ALL
+            .into_iter()
+            .all(|kind| entries(&self.held[kind]) == entries(target.resources(kind)))
     }
 
     /// Plans towards `target`, accepts everything, until nothing is left to send.
