@@ -467,6 +467,7 @@ fn bad_paths_skip_only_themselves() {
                 path("ImplementationSpecific", "/(a)\\1", backend("web", 80)),
                 path("ImplementationSpecific", "/(?=look)", backend("web", 80)),
                 path("ImplementationSpecific", "/a{5000}", backend("web", 80)),
+                path("ImplementationSpecific", "/*+", backend("web", 80)),
                 path("Prefix", "relative", backend("web", 80)),
                 path("Exact", "/q?x=1", backend("web", 80)),
                 path("Regex", "/r", backend("web", 80)),
@@ -478,9 +479,11 @@ fn bad_paths_skip_only_themselves() {
     ]);
     assert_eq!(routes(&t, "a.test"), ["sep-prefix /ok -> default/web:80"]);
     for parts in [
-        &["/(a)\\\\1", "backreferences"][..],
-        &["/(?=look)", "look-around"][..],
-        &["/a{5000}", "repetition"][..],
+        // RE2's own reasons, as Envoy would give them.
+        &["/(a)\\\\1", "RE2 rejects", "invalid escape sequence"][..],
+        &["/(?=look)", "RE2 rejects", "invalid perl operator"][..],
+        &["/a{5000}", "RE2 rejects", "invalid repetition size"][..],
+        &["\"/*+\"", "RE2 rejects", "bad repetition operator: *+"][..],
         &["\"relative\"", "does not start with '/'"][..],
         &["\"/q?x=1\"", "'?'"][..],
         &["unknown pathType \"Regex\""][..],

@@ -272,9 +272,21 @@ mod tests {
             ("/a\nb", ImplementationSpecific),
             ("foo(.*)", ImplementationSpecific),
             ("/(a)\\1", ImplementationSpecific),
+            ("/*+", ImplementationSpecific),
         ] {
             assert!(PathRule::parse(Some(p), Some(t)).is_err(), "{p:?} {t}");
         }
+    }
+
+    #[test]
+    fn a_regex_envoy_would_reject_is_refused_with_re2s_reason() {
+        let err = PathRule::parse(Some("/*+"), Some(PathType::ImplementationSpecific))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "ImplementationSpecific path \"/*+\": RE2 rejects the regex: bad repetition operator: *+"
+        );
     }
 
     #[test]
