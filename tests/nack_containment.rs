@@ -101,6 +101,7 @@ fn probe_acked(gw: &FileGateway) -> Prober {
         move || {
             acked_domains_of(&tracker, &node)
                 .into_iter()
+                .filter(|host| host.ends_with(".test"))
                 .map(|host| (host, "web".to_owned()))
                 .collect()
         },
@@ -336,4 +337,48 @@ async fn a_rejected_listener_is_contained(delta: bool) {
     let report = prober.finish().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
     drop(squatter);
+}
+
+/// Two replicas fed the same files, each with its own strict Envoy (one SotW,
+/// one delta), contain the same rejection on their own and end at the same
+/// snapshot version: translation is a function of the inputs plus the
+/// quarantine, and each replica's Envoy rejects the same object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_end_with_identical_versions_quarantine_included() {
+    let up = Upstream::start("web").await;
+    let listeners = (support::free_port(), support::free_port());
+    let options = |delta| GatewayOptions {
+        listeners: Some(listeners),
+        max_regex_program_size: Some(STRICT_PROGRAM_SIZE),
+        ..GatewayOptions::new(delta)
+    };
+    let files = [("svc.yaml", service_yaml("app", "web", Some(up.addr)))];
+    let a = FileGateway::start_opts(&files, options(false)).await;
+    let b = FileGateway::start_opts(&files, options(true)).await;
+    let host = |i: usize| format!("r{i:02}.test");
+    for i in 0..30 {
+        let name = format!("r{i:02}");
+        let yaml = if i == 7 {
+            rejected_ingress(&name, &host(i))
+        } else {
+            simple_ingress("app", &name, &host(i), "web")
+        };
+        for gw in [&a, &b] {
+            gw.write(&format!("{name}.yaml"), &yaml);
+        }
+    }
+    let good: Vec<String> = (0..30).filter(|i| *i != 7).map(host).collect();
+    for gw in [&a, &b] {
+        wait_hosts(gw, &good).await;
+        wait_quarantined(gw, "the bad Ingress to be quarantined", &["app/r07"]).await;
+    }
+    let version = |gw: &FileGateway| gw.plane.store.current().map(|s| s.version().to_owned());
+    wait_for(
+        CONTAIN,
+        "both replicas to publish the same version",
+        || async { version(&a).is_some() && version(&a) == version(&b) },
+    )
+    .await;
+    assert_eq!(quarantined(&a).len(), 1);
+    assert_eq!(quarantined(&b).len(), 1);
 }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 use tracing::{debug, info, warn};
 
-use crate::snapshot::SnapshotStore;
+use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
@@ -50,8 +50,10 @@ pub(crate) async fn run<P: Protocol>(
         {
             Some(id) => {
                 ctx.tracker.stream_opened(&id, P::MODE);
+                ctx.store.report(Verdict::Connected { node: id.clone() });
                 let guard = StreamGuard {
                     tracker: ctx.tracker.clone(),
+                    store: ctx.store.clone(),
                     node_id: id.clone(),
                     mode: P::MODE,
                 };
@@ -77,6 +79,7 @@ pub(crate) async fn run<P: Protocol>(
 /// Marks the node's stream closed however the task ends.
 struct StreamGuard {
     tracker: AckTracker,
+    store: SnapshotStore,
     node_id: String,
     mode: Mode,
 }
@@ -84,6 +87,9 @@ struct StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.tracker.stream_closed(&self.node_id, self.mode);
+        self.store.report(Verdict::Disconnected {
+            node: self.node_id.clone(),
+        });
     }
 }
 
@@ -103,14 +109,14 @@ async fn drive<P: Protocol>(
     loop {
         if let Some(request) = next.take() {
             match P::apply(&mut state, &request) {
-                Some(outcome) => record(&ctx.tracker, node_id, outcome),
+                Some(outcome) => record(ctx, node_id, outcome),
                 None => debug!(node = %node_id, "request for a type Interlock does not serve"),
             }
         }
         if let Some(target) = ctx.store.current() {
             let planned = state.plan(&target);
             for resumed in state.take_resumed() {
-                record(&ctx.tracker, node_id, resumed);
+                record(ctx, node_id, resumed);
             }
             for planned in planned {
                 ctx.tracker.sent(node_id, planned.kind, &planned.version);
@@ -121,9 +127,20 @@ async fn drive<P: Protocol>(
                     return;
                 }
             }
-            if let Some(version) = state.take_in_sync(&target) {
-                // containment hook
-                report_in_sync(ctx, node_id, version);
+            if let Some(snapshot) = state.take_in_sync(&target) {
+                debug!(node = %node_id, %snapshot, "in sync with the snapshot");
+                ctx.store.report(Verdict::InSync {
+                    node: node_id.to_owned(),
+                    snapshot,
+                });
+            } else if let Some((kind, error)) = state.take_known_rejection(&target) {
+                debug!(node = %node_id, %kind, snapshot = %target.version(), "carries a view this Envoy rejected before");
+                ctx.store.report(Verdict::Rejected {
+                    node: node_id.to_owned(),
+                    snapshot: target.version().to_owned(),
+                    kind,
+                    error,
+                });
             }
         }
         tokio::select! {
@@ -144,7 +161,10 @@ async fn drive<P: Protocol>(
     }
 }
 
-fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
+/// Hands `outcome` to the tracker, and a NACK also to the store as a verdict
+/// (NACK containment).
+fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome) {
+    let tracker = &ctx.tracker;
     match outcome {
         Outcome::Ack {
             kind,
@@ -159,9 +179,15 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
             kind,
             version,
             error,
-            ..
+            snapshot,
         } => {
             warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
+            ctx.store.report(Verdict::Rejected {
+                node: node_id.to_owned(),
+                snapshot,
+                kind,
+                error: error.clone(),
+            });
             tracker.nacked(node_id, kind, version, error);
         }
         Outcome::Released { kind, acked } => tracker.released(node_id, kind, acked),
@@ -175,11 +201,4 @@ fn record(tracker: &AckTracker, node_id: &str, outcome: Outcome) {
         }
         Outcome::Subscribed | Outcome::Stale => {}
     }
-}
-
-/// The node now holds the complete config of snapshot `version` (see
-/// [`StreamState::in_sync`]); reported once per version per stream. For NACK
-/// containment, which will take it from here (through `ctx`).
-fn report_in_sync(_ctx: &StreamContext, node_id: &str, version: String) {
-    debug!(node = %node_id, %version, "in sync with the snapshot");
 }

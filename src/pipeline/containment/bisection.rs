@@ -62,7 +62,8 @@ impl Bisection {
         self.trial.as_ref().map_or(&[], |t| &t.included)
     }
 
-    /// Every suspect still undecided and not in the current trial.
+    /// Every suspect held back: undecided and not in the current trial, or
+    /// found rejected.
     pub(crate) fn held(&self) -> impl Iterator<Item = &ObjectRef> {
         let rest = self.trial.as_ref().and_then(|t| t.rest.as_ref());
         self.rejected
@@ -70,6 +71,7 @@ impl Bisection {
             .chain(&self.untried)
             .chain(rest)
             .flatten()
+            .chain(&self.found)
     }
 
     /// Trials published so far.
@@ -226,9 +228,10 @@ mod tests {
         assert_eq!(b.next(), Step::Try);
         b.add_untried(all[2..].to_vec());
         assert!(b.held().any(|o| *o == all[3]));
-        // The included half was fine: the other one is the culprit, then the
-        // late group is tried and accepted.
+        // The included half was fine: the other one is the culprit (held back
+        // from now on), then the late group is tried and accepted.
         assert_eq!(b.accepted(), Step::Try);
+        assert!(b.held().any(|o| *o == all[1]));
         assert_eq!(b.included(), &all[2..]);
         assert_eq!(b.accepted(), Step::Done(vec![all[1].clone()]));
     }

@@ -33,6 +33,7 @@ impl StreamState {
         let ts = &mut self.types[kind];
         if let Some(error) = error {
             ts.nacked.insert(flight.version.clone());
+            ts.nack_error = Some(error.clone());
             if kind == ResourceType::Cluster {
                 // Clusters warmed from the rejected response never made it.
                 let held = Arc::clone(&ts.acked);

@@ -75,7 +75,7 @@ impl StreamState {
     /// What Envoy holds of `kind` once every rule lets `target` through: the
     /// target's clusters alone (no old one pinned), and for other types the
     /// subscribed view with nothing held back.
-    fn full_view(&self, kind: ResourceType, target: &Snapshot) -> Arc<ResourceMap> {
+    pub(super) fn full_view(&self, kind: ResourceType, target: &Snapshot) -> Arc<ResourceMap> {
         if kind != ResourceType::Cluster {
             return self.subscribed_view(kind, target, true, |_| true);
         }

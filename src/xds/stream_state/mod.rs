@@ -37,6 +37,7 @@ use super::subscription::Subscription;
 
 mod answer;
 mod in_sync;
+mod known_rejection;
 mod plan;
 mod request;
 mod resume;
@@ -154,6 +155,8 @@ struct TypeState {
     /// Envoy has had an answer of this type, or held config from before a reconnect.
     answered: bool,
     nacked: BTreeSet<String>,
+    /// Envoy's error of the last NACK of this type.
+    nack_error: Option<String>,
     /// SotW: the explicit names the last response answered.
     sent_generation: Option<u64>,
     /// Delta: subscribed names already answered as not existing.
@@ -189,6 +192,8 @@ pub struct StreamState {
     clusters_ready_for: Option<String>,
     /// Snapshot version [`StreamState::take_in_sync`] last reported.
     reported_in_sync: Option<String>,
+    /// Snapshot version [`StreamState::take_known_rejection`] last reported.
+    reported_rejection: Option<String>,
     nonces: u64,
 }
 
@@ -208,6 +213,7 @@ impl StreamState {
             owed_in_flight: BTreeSet::new(),
             clusters_ready_for: None,
             reported_in_sync: None,
+            reported_rejection: None,
             nonces: 0,
         }
     }
