@@ -1,7 +1,9 @@
 //! NACK containment in the pipeline, against a scripted Envoy: it rejects every
-//! snapshot whose route table carries a path starting with `/bad`, and holds
-//! every other one completely. Fast and deterministic, so the rules are pinned
-//! without a real Envoy (tests/nack_containment.rs runs them against one).
+//! snapshot whose route table carries a path starting with `/bad` (RDS), or
+//! that has a cluster of Service `app/broken` (CDS), and holds every other one
+//! completely. Fast and deterministic, so the rules are pinned without a real
+//! Envoy (tests/nack_containment.rs runs them against one; no Ingress input
+//! makes Envoy 1.40 reject a cluster Interlock generates, so CDS is here).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -59,21 +61,30 @@ fn routes(snapshot: &Snapshot) -> BTreeSet<(String, String)> {
     out
 }
 
-/// Plays an Envoy that rejects `/bad…` paths, until the store is dropped.
+/// What the scripted Envoy rejects in `snapshot`, if anything.
+fn rejects(snapshot: &Snapshot) -> Option<(ResourceType, &'static str)> {
+    if routes(snapshot).iter().any(|(_, p)| p.starts_with("/bad")) {
+        return Some((ResourceType::Route, "regex rejected"));
+    }
+    snapshot
+        .get(ResourceType::Cluster, "app/broken:80")
+        .map(|_| (ResourceType::Cluster, "app/broken:80: cluster rejected"))
+}
+
+/// Plays an Envoy that rejects what [`rejects`] says, until the store is dropped.
 fn scripted_envoy(store: SnapshotStore) {
     store.report(Verdict::Connected { node: NODE.into() });
     let mut published = store.subscribe();
     tokio::spawn(async move {
         loop {
             if let Some(snapshot) = store.current() {
-                let bad = routes(&snapshot).iter().any(|(_, p)| p.starts_with("/bad"));
                 let snapshot_version = snapshot.version().to_owned();
-                store.report(if bad {
+                store.report(if let Some((kind, error)) = rejects(&snapshot) {
                     Verdict::Rejected {
                         node: NODE.into(),
                         snapshot: snapshot_version,
-                        kind: ResourceType::Route,
-                        error: "regex rejected".into(),
+                        kind,
+                        error: error.into(),
                     }
                 } else {
                     Verdict::InSync {
@@ -243,4 +254,21 @@ async fn bisection_isolates_every_rejected_object_of_a_batch() {
     assert_eq!(q, ["Ingress app/b05:false", "Ingress app/b50:false"]);
     let publishes = h.status.get().publishes - before;
     assert!(publishes <= 20, "{publishes} publishes");
+}
+
+#[tokio::test]
+async fn a_rejected_cluster_quarantines_its_service_and_the_ingress_shows_it() {
+    let h = harness().await;
+    h.send(service("broken")).await;
+    h.send(ingress("x", "x.test", "/", "broken")).await;
+    h.send(ingress("y", "y.test", "/", "web")).await;
+    h.settle(|r| has(r, "y.test", "/") && has(r, "x.test", "/"))
+        .await;
+    assert_eq!(h.quarantined(), ["Service app/broken:false"]);
+    let status = h.status.get();
+    let q = &status.quarantined[0];
+    assert_eq!(q.rejection.kind, ResourceType::Cluster);
+    assert_eq!(q.ingresses, [interlock::world::ObjectKey::new("app", "x")]);
+    let snapshot = h.store.current().expect("snapshot");
+    assert!(snapshot.get(ResourceType::Cluster, "app/broken:80").is_none());
 }

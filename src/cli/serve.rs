@@ -42,9 +42,9 @@ pub struct ServeArgs {
     pub drain_timeout: Duration,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// Address Envoy's gateway listeners bind.
+    /// Address Envoy's gateway listeners bind (an IP: Envoy rejects names).
     #[arg(long, default_value = "0.0.0.0")]
-    pub listen_address: String,
+    pub listen_address: std::net::IpAddr,
     /// Port of Envoy's HTTP listener.
     #[arg(long, default_value_t = 10080)]
     pub http_port: u16,
@@ -93,7 +93,7 @@ pub async fn start(
     let tracker = AckTracker::new();
     let config = PipelineConfig {
         translate: TranslateConfig {
-            listen_address: args.listen_address.clone(),
+            listen_address: args.listen_address.to_string(),
             http_port: args.http_port,
             https_port: args.https_port,
             ingress_class: args.ingress_class.clone(),
