@@ -3,8 +3,8 @@
 //! Envoy routes requests the way Ingress semantics say (exact vs prefix, trailing
 //! slashes, regexes, precedence, ports in `Host`, one-label wildcards, catch-all).
 //!
-//! Envoy gets the translation as a static bootstrap: RDS tables inlined, EDS
-//! clusters made STATIC with their assignment, SDS secrets made static. For the
+//! Envoy gets the translation as a static bootstrap (`static_bootstrap` in
+//! `translate_support.rs`, shared with `translate_differential.rs`). For the
 //! routing test, forwarding routes answer 200 with their cluster name instead of
 //! forwarding, so each response says which route matched. Envoy runs with
 //! `--concurrency 1`; a missing Envoy is installed (via `envoy_binary`), never
@@ -15,141 +15,14 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use envoy_types::pb::envoy::config::bootstrap::v3::{bootstrap::StaticResources, Bootstrap};
-use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
-use envoy_types::pb::envoy::config::core::v3::{
-    data_source::Specifier, transport_socket, DataSource, Node,
-};
-use envoy_types::pb::envoy::config::listener::v3::{filter, Listener};
-use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
-use envoy_types::pb::envoy::config::route::v3::{
-    route::Action, DirectResponseAction, RouteConfiguration,
-};
-use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
-    http_connection_manager::RouteSpecifier, HttpConnectionManager,
-};
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
-use envoy_types::util::pack_any;
+use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
 use interlock::local_gateway::envoy_binary;
-use interlock::translate::{translate, TranslateConfig, Translation};
-use prost::Message;
+use interlock::translate::{translate, TranslateConfig};
 use serde_json::json;
 use support::*;
-
-/// `t` as a static bootstrap; with `tag_routes`, forwarding routes answer 200
-/// with their cluster name.
-fn static_bootstrap(t: &Translation, tag_routes: bool) -> Bootstrap {
-    let table = |name: &str| -> RouteConfiguration {
-        let mut rc = t
-            .routes
-            .iter()
-            .find(|r| r.name == name)
-            .cloned()
-            .expect("table");
-        if tag_routes {
-            for route in rc
-                .virtual_hosts
-                .iter_mut()
-                .flat_map(|v| v.routes.iter_mut())
-            {
-                if let Some(Action::Route(a)) = &route.action {
-                    let Some(ClusterSpecifier::Cluster(c)) = &a.cluster_specifier else {
-                        panic!("unexpected cluster specifier");
-                    };
-                    route.action = Some(Action::DirectResponse(DirectResponseAction {
-                        status: 200,
-                        body: Some(DataSource {
-                            specifier: Some(Specifier::InlineString(c.clone())),
-                            ..DataSource::default()
-                        }),
-                        ..DirectResponseAction::default()
-                    }));
-                }
-            }
-        }
-        rc
-    };
-    let listeners: Vec<Listener> = t
-        .listeners
-        .iter()
-        .cloned()
-        .map(|mut l| {
-            for chain in &mut l.filter_chains {
-                for f in &mut chain.filters {
-                    let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
-                        continue;
-                    };
-                    let mut hcm: HttpConnectionManager = unpack(any);
-                    let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier else {
-                        panic!("listeners use RDS");
-                    };
-                    hcm.route_specifier =
-                        Some(RouteSpecifier::RouteConfig(table(&rds.route_config_name)));
-                    f.config_type = Some(filter::ConfigType::TypedConfig(pack_any(hcm)));
-                }
-                if let Some(socket) = &mut chain.transport_socket {
-                    let Some(transport_socket::ConfigType::TypedConfig(any)) = &socket.config_type
-                    else {
-                        panic!("TLS needs a typed config");
-                    };
-                    let mut tls: DownstreamTlsContext = unpack(any);
-                    if let Some(common) = &mut tls.common_tls_context {
-                        for sds in &mut common.tls_certificate_sds_secret_configs {
-                            sds.sds_config = None; // a static secret of that name
-                        }
-                    }
-                    socket.config_type =
-                        Some(transport_socket::ConfigType::TypedConfig(pack_any(tls)));
-                }
-            }
-            l
-        })
-        .collect();
-    let clusters = t
-        .clusters
-        .iter()
-        .cloned()
-        .map(|mut c| {
-            c.cluster_discovery_type =
-                Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32));
-            c.eds_cluster_config = None;
-            c.load_assignment = t
-                .endpoints
-                .iter()
-                .find(|e| e.cluster_name == c.name)
-                .cloned();
-            assert!(
-                c.load_assignment.is_some(),
-                "cluster {} has no assignment",
-                c.name
-            );
-            c
-        })
-        .collect();
-    Bootstrap {
-        node: Some(Node {
-            id: "translate-test".into(),
-            cluster: "translate-test".into(),
-            ..Node::default()
-        }),
-        static_resources: Some(StaticResources {
-            listeners,
-            clusters,
-            secrets: t.secrets.clone(),
-        }),
-        ..Bootstrap::default()
-    }
-}
-
-fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> std::path::PathBuf {
-    let path = dir.join("bootstrap.pb");
-    std::fs::write(&path, bootstrap.encode_to_vec()).expect("write bootstrap");
-    path
-}
 
 fn envoy() -> std::path::PathBuf {
     envoy_binary().unwrap_or_else(|e| panic!("no Envoy binary: {e}"))
@@ -162,10 +35,8 @@ fn envoy_accepts_every_generated_resource() {
         !t.secrets.is_empty() && t.listeners.len() == 2,
         "the rich world has TLS"
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_bootstrap(dir.path(), &static_bootstrap(&t, false));
-    if let Err(e) = interlock::local_gateway::validate_config(&config, &[]) {
-        panic!("Envoy rejected the translation:\n{e}");
+    if let Err(output) = envoy_validates(&t) {
+        panic!("Envoy rejected the translation:\n{output}");
     }
 }
 

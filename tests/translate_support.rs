@@ -1,19 +1,32 @@
 //! Fixtures for the translator tests: Kubernetes objects built from compact JSON
 //! (as they would appear in manifests), worlds built from them, and short textual
-//! views of the generated Envoy config so tests read as tables.
+//! views of the generated Envoy config so tests read as tables; also the
+//! translation as a static Envoy bootstrap, and Envoy's verdict on it.
 //!
 //! Included by the `translate_*` test files with `#[path]`; on its own it only
 //! checks the embedded test certificate.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+
+use envoy_types::pb::envoy::config::bootstrap::v3::{bootstrap::StaticResources, Bootstrap};
+use envoy_types::pb::envoy::config::cluster::v3::cluster::{ClusterDiscoveryType, DiscoveryType};
+use envoy_types::pb::envoy::config::core::v3::{
+    data_source::Specifier, transport_socket, DataSource, Node,
+};
 use envoy_types::pb::envoy::config::listener::v3::{filter, Listener};
 use envoy_types::pb::envoy::config::route::v3::{
     header_matcher::HeaderMatchSpecifier, route::Action, route_action::ClusterSpecifier,
-    route_match::PathSpecifier, Route, RouteConfiguration, VirtualHost,
+    route_match::PathSpecifier, DirectResponseAction, Route, RouteConfiguration, VirtualHost,
 };
-use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    http_connection_manager::RouteSpecifier, HttpConnectionManager,
+};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
 use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
 use envoy_types::pb::google::protobuf::Any;
+use envoy_types::util::pack_any;
+use interlock::local_gateway::{validate_config, LocalGatewayError};
 use interlock::translate::{translate, Diagnostic, TranslateConfig, Translation};
 use interlock::world::{Object, World};
 use k8s_openapi::api::core::v1::{Secret, Service};
@@ -302,6 +315,132 @@ pub fn hcm(listener: &Listener, chain: usize) -> HttpConnectionManager {
 /// The listener `name`, if present.
 pub fn listener<'t>(t: &'t Translation, name: &str) -> Option<&'t Listener> {
     t.listeners.iter().find(|l| l.name == name)
+}
+
+/// `t` as a static Envoy bootstrap: RDS tables inlined into the listeners, EDS
+/// clusters made STATIC with their assignment, SDS secrets made static. With
+/// `tag_routes`, forwarding routes answer 200 with their cluster name instead of
+/// forwarding, so each response says which route matched.
+pub fn static_bootstrap(t: &Translation, tag_routes: bool) -> Bootstrap {
+    let table = |name: &str| -> RouteConfiguration {
+        let mut rc = t
+            .routes
+            .iter()
+            .find(|r| r.name == name)
+            .cloned()
+            .expect("table");
+        if tag_routes {
+            for route in rc
+                .virtual_hosts
+                .iter_mut()
+                .flat_map(|v| v.routes.iter_mut())
+            {
+                if let Some(Action::Route(a)) = &route.action {
+                    let Some(ClusterSpecifier::Cluster(c)) = &a.cluster_specifier else {
+                        panic!("unexpected cluster specifier");
+                    };
+                    route.action = Some(Action::DirectResponse(DirectResponseAction {
+                        status: 200,
+                        body: Some(DataSource {
+                            specifier: Some(Specifier::InlineString(c.clone())),
+                            ..DataSource::default()
+                        }),
+                        ..DirectResponseAction::default()
+                    }));
+                }
+            }
+        }
+        rc
+    };
+    let listeners: Vec<Listener> = t
+        .listeners
+        .iter()
+        .cloned()
+        .map(|mut l| {
+            for chain in &mut l.filter_chains {
+                for f in &mut chain.filters {
+                    let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
+                        continue;
+                    };
+                    let mut hcm: HttpConnectionManager = unpack(any);
+                    let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier else {
+                        panic!("listeners use RDS");
+                    };
+                    hcm.route_specifier =
+                        Some(RouteSpecifier::RouteConfig(table(&rds.route_config_name)));
+                    f.config_type = Some(filter::ConfigType::TypedConfig(pack_any(hcm)));
+                }
+                if let Some(socket) = &mut chain.transport_socket {
+                    let Some(transport_socket::ConfigType::TypedConfig(any)) = &socket.config_type
+                    else {
+                        panic!("TLS needs a typed config");
+                    };
+                    let mut tls: DownstreamTlsContext = unpack(any);
+                    if let Some(common) = &mut tls.common_tls_context {
+                        for sds in &mut common.tls_certificate_sds_secret_configs {
+                            sds.sds_config = None; // a static secret of that name
+                        }
+                    }
+                    socket.config_type =
+                        Some(transport_socket::ConfigType::TypedConfig(pack_any(tls)));
+                }
+            }
+            l
+        })
+        .collect();
+    let clusters = t
+        .clusters
+        .iter()
+        .cloned()
+        .map(|mut c| {
+            c.cluster_discovery_type =
+                Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32));
+            c.eds_cluster_config = None;
+            c.load_assignment = t
+                .endpoints
+                .iter()
+                .find(|e| e.cluster_name == c.name)
+                .cloned();
+            assert!(
+                c.load_assignment.is_some(),
+                "cluster {} has no assignment",
+                c.name
+            );
+            c
+        })
+        .collect();
+    Bootstrap {
+        node: Some(Node {
+            id: "translate-test".into(),
+            cluster: "translate-test".into(),
+            ..Node::default()
+        }),
+        static_resources: Some(StaticResources {
+            listeners,
+            clusters,
+            secrets: t.secrets.clone(),
+        }),
+        ..Bootstrap::default()
+    }
+}
+
+/// Writes `bootstrap` as `bootstrap.pb` into `dir`.
+pub fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> PathBuf {
+    let path = dir.join("bootstrap.pb");
+    std::fs::write(&path, bootstrap.encode_to_vec()).expect("write bootstrap");
+    path
+}
+
+/// Envoy's verdict on `t`: `envoy --mode validate` of [`static_bootstrap`]. The
+/// error is Envoy's output. A missing Envoy is installed (via `envoy_binary`), and
+/// one that cannot be found or run panics: never skipped.
+pub fn envoy_validates(t: &Translation) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_bootstrap(dir.path(), &static_bootstrap(t, false));
+    validate_config(&config, &[]).map_err(|e| match e {
+        LocalGatewayError::Invalid { output, .. } => output,
+        other => panic!("could not run envoy --mode validate: {other}"),
+    })
 }
 
 /// A world exercising every feature at once.
