@@ -12,7 +12,7 @@ use interlock::admin::EventHub;
 use pb::admin_client::AdminClient;
 use pb::event::Event;
 use support::gateway::{
-    service_yaml, simple_ingress, tls_secret_yaml, with_tls, FileGateway, UNLOADABLE_PEM,
+    service_yaml, simple_ingress, tls_ingress_with_secret, weak_rsa_pem, FileGateway,
 };
 use support::{get, Upstream};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -100,18 +100,6 @@ async fn seeded_gateway(up: &Upstream) -> FileGateway {
     let gw = FileGateway::start(false, &files).await;
     gw.wait_host("seed.test").await;
     gw
-}
-
-/// A TLS Ingress whose Secret Envoy cannot load.
-fn rejected_tls_ingress(ns: &str, name: &str, host: &str, service: &str) -> String {
-    let (cert, key) = UNLOADABLE_PEM;
-    let secret = tls_secret_yaml(ns, &format!("{name}-tls"), cert, key);
-    let ingress = with_tls(
-        &simple_ingress(ns, name, host, service),
-        host,
-        &format!("{name}-tls"),
-    );
-    format!("{secret}---\n{ingress}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -360,9 +348,10 @@ async fn wait_returns_once_served_and_fails_fast_on_rejection() {
 
     // Envoy rejects the Secret this Ingress needs: fails well before the timeout,
     // with Envoy's error.
+    let (cert, key) = weak_rsa_pem();
     gw.write(
         "bad.yaml",
-        &rejected_tls_ingress("app", "bad", "bad.test", "x"),
+        &tls_ingress_with_secret("app", "bad", "bad.test", "x", (&cert, &key)),
     );
     let (output, took) = wait_cli(admin, &["app/bad", "--timeout", "20s"]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);

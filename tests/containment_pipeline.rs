@@ -270,5 +270,7 @@ async fn a_rejected_cluster_quarantines_its_service_and_the_ingress_shows_it() {
     assert_eq!(q.rejection.kind, ResourceType::Cluster);
     assert_eq!(q.ingresses, [interlock::world::ObjectKey::new("app", "x")]);
     let snapshot = h.store.current().expect("snapshot");
-    assert!(snapshot.get(ResourceType::Cluster, "app/broken:80").is_none());
+    assert!(snapshot
+        .get(ResourceType::Cluster, "app/broken:80")
+        .is_none());
 }

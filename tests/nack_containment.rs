@@ -18,8 +18,8 @@ use std::time::Duration;
 use interlock::pipeline::containment::QuarantinedObject;
 use interlock::snapshot::ResourceType;
 use support::gateway::{
-    acked_domains_of, ingress_yaml, service_yaml, simple_ingress, tls_secret_yaml, with_tls,
-    FileGateway, GatewayOptions, PathSpec, UNLOADABLE_PEM,
+    acked_domains_of, ingress_yaml, service_yaml, simple_ingress, tls_ingress_with_secret,
+    weak_rsa_pem, FileGateway, GatewayOptions, PathSpec,
 };
 use support::prober::Prober;
 use support::{get, wait_for, Upstream};
@@ -268,23 +268,13 @@ async fn two_rejected_ingresses_among_64_are_both_isolated_by_bisection(delta: b
     assert!(publishes <= 16, "{publishes} publishes");
 }
 
-/// A TLS Ingress whose Secret Envoy cannot load.
-fn garbage_tls_ingress(name: &str, host: &str) -> String {
-    let (cert, key) = UNLOADABLE_PEM;
-    let secret = tls_secret_yaml("app", &format!("{name}-tls"), cert, key);
-    let ingress = with_tls(
-        &simple_ingress("app", name, host, "web"),
-        host,
-        &format!("{name}-tls"),
-    );
-    format!("{secret}---\n{ingress}")
-}
-
 async fn a_rejected_secret_is_contained(delta: bool) {
     let up = Upstream::start("web").await;
     let gw = strict_gateway(delta, &up).await;
     let prober = probe_acked(&gw);
-    gw.write("bad.yaml", &garbage_tls_ingress("bad", "bad.test"));
+    let (cert, key) = weak_rsa_pem();
+    let bad = tls_ingress_with_secret("app", "bad", "bad.test", "web", (&cert, &key));
+    gw.write("bad.yaml", &bad);
     wait_quarantined(&gw, "the Secret to be quarantined", &["app/bad-tls"]).await;
     let q = quarantined(&gw);
     assert_eq!(q.len(), 1, "{q:?}");
@@ -293,14 +283,7 @@ async fn a_rejected_secret_is_contained(delta: bool) {
         q[0].ingresses,
         vec![interlock::world::ObjectKey::new("app", "bad")]
     );
-    // Everything else goes on.
-    gw.write(
-        "next.yaml",
-        &simple_ingress("app", "next", "next.test", "web"),
-    );
-    gw.wait_host("next.test").await;
-    let report = prober.finish().await;
-    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    everything_else_goes_on(&gw, prober).await;
 }
 
 async fn a_rejected_listener_is_contained(delta: bool) {
@@ -311,13 +294,8 @@ async fn a_rejected_listener_is_contained(delta: bool) {
     let squatter = std::net::TcpListener::bind(("127.0.0.1", gw.https_port)).expect("bind");
     let prober = probe_acked(&gw);
     let (cert, key) = support::tls::certificate("tls.test");
-    let secret = tls_secret_yaml("app", "tls-cert", &cert, &key);
-    let ingress = with_tls(
-        &simple_ingress("app", "tls", "tls.test", "web"),
-        "tls.test",
-        "tls-cert",
-    );
-    gw.write("tls.yaml", &format!("{secret}---\n{ingress}"));
+    let tls = tls_ingress_with_secret("app", "tls", "tls.test", "web", (&cert, &key));
+    gw.write("tls.yaml", &tls);
     wait_for(
         CONTAIN,
         "the listener rejection to be contained",
@@ -329,6 +307,12 @@ async fn a_rejected_listener_is_contained(delta: bool) {
         },
     )
     .await;
+    everything_else_goes_on(&gw, prober).await;
+    drop(squatter);
+}
+
+/// A later Ingress is served, and no ACKed host ever failed.
+async fn everything_else_goes_on(gw: &FileGateway, prober: Prober) {
     gw.write(
         "next.yaml",
         &simple_ingress("app", "next", "next.test", "web"),
@@ -336,7 +320,6 @@ async fn a_rejected_listener_is_contained(delta: bool) {
     gw.wait_host("next.test").await;
     let report = prober.finish().await;
     assert!(report.violations.is_empty(), "{:?}", report.violations);
-    drop(squatter);
 }
 
 /// Two replicas fed the same files, each with its own strict Envoy (one SotW,

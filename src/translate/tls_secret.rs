@@ -1,10 +1,11 @@
 //! TLS Secrets: validated before Envoy sees them, served over SDS.
 //!
 //! A Secret is usable when it exists, has type `kubernetes.io/tls`, and its
-//! `tls.crt` holds only PEM `CERTIFICATE` blocks (at least one, each DER that is
-//! a well-formed ASN.1 SEQUENCE, as X.509 is) while its `tls.key` holds exactly
-//! one unencrypted `PRIVATE KEY`, `RSA PRIVATE KEY` or `EC PRIVATE KEY` block
-//! (plus optional `EC PARAMETERS`). `stringData` entries override `data`, as the
+//! `tls.crt` holds only PEM `CERTIFICATE` blocks (at least one, each an X.509
+//! certificate) while its `tls.key` holds exactly one unencrypted `PRIVATE KEY`
+//! (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1) block (plus
+//! optional `EC PARAMETERS`) whose public key is the first certificate's (see
+//! [`tls_keys`](super::tls_keys)). `stringData` entries override `data`, as the
 //! API server does on write, so hand-written files may use either. Secret content
 //! never appears in errors.
 
@@ -14,6 +15,7 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 };
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 
+use super::tls_keys::{certificate_key, private_key_public_key, PublicKey};
 use crate::world::{ObjectKey, World};
 
 /// The Secret type Ingress TLS requires.
@@ -51,6 +53,9 @@ pub enum SecretError {
     /// `tls.key` is not one unencrypted PEM private key.
     #[error("Secret {0}: tls.key is not a single unencrypted PEM private key")]
     BadKey(ObjectKey),
+    /// The key does not belong to the (first) certificate.
+    #[error("Secret {0}: tls.key is not the private key of the certificate in tls.crt")]
+    KeyMismatch(ObjectKey),
 }
 
 /// The SDS name of a Secret: `<namespace>/<name>`.
@@ -72,11 +77,14 @@ pub fn load(world: &World, key: &ObjectKey) -> Result<Secret, SecretError> {
     }
     let cert = entry(kube, key, CERT_KEY)?;
     let private_key = entry(kube, key, KEY_KEY)?;
-    if !is_certificate_chain(&cert) {
+    let Some(leaf) = certificate_chain(&cert) else {
         return Err(SecretError::BadCertificate(key.clone()));
-    }
-    if !is_private_key(&private_key) {
+    };
+    let Some(implied) = single_private_key(&private_key) else {
         return Err(SecretError::BadKey(key.clone()));
+    };
+    if implied.is_some_and(|k| k != leaf) {
+        return Err(SecretError::KeyMismatch(key.clone()));
     }
     let inline = |bytes: Vec<u8>| DataSource {
         specifier: Some(Specifier::InlineBytes(bytes)),
@@ -113,87 +121,67 @@ fn entry(kube: &KubeSecret, key: &ObjectKey, name: &'static str) -> Result<Vec<u
         })
 }
 
-fn is_certificate_chain(bytes: &[u8]) -> bool {
-    match pem::parse_many(bytes) {
-        Ok(blocks) => {
-            !blocks.is_empty()
-                && blocks.iter().all(|b| {
-                    b.tag() == "CERTIFICATE"
-                        && b.headers().iter().next().is_none()
-                        && is_der_sequence(b.contents())
-                })
-        }
-        Err(_) => false,
-    }
+/// The public key of the first certificate of a PEM chain in which every
+/// block is an X.509 certificate.
+fn certificate_chain(bytes: &[u8]) -> Option<PublicKey> {
+    let blocks = pem::parse_many(bytes).ok()?;
+    let mut keys = blocks.iter().map(|b| {
+        let plain = b.tag() == "CERTIFICATE" && b.headers().iter().next().is_none();
+        plain.then(|| certificate_key(b.contents())).flatten()
+    });
+    let leaf = keys.next()??;
+    keys.all(|k| k.is_some()).then_some(leaf)
 }
 
-fn is_private_key(bytes: &[u8]) -> bool {
-    let Ok(blocks) = pem::parse_many(bytes) else {
-        return false;
-    };
-    let mut keys = 0;
+/// The public key implied by the one unencrypted private key of a PEM file
+/// (`Some(None)` when it cannot be told); `None` when there is not exactly one.
+fn single_private_key(bytes: &[u8]) -> Option<Option<PublicKey>> {
+    let blocks = pem::parse_many(bytes).ok()?;
+    let mut found = None;
     for block in &blocks {
         if KEY_TAGS.contains(&block.tag()) {
             // Encrypted legacy keys carry Proc-Type/DEK-Info headers.
-            if block.headers().iter().next().is_some() || !is_der_sequence(block.contents()) {
-                return false;
+            if found.is_some() || block.headers().iter().next().is_some() {
+                return None;
             }
-            keys += 1;
+            found = Some(private_key_public_key(block.tag(), block.contents()).ok()?);
         } else if block.tag() != "EC PARAMETERS" {
-            return false;
+            return None;
         }
     }
-    keys == 1
-}
-
-/// True when `der` is exactly one DER SEQUENCE (tag 0x30, definite length that
-/// covers the rest of the bytes).
-fn is_der_sequence(der: &[u8]) -> bool {
-    let [0x30, first, rest @ ..] = der else {
-        return false;
-    };
-    let (len, body) = if *first < 0x80 {
-        (usize::from(*first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return false;
-        }
-        let (len_bytes, body) = rest.split_at(n);
-        let len = len_bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, body)
-    };
-    len == body.len() && len > 0
+    found
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn der_sequence_checks_the_length() {
-        assert!(is_der_sequence(&[0x30, 0x02, 0x05, 0x00]));
-        assert!(!is_der_sequence(&[0x30, 0x03, 0x05, 0x00]));
-        assert!(!is_der_sequence(&[0x31, 0x02, 0x05, 0x00]));
-        assert!(!is_der_sequence(&[0x30]));
-        let mut long = vec![0x30, 0x81, 0x80];
-        long.extend(std::iter::repeat_n(0u8, 0x80));
-        assert!(is_der_sequence(&long));
+    fn data(file: &str) -> Vec<u8> {
+        std::fs::read(format!("tests/data/tls/{file}")).expect(file)
     }
 
     #[test]
     fn garbage_is_neither_certificate_nor_key() {
-        assert!(!is_certificate_chain(b"not pem"));
-        assert!(!is_private_key(b"not pem"));
-        let fake = pem::encode(&pem::Pem::new("CERTIFICATE", vec![1, 2, 3]));
-        assert!(!is_certificate_chain(fake.as_bytes()));
+        assert!(certificate_chain(b"not pem").is_none());
+        assert!(single_private_key(b"not pem").is_none());
+        let fake = pem::encode(&pem::Pem::new(
+            "CERTIFICATE",
+            vec![0x30, 0x03, 0x02, 0x01, 0x00],
+        ));
+        assert!(certificate_chain(fake.as_bytes()).is_none());
         let key = pem::encode(&pem::Pem::new("PRIVATE KEY", vec![0x30, 0x01, 0x00]));
-        assert!(is_private_key(key.as_bytes()));
-        let two = format!("{key}{key}");
-        assert!(!is_private_key(two.as_bytes()));
+        assert!(single_private_key(key.as_bytes()).is_none());
         let wrong = pem::encode(&pem::Pem::new("PUBLIC KEY", vec![0x30, 0x01, 0x00]));
-        assert!(!is_private_key(wrong.as_bytes()));
+        assert!(single_private_key(wrong.as_bytes()).is_none());
+    }
+
+    #[test]
+    fn a_chain_and_one_key_are_read_and_two_keys_are_not() {
+        let cert = data("ec_cert.pem");
+        let chain = [cert.clone(), data("rsa_cert.pem")].concat();
+        assert_eq!(certificate_chain(&chain), certificate_chain(&cert));
+        let key = data("ec.pem");
+        assert_eq!(single_private_key(&key), Some(certificate_chain(&cert)));
+        assert!(single_private_key(&[key.clone(), key].concat()).is_none());
     }
 }

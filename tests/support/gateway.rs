@@ -277,9 +277,28 @@ pub fn with_tls(ingress: &str, host: &str, secret: &str) -> String {
     format!("{ingress}  tls:\n  - hosts: [\"{host}\"]\n    secretName: {secret}\n")
 }
 
-/// A certificate and key that pass Interlock's checks (PEM blocks holding DER
-/// SEQUENCEs) but are no certificate or key at all, so Envoy rejects them.
-pub const UNLOADABLE_PEM: (&str, &str) = (
-    "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n",
-    "-----BEGIN PRIVATE KEY-----\nMAMCAQE=\n-----END PRIVATE KEY-----\n",
-);
+/// A `kubernetes.io/tls` Secret `<name>-tls` holding `cert` and `key`, and a
+/// simple Ingress `name` serving `host` over HTTPS with it, as one manifest.
+pub fn tls_ingress_with_secret(
+    ns: &str,
+    name: &str,
+    host: &str,
+    service: &str,
+    (cert, key): (&str, &str),
+) -> String {
+    let secret_name = format!("{name}-tls");
+    let secret = tls_secret_yaml(ns, &secret_name, cert, key);
+    let ingress = with_tls(&simple_ingress(ns, name, host, service), host, &secret_name);
+    format!("{secret}---\n{ingress}")
+}
+
+/// A well-formed certificate and its key (so Interlock serves them) that
+/// Envoy refuses: RSA with 1,024 bits ("only RSA certificates with 2048-bit or
+/// larger keys are supported"), Envoy's policy, not a structural fault.
+pub fn weak_rsa_pem() -> (String, String) {
+    let read = |f: &str| {
+        let path = format!("{}/tests/data/tls/{f}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    (read("rsa_cert.pem"), read("rsa.pem"))
+}

@@ -125,7 +125,8 @@ fn holds(ts: &TypeState, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{
-        builder, converged, kinds, listener, secret, snapshot, Client, CDS, EDS, MODES, RDS, SDS,
+        builder, converged, kinds, listener, snapshot, with_tls_listener, Client, CDS, EDS, MODES,
+        RDS, SDS,
     };
     use super::StreamState;
 
@@ -199,11 +200,7 @@ mod tests {
     #[test]
     fn what_listeners_and_clusters_name_must_be_subscribed_and_acked() {
         for mode in MODES {
-            let target = builder(&[("a", 1, 1)], &["a"])
-                .listener(listener("https", "main", Some("cert")))
-                .secret(secret("cert"))
-                .build()
-                .expect("consistent");
+            let target = with_tls_listener();
             let mut client = Client::connect(mode);
             client.manual.extend([EDS, RDS, SDS]);
             assert_eq!(kinds(&client.converge(&target)), [CDS], "{mode:?}");

@@ -205,8 +205,8 @@ impl StreamState {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{
-        builder, carries, converged, kinds, listener, secret, snapshot, snapshot_with, Client, CDS,
-        EDS, LDS, MODES, RDS, SDS,
+        carries, converged, kinds, snapshot, snapshot_with, with_tls_listener, Client, CDS, EDS,
+        LDS, MODES, RDS, SDS,
     };
     use super::Mode;
 
@@ -270,11 +270,7 @@ mod tests {
     #[test]
     fn a_secret_a_listener_names_goes_out_once_envoy_asks_for_it() {
         for mode in MODES {
-            let target = builder(&[("a", 1, 1)], &["a"])
-                .listener(listener("https", "main", Some("cert")))
-                .secret(secret("cert"))
-                .build()
-                .expect("consistent");
+            let target = with_tls_listener();
             let sent = Client::connect(mode).converge(&target);
             assert!(carries(&sent, SDS, "cert"), "{mode:?}");
             let lds_at = kinds(&sent).iter().position(|k| *k == LDS);

@@ -171,3 +171,13 @@ pub(crate) fn snapshot(clusters: &[&str], routed: &[&str]) -> Snapshot {
     let clusters: Vec<(&str, i64, u8)> = clusters.iter().map(|c| (*c, 1, 1)).collect();
     snapshot_with(&clusters, routed)
 }
+
+/// Cluster `a` routed by table `main`, plus listener `https` naming table
+/// `main` and secret `cert`.
+pub(crate) fn with_tls_listener() -> Snapshot {
+    builder(&[("a", 1, 1)], &["a"])
+        .listener(listener("https", "main", Some("cert")))
+        .secret(secret("cert"))
+        .build()
+        .expect("consistent")
+}
