@@ -365,3 +365,44 @@ async fn two_replicas_end_with_identical_versions_quarantine_included() {
     assert_eq!(quarantined(&a).len(), 1);
     assert_eq!(quarantined(&b).len(), 1);
 }
+
+/// Envoys that disagree: a strict one and a default one on the same
+/// Interlock. What the strict one rejects is quarantined for both (the config
+/// stays one config), and everything else reaches both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_any_envoy_rejects_is_quarantined_for_all() {
+    let up = Upstream::start("web").await;
+    let gw = strict_gateway(false, &up).await;
+    let lenient = support::Envoy::start(support::EnvoyOptions::new(gw.plane.port, true)).await;
+    let lenient_node = lenient.options().node_id.clone();
+    let host = |i: usize| format!("d{i:02}.test");
+    for i in 0..20 {
+        let name = format!("d{i:02}");
+        let yaml = if i == 3 {
+            rejected_ingress(&name, &host(i))
+        } else {
+            simple_ingress("app", &name, &host(i), "web")
+        };
+        gw.write(&format!("{name}.yaml"), &yaml);
+    }
+    let good: Vec<String> = (0..20).filter(|i| *i != 3).map(host).collect();
+    wait_hosts(&gw, &good).await;
+    wait_quarantined(
+        &gw,
+        "the Ingress one Envoy rejects to be quarantined",
+        &["app/d03"],
+    )
+    .await;
+    wait_for(
+        CONTAIN,
+        "the lenient Envoy to hold the same config",
+        || async {
+            let acked = acked_domains_of(&gw.plane.tracker, &lenient_node);
+            good.iter().all(|h| acked.contains(h)) && !acked.contains(&host(3))
+        },
+    )
+    .await;
+    let q = quarantined(&gw);
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!(q[0].rejection.node, gw.node());
+}
