@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod bootstrap;
+pub mod certs;
 pub mod debounce;
 pub mod ingress_status;
 pub mod leader;

@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 mod bootstrap;
+mod certgen;
 mod quickstart;
 mod serve;
 mod serve_kube;
@@ -25,6 +26,8 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
     /// Print an Envoy bootstrap (YAML) for a gateway that takes its config from Interlock.
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Write a CA, a server certificate and gateway client certificates for mutual TLS on xDS.
+    Certgen(certgen::CertgenArgs),
     /// Wait until Ingresses (namespace/name) are programmed on every connected Envoy.
     Wait(wait::WaitArgs),
 }
@@ -33,6 +36,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bootstrap(args) => bootstrap::run(args),
+        Command::Certgen(args) => certgen::run(args),
         Command::Wait(args) => runtime()?.block_on(wait::run(args)),
         Command::Serve(args) => {
             serve::init_logging(args.log_format);
