@@ -18,4 +18,5 @@ pub mod sources;
 pub mod translate;
 pub mod validate;
 pub mod world;
+pub mod x509;
 pub mod xds;

@@ -44,7 +44,7 @@ impl Admin {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = admin::serve_admin(listener, http, Some(grpc), shutdown).await {
+            if let Err(e) = admin::serve_admin(listener, http, Some(grpc), None, shutdown).await {
                 panic!("admin server failed: {e}");
             }
         });
@@ -655,4 +655,44 @@ mod prom {
         assert!(parse("# TYPE 1a gauge\n# EOF\n").is_err(), "bad name");
         assert!(parse("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n# EOF\n").is_err(), "not cumulative");
     }
+}
+
+/// A client not on loopback gets the probes, `/metrics` and `/peer/ingresses`,
+/// and a 403 (gRPC: PERMISSION_DENIED) for the debug views and the admin API.
+#[tokio::test]
+async fn only_loopback_clients_reach_the_debug_views_and_the_admin_api() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tonic::codegen::Service;
+
+    let services = AdminServices::new(
+        SnapshotStore::new(),
+        AckTracker::new(),
+        StatusHandle::default(),
+    );
+    let mut remote = admin::remote_router(services.public);
+    let mut status_of = |path: &str, grpc: bool| {
+        let mut request = Request::get(path);
+        if grpc {
+            request = request.header("content-type", "application/grpc");
+        }
+        let future = remote.call(request.body(Body::empty()).expect("request"));
+        async move {
+            let response = future.await.expect("infallible");
+            let grpc_status = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (response.status().as_u16(), grpc_status)
+        }
+    };
+    assert_eq!(status_of("/healthz", false).await.0, 200);
+    assert_eq!(status_of("/metrics", false).await.0, 200);
+    assert_eq!(status_of("/peer/ingresses", false).await.0, 200);
+    for path in ["/", "/debug/snapshot", "/debug/nodes", "/debug/ingresses", "/debug/quarantine"] {
+        assert_eq!(status_of(path, false).await.0, 403, "{path}");
+    }
+    let grpc = status_of("/interlock.admin.v1.Admin/GetSnapshot", true).await;
+    assert_eq!(grpc.1.as_deref(), Some("7"), "PERMISSION_DENIED");
 }

@@ -41,19 +41,31 @@ pub struct AdminState {
     pub drain: Drain,
 }
 
-/// The HTTP routes of the admin listener:
-/// `/`, `/healthz`, `/readyz`, `/metrics`, `/debug/snapshot`, `/debug/nodes`,
-/// `/debug/ingresses` (the debug views take `?summary` for totals only),
-/// `/debug/quarantine`.
+/// Every HTTP route of the admin listener: the [`public_router`]'s, plus
+/// `/` (the live page), `/debug/snapshot`, `/debug/nodes`, `/debug/ingresses`
+/// (the debug views take `?summary` for totals only) and `/debug/quarantine`.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
+    public_routes()
         .route("/", get(ui::page))
-        .route("/healthz", get(probes::healthz))
-        .route("/readyz", get(probes::readyz))
-        .route("/metrics", get(scrape::metrics))
         .route("/debug/snapshot", get(debug_snapshot::handler))
         .route("/debug/nodes", get(debug_nodes::handler))
         .route("/debug/ingresses", get(debug_ingresses::handler))
         .route("/debug/quarantine", get(debug_quarantine::handler))
         .with_state(state)
+}
+
+/// What the admin listener serves to anyone who reaches it: `/healthz` and
+/// `/readyz` (the kubelet), `/metrics` (Prometheus), and `/peer/ingresses`
+/// (the Ingress states other replicas' status writers ask for). Nothing here
+/// names more than Ingresses, nodes and versions.
+pub fn public_router(state: AdminState) -> Router {
+    public_routes().with_state(state)
+}
+
+fn public_routes() -> Router<AdminState> {
+    Router::new()
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(scrape::metrics))
+        .route("/peer/ingresses", get(debug_ingresses::handler))
 }

@@ -11,10 +11,10 @@ mod programmed;
 mod server;
 
 pub use events::{AdminEvent, EventHub};
-pub use http::{router, AdminState};
+pub use http::{public_router, router, AdminState};
 pub use metrics::{Metrics, LATENCY_BUCKETS};
 pub use programmed::{ingress_states, IngressState};
-pub use server::{admin_router, bind_admin, serve_admin, AdminServerError};
+pub use server::{admin_router, bind_admin, remote_router, serve_admin, AdminServerError};
 
 use crate::pipeline::StatusHandle;
 use crate::snapshot::SnapshotStore;
@@ -25,6 +25,9 @@ use crate::xds::{AckTracker, Drain};
 pub struct AdminServices {
     /// The plain HTTP routes (probes, metrics, debug views, UI).
     pub http: axum::Router,
+    /// The routes anyone who reaches the admin port may use (probes, metrics,
+    /// the Ingress states peers ask for).
+    pub public: axum::Router,
     /// The gRPC admin API.
     pub grpc: tonic::service::Routes,
     /// The event stream both feed from.
@@ -48,15 +51,22 @@ impl AdminServices {
         let hub = EventHub::spawn(store.clone(), tracker.clone(), pipeline.clone());
         let metrics = Metrics::new();
         metrics.spawn(&hub, store.clone(), pipeline.clone());
-        let http = router(AdminState {
+        let state = AdminState {
             store: store.clone(),
             tracker: tracker.clone(),
             pipeline: pipeline.clone(),
             metrics,
             drain,
-        });
+        };
+        let public = public_router(state.clone());
+        let http = router(state);
         let grpc =
             tonic::service::Routes::new(grpc::grpc_service(hub.clone(), store, tracker, pipeline));
-        AdminServices { http, grpc, hub }
+        AdminServices {
+            http,
+            public,
+            grpc,
+            hub,
+        }
     }
 }

@@ -70,6 +70,25 @@ async fn not_found(request: Request) -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
+/// What a client not on loopback gets: `public`'s routes, and a 403 (gRPC:
+/// `PERMISSION_DENIED`) for everything else.
+pub fn remote_router(public: Router) -> Router {
+    public.fallback(loopback_only)
+}
+
+async fn loopback_only(request: Request) -> Response {
+    let message = "the admin API and debug views answer only on loopback (kubectl port-forward)";
+    let grpc = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if grpc {
+        return tonic::Status::permission_denied(message).into_http();
+    }
+    (StatusCode::FORBIDDEN, format!("{message}\n")).into_response()
+}
+
 /// Binds `addr` for [`serve_admin`].
 pub async fn bind_admin(addr: SocketAddr) -> Result<TcpListener, AdminServerError> {
     TcpListener::bind(addr)
@@ -80,14 +99,18 @@ pub async fn bind_admin(addr: SocketAddr) -> Result<TcpListener, AdminServerErro
 /// Serves `http` and `grpc` (see [`admin_router`]) on `listener` until
 /// `shutdown` completes; then stops accepting, asks every connection to finish
 /// (HTTP/2 GOAWAY, HTTP/1.1 close), and drops those still open after two
-/// seconds.
+/// seconds. With `public`, only clients on loopback get everything; others get
+/// `public`'s routes and a 403 elsewhere (debug views and the admin gRPC API
+/// show more than probes and scrapes need: reach them with a port-forward).
 pub async fn serve_admin(
     listener: TcpListener,
     http: Router,
     grpc: Option<Routes>,
+    public: Option<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AdminServerError> {
     let app = admin_router(http, grpc);
+    let public = public.map(remote_router);
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -95,8 +118,12 @@ pub async fn serve_admin(
         tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => {
-                    connections.spawn(serve_connection(tcp, app.clone(), stopping.clone()));
+                Ok((tcp, peer)) => {
+                    let router = match &public {
+                        Some(public) if !peer.ip().is_loopback() => public.clone(),
+                        _ => app.clone(),
+                    };
+                    connections.spawn(serve_connection(tcp, router, stopping.clone()));
                 }
                 // Out of file descriptors and the like: the listener itself
                 // is fine; back off instead of spinning.

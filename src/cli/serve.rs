@@ -14,6 +14,7 @@ use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::FileSource;
 use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
+use interlock::xds::tls::{NodeIdRule, NodeIdRules, ReloadingTls, TlsFiles};
 use interlock::xds::{AckTracker, AdsServer, Drain};
 use tokio::sync::{broadcast, mpsc};
 use tracing::info;
@@ -26,10 +27,30 @@ pub struct ServeArgs {
     /// Address the ADS (xDS) gRPC server listens on.
     #[arg(long, default_value = "127.0.0.1:18000")]
     pub xds_address: SocketAddr,
+    /// Directory with the xDS listener's mutual-TLS material: `tls.crt`,
+    /// `tls.key` (the server's) and `ca.crt` (the CA client certificates must
+    /// chain to), as a mounted `kubernetes.io/tls` Secret or `interlock certgen`
+    /// lays them out. Re-read when they change.
+    #[arg(long)]
+    pub xds_tls_dir: Option<PathBuf>,
+    /// Serve xDS in plain text on a non-loopback address. Anyone who reaches
+    /// the port then gets every TLS private key Interlock serves.
+    #[arg(long)]
+    pub xds_insecure: bool,
+    /// With mutual TLS, `IDENTITY=PATTERN`: clients whose certificate identity
+    /// is IDENTITY (`*`: any) may use node ids matching PATTERN (`*` wildcards,
+    /// `{gateway}` for the identity's gateway name). Repeatable. Default:
+    /// gateway NAME may use `NAME` and `NAME-*` (its Deployment's pod names).
+    #[arg(long)]
+    pub node_id_rule: Vec<NodeIdRule>,
     /// Address of the admin listener: the gRPC admin API and plain HTTP
     /// (`/healthz`, `/readyz`, `/metrics`, `/debug/*`, and a live page at `/`).
     #[arg(long, default_value = "127.0.0.1:18001")]
     pub admin_address: SocketAddr,
+    /// Serve the debug views and the admin gRPC API to any client, not only
+    /// on loopback (probes, metrics and `/peer/ingresses` always are).
+    #[arg(long)]
+    pub admin_debug_anywhere: bool,
     /// Directory of Kubernetes YAML (Ingress, IngressClass, Service, EndpointSlice,
     /// Secret) to serve, watched live: the embedded default, no cluster needed.
     /// Without it, Interlock watches a Kubernetes API server.
@@ -89,6 +110,7 @@ pub async fn start(
         args.debounce_max,
         args.debounce
     );
+    let tls = xds_tls(args)?;
     let store = SnapshotStore::new();
     let tracker = AckTracker::new();
     let config = PipelineConfig {
@@ -151,17 +173,25 @@ pub async fn start(
         None => None,
     };
     info!(xds = %args.xds_address, admin = %args.admin_address, "interlock serving");
-    let server = AdsServer::new(store, tracker.clone()).with_drain(drain.clone());
+    let mut server = AdsServer::new(store, tracker.clone()).with_drain(drain.clone());
+    if let Some(tls) = tls {
+        tokio::spawn(std::sync::Arc::clone(&tls).watch(TLS_RELOAD_INTERVAL));
+        server = server.with_tls(tls, NodeIdRules::new(args.node_id_rule.clone()));
+    }
     let drain_timeout = args.drain_timeout;
+    let admin_debug_anywhere = args.admin_debug_anywhere;
     Ok(tokio::spawn(async move {
         let xds = async {
             server.serve_draining(listener).await?;
             anyhow::Ok(())
         };
         let admin = async {
-            let AdminServices { http, grpc, .. } = services;
+            let AdminServices {
+                http, grpc, public, ..
+            } = services;
             let closed = drain.clone();
-            admin::serve_admin(admin_listener, http, Some(grpc), async move {
+            let public = (!admin_debug_anywhere).then_some(public);
+            admin::serve_admin(admin_listener, http, Some(grpc), public, async move {
                 closed.closed().await
             })
             .await?;
@@ -178,6 +208,31 @@ pub async fn start(
         tokio::try_join!(xds, admin, shutdown)?;
         Ok(())
     }))
+}
+
+/// How often the xDS TLS files are checked for a new certificate or CA.
+const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The xDS listener's TLS material, or why serving without it is refused:
+/// plain text only on loopback or with `--xds-insecure`.
+fn xds_tls(args: &ServeArgs) -> anyhow::Result<Option<std::sync::Arc<ReloadingTls>>> {
+    let Some(dir) = &args.xds_tls_dir else {
+        let loopback = args.xds_address.ip().is_loopback();
+        anyhow::ensure!(
+            loopback || args.xds_insecure,
+            "xDS on {} would hand TLS private keys to anyone who connects: give --xds-tls-dir \
+             (mutual TLS; `interlock certgen` makes the certificates), or --xds-insecure",
+            args.xds_address
+        );
+        if !loopback {
+            tracing::warn!(xds = %args.xds_address, "--xds-insecure: xDS in plain text, no client authentication; anyone who reaches this port gets every TLS private key served");
+        }
+        return Ok(None);
+    };
+    let tls = ReloadingTls::load(TlsFiles::in_dir(dir))
+        .with_context(|| format!("cannot use the xDS TLS files in {}", dir.display()))?;
+    info!(dir = %dir.display(), "xDS requires mutual TLS");
+    Ok(Some(tls))
 }
 
 /// The graceful shutdown: readiness false and new streams refused at once;

@@ -1,4 +1,5 @@
-//! Asking a replica which Ingresses its Envoys have: its `/debug/ingresses`.
+//! Asking a replica which Ingresses its Envoys have: its `/peer/ingresses`
+//! (served to other replicas; the debug views answer only on loopback).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -42,7 +43,7 @@ async fn fetch(addr: SocketAddr) -> Result<IngressesView, PeerError> {
         .await
         .map_err(|e| http(&e))?;
     tokio::spawn(connection);
-    let request = Request::get("/debug/ingresses")
+    let request = Request::get("/peer/ingresses")
         .header(hyper::header::HOST, addr.to_string())
         .body(Empty::<Bytes>::new())
         .map_err(|e| http(&e))?;

@@ -41,7 +41,6 @@ mod rules;
 mod service_clusters;
 mod text;
 mod tls;
-mod tls_keys;
 pub mod tls_secret;
 mod virtual_hosts;
 

@@ -5,7 +5,7 @@
 //! certificate) while its `tls.key` holds exactly one unencrypted `PRIVATE KEY`
 //! (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1) block (plus
 //! optional `EC PARAMETERS`) whose public key is the first certificate's (see
-//! [`tls_keys`](super::tls_keys)). `stringData` entries override `data`, as the
+//! [`keys`](crate::x509::keys)). `stringData` entries override `data`, as the
 //! API server does on write, so hand-written files may use either. Secret content
 //! never appears in errors.
 
@@ -15,7 +15,7 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 };
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 
-use super::tls_keys::{certificate_key, private_key_public_key, PublicKey};
+use crate::x509::keys::{certificate_key, private_key_public_key, PublicKey};
 use crate::world::{ObjectKey, World};
 
 /// The Secret type Ingress TLS requires.

@@ -10,11 +10,11 @@
 //! RustCrypto `x509-cert`/`pkcs8`/`sec1` crates (four new dependencies for two
 //! fields): a DER walker for exactly these structures is smaller.
 
-const SEQUENCE: u8 = 0x30;
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
-const OID: u8 = 0x06;
+use super::certificate::Certificate;
+use super::der::{
+    bit_string, der_length, element, expect, only, BIT_STRING, INTEGER, OCTET_STRING, OID,
+    SEQUENCE,
+};
 
 /// `rsaEncryption` (1.2.840.113549.1.1.1).
 const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
@@ -23,75 +23,14 @@ const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 
 /// A public key: its algorithm's OID and the key bits.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PublicKey {
+pub struct PublicKey {
     algorithm: Vec<u8>,
     bits: Vec<u8>,
 }
 
-/// One DER element: its tag, its contents, and what follows it.
-struct Element<'a> {
-    tag: u8,
-    body: &'a [u8],
-    whole: &'a [u8],
-    rest: &'a [u8],
-}
-
-fn element(input: &[u8]) -> Option<Element<'_>> {
-    let (&tag, after_tag) = input.split_first()?;
-    let (&first, after_len) = after_tag.split_first()?;
-    let (len, body_start) = if first < 0x80 {
-        (usize::from(first), after_len)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || after_len.len() < n {
-            return None;
-        }
-        let (len_bytes, body) = after_len.split_at(n);
-        let len = len_bytes
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, body)
-    };
-    if body_start.len() < len {
-        return None;
-    }
-    let (body, rest) = body_start.split_at(len);
-    let header = input.len() - body_start.len();
-    Some(Element {
-        tag,
-        body,
-        whole: &input[..header + len],
-        rest,
-    })
-}
-
-/// The element at the start of `input`, if it has `tag`.
-fn expect(input: &[u8], tag: u8) -> Option<Element<'_>> {
-    element(input).filter(|e| e.tag == tag)
-}
-
-/// The single element `input` consists of, if it has `tag`.
-fn only(input: &[u8], tag: u8) -> Option<Element<'_>> {
-    expect(input, tag).filter(|e| e.rest.is_empty())
-}
-
 /// The public key of an X.509 certificate (DER); `None` when it is no certificate.
-pub(crate) fn certificate_key(der: &[u8]) -> Option<PublicKey> {
-    let certificate = only(der, SEQUENCE)?;
-    let tbs = expect(certificate.body, SEQUENCE)?;
-    let algorithm = expect(tbs.rest, SEQUENCE)?;
-    expect(algorithm.rest, BIT_STRING)?;
-    let mut field = tbs.body;
-    if field.first() == Some(&0xa0) {
-        field = element(field)?.rest; // [0] version
-    }
-    let serial = expect(field, INTEGER)?;
-    // signature, issuer, validity, subject
-    let mut field = serial.rest;
-    for _ in 0..4 {
-        field = expect(field, SEQUENCE)?.rest;
-    }
-    let spki = expect(field, SEQUENCE)?;
+pub fn certificate_key(der: &[u8]) -> Option<PublicKey> {
+    let spki = Certificate::read(der)?.spki;
     let algorithm = expect(spki.body, SEQUENCE)?;
     let oid = expect(algorithm.body, OID)?;
     let bits = only(algorithm.rest, BIT_STRING)?;
@@ -106,7 +45,7 @@ pub(crate) fn certificate_key(der: &[u8]) -> Option<PublicKey> {
 /// cannot be told without cryptography (e.g. an Ed25519 key without its
 /// public half).
 #[allow(clippy::result_unit_err)]
-pub(crate) fn private_key_public_key(tag: &str, der: &[u8]) -> Result<Option<PublicKey>, ()> {
+pub fn private_key_public_key(tag: &str, der: &[u8]) -> Result<Option<PublicKey>, ()> {
     match tag {
         "RSA PRIVATE KEY" => rsa_public(der).map(Some).ok_or(()),
         "EC PRIVATE KEY" => ec_public(der).ok_or(()),
@@ -174,38 +113,9 @@ fn ec_public(der: &[u8]) -> Option<Option<PublicKey>> {
     Some(None)
 }
 
-/// The bits of a BIT STRING's contents (whole bytes only, as keys are).
-fn bit_string(body: &[u8]) -> Option<&[u8]> {
-    match body.split_first() {
-        Some((0, bits)) => Some(bits),
-        _ => None,
-    }
-}
-
-fn der_length(len: usize) -> Vec<u8> {
-    if len < 0x80 {
-        return vec![len as u8];
-    }
-    let bytes: Vec<u8> = len
-        .to_be_bytes()
-        .into_iter()
-        .skip_while(|b| *b == 0)
-        .collect();
-    let mut out = vec![0x80 | bytes.len() as u8];
-    out.extend(bytes);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lengths_are_encoded_as_der_does() {
-        assert_eq!(der_length(5), [5]);
-        assert_eq!(der_length(0x80), [0x81, 0x80]);
-        assert_eq!(der_length(0x1234), [0x82, 0x12, 0x34]);
-    }
 
     /// The public key of the first PEM block of `pem`, read as `reader` does.
     fn pem_key(pem: &str) -> Option<PublicKey> {
@@ -245,6 +155,5 @@ mod tests {
         assert_eq!(private_key_public_key("RSA PRIVATE KEY", &bogus), Err(()));
         assert_eq!(private_key_public_key("EC PRIVATE KEY", &bogus), Err(()));
         assert_eq!(private_key_public_key("PUBLIC KEY", &bogus), Err(()));
-        assert!(element(&[0x30, 0x05, 0x00]).is_none(), "truncated");
     }
 }

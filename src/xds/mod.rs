@@ -11,6 +11,7 @@ mod sotw;
 mod stream;
 mod stream_state;
 mod subscription;
+pub mod tls;
 mod wire;
 
 pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent};

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -17,6 +18,7 @@ use super::ack_tracker::AckTracker;
 use super::drain::Drain;
 use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
+use super::tls::{tls_incoming, NodeIdRules, ReloadingTls, XdsPeer};
 
 /// Responses buffered per stream; the state machine keeps at most one per type in
 /// flight, so this never holds stale versions.
@@ -43,6 +45,8 @@ pub enum XdsError {
 #[derive(Clone)]
 pub struct AdsServer {
     ctx: StreamContext,
+    /// Mutual TLS, when on.
+    tls: Option<Arc<ReloadingTls>>,
 }
 
 /// What a stream task sends back through tonic.
@@ -56,8 +60,19 @@ impl AdsServer {
                 store,
                 tracker,
                 drain: Drain::default(),
+                auth: None,
             },
+            tls: None,
         }
+    }
+
+    /// Requires mutual TLS with `tls`'s material: every client presents a
+    /// certificate from its CA, and may speak only for the node ids `rules`
+    /// allow its identity.
+    pub fn with_tls(mut self, tls: Arc<ReloadingTls>, rules: NodeIdRules) -> Self {
+        self.tls = Some(tls);
+        self.ctx.auth = Some(Arc::new(rules));
+        self
     }
 
     /// Follows `drain`: refuses new streams once it starts and ends open ones
@@ -100,14 +115,24 @@ impl AdsServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), XdsError> {
+        let builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(KEEPALIVE));
+        if let Some(tls) = self.tls.clone() {
+            let incoming = tls_incoming(listener, tls);
+            builder
+                .clone()
+                .add_service(self.into_service())
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await?;
+            return Ok(());
+        }
         // Socket options must be set on the incoming stream: the builder's are
         // ignored with `serve_with_incoming*`. Without TCP_NODELAY every small
         // xDS exchange waits for Nagle's ~40 ms.
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(KEEPALIVE));
-        tonic::transport::Server::builder()
-            .http2_keepalive_interval(Some(KEEPALIVE))
+        let mut builder = builder;
+        builder
             .add_service(self.into_service())
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
@@ -119,6 +144,7 @@ impl AdsServer {
     pub(crate) fn spawn<P: Protocol>(
         &self,
         requests: Streaming<P::Request>,
+        peer: Option<XdsPeer>,
     ) -> Result<ResponseStream<P::Response>, Status> {
         if self.ctx.drain.is_draining() {
             return Err(Status::unavailable(
@@ -126,7 +152,7 @@ impl AdsServer {
             ));
         }
         let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
-        tokio::spawn(run::<P>(requests, tx, self.ctx.clone()));
+        tokio::spawn(run::<P>(requests, tx, self.ctx.clone(), peer));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }

@@ -15,6 +15,7 @@ use tonic_prost::ProstCodec;
 use super::delta::Delta;
 use super::server::{AdsServer, ResponseStream};
 use super::sotw::Sotw;
+use super::tls::XdsPeer;
 use super::wire::{DeltaResponse, SotwResponse};
 
 const SOTW_PATH: &str =
@@ -47,7 +48,8 @@ impl StreamingService<DiscoveryRequest> for SotwMethod {
     type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
 
     fn call(&mut self, request: Request<Streaming<DiscoveryRequest>>) -> Self::Future {
-        let stream = self.0.spawn::<Sotw>(request.into_inner());
+        let peer = request.extensions().get::<XdsPeer>().cloned();
+        let stream = self.0.spawn::<Sotw>(request.into_inner(), peer);
         Box::pin(async move { stream.map(Response::new) })
     }
 }
@@ -58,7 +60,8 @@ impl StreamingService<DeltaDiscoveryRequest> for DeltaMethod {
     type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
 
     fn call(&mut self, request: Request<Streaming<DeltaDiscoveryRequest>>) -> Self::Future {
-        let stream = self.0.spawn::<Delta>(request.into_inner());
+        let peer = request.extensions().get::<XdsPeer>().cloned();
+        let stream = self.0.spawn::<Delta>(request.into_inner(), peer);
         Box::pin(async move { stream.map(Response::new) })
     }
 }

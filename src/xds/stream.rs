@@ -13,6 +13,7 @@ use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::tls::{NodeIdRules, XdsPeer};
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
@@ -21,6 +22,8 @@ pub(crate) struct StreamContext {
     pub store: SnapshotStore,
     pub tracker: AckTracker,
     pub drain: Drain,
+    /// With mutual TLS: which node ids each client identity may use.
+    pub auth: Option<Arc<NodeIdRules>>,
 }
 
 /// The wire form of one ADS flavour.
@@ -42,38 +45,62 @@ pub(crate) async fn run<P: Protocol>(
     mut requests: Streaming<P::Request>,
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: StreamContext,
+    peer: Option<XdsPeer>,
 ) {
-    let node_id = match requests.message().await {
-        Ok(Some(first)) => match P::node(&first)
-            .map(|n| n.id.clone())
-            .filter(|id| !id.is_empty())
-        {
-            Some(id) => {
-                ctx.tracker.stream_opened(&id, P::MODE);
-                ctx.store.report(Verdict::Connected { node: id.clone() });
-                let guard = StreamGuard {
-                    tracker: ctx.tracker.clone(),
-                    store: ctx.store.clone(),
-                    node_id: id.clone(),
-                    mode: P::MODE,
-                };
-                info!(node = %id, mode = ?P::MODE, "xDS stream opened");
-                drive::<P>(first, requests, responses, &ctx, &id).await;
-                drop(guard);
-                id
-            }
-            None => {
-                let _ = responses
-                    .send(Err(Status::invalid_argument(
-                        "first request must carry node.id",
-                    )))
-                    .await;
-                return;
-            }
-        },
-        _ => return,
+    let Ok(Some(first)) = requests.message().await else {
+        return;
     };
-    info!(node = %node_id, "xDS stream closed");
+    let node_id = P::node(&first)
+        .map(|n| n.id.clone())
+        .filter(|id| !id.is_empty());
+    let key = match node_id {
+        Some(id) => node_key(&ctx, peer.as_ref(), id),
+        None => Err(Status::invalid_argument("first request must carry node.id")),
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(status) => {
+            let _ = responses.send(Err(status)).await;
+            return;
+        }
+    };
+    ctx.tracker.stream_opened(&key, P::MODE);
+    ctx.store.report(Verdict::Connected { node: key.clone() });
+    let guard = StreamGuard {
+        tracker: ctx.tracker.clone(),
+        store: ctx.store.clone(),
+        node_id: key.clone(),
+        mode: P::MODE,
+    };
+    info!(node = %key, mode = ?P::MODE, "xDS stream opened");
+    drive::<P>(first, requests, responses, &ctx, &key).await;
+    drop(guard);
+    info!(node = %key, "xDS stream closed");
+}
+
+/// The name a stream's node is tracked by: its `node.id`, and with mutual TLS
+/// also its verified identity (`node.id@identity`), so no client can speak
+/// for another. A node id the identity may not use is refused.
+fn node_key(ctx: &StreamContext, peer: Option<&XdsPeer>, node_id: String) -> Result<String, Status> {
+    let Some(rules) = &ctx.auth else {
+        return Ok(node_id);
+    };
+    let addr = peer.map(|p| p.addr.to_string()).unwrap_or_default();
+    match peer.and_then(|p| p.identity.as_ref()) {
+        Some(identity) if rules.allows(identity, &node_id) => Ok(format!("{node_id}@{identity}")),
+        Some(identity) => {
+            warn!(%addr, %identity, node = %node_id, "xDS client refused: its certificate's identity may not use this node id (see --node-id-rule)");
+            Err(Status::permission_denied(format!(
+                "identity {identity} may not use node id {node_id:?}"
+            )))
+        }
+        None => {
+            warn!(%addr, node = %node_id, "xDS client refused: its certificate has no URI or DNS SAN to identify it");
+            Err(Status::permission_denied(
+                "the client certificate names no identity (URI or DNS SAN)",
+            ))
+        }
+    }
 }
 
 /// Marks the node's stream closed however the task ends.
