@@ -3,9 +3,20 @@
 //! Rendered by hand as YAML so that `interlock bootstrap` and the tests need no YAML
 //! crate; every value that comes from outside is emitted as a double-quoted, escaped
 //! YAML string, so no node id or host name can change the document's structure.
+//!
+//! With [`XdsTls`] the xDS cluster speaks mutual TLS, its certificates coming from
+//! file-based SDS so that Envoy reloads them when they change (see [`tls`]).
+
+mod tls;
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+
+pub use tls::{
+    default_server_name, XdsTls, XdsTlsError, CLIENT_CERTIFICATE_SECRET, DEFAULT_SERVER_NAME,
+    SDS_CLIENT_CERTIFICATE_FILE, SDS_VALIDATION_CONTEXT_FILE, SECRET_CA_FILE, SECRET_CERT_FILE,
+    SECRET_KEY_FILE, VALIDATION_CONTEXT_SECRET,
+};
 
 /// Name of the static cluster through which Envoy reaches Interlock.
 pub const XDS_CLUSTER: &str = "interlock_xds";
@@ -26,6 +37,10 @@ pub struct BootstrapOptions {
     pub delta: bool,
     /// Admin port, bound on 127.0.0.1 only; 0 lets the kernel pick one.
     pub admin_port: u16,
+    /// Mutual TLS to Interlock; `None` is plaintext (the bootstrap is then exactly
+    /// what it was before TLS existed). The bootstrap refers to two SDS files that
+    /// must exist where [`XdsTls::sds_dir`] says: see [`XdsTls::write_sds_files`].
+    pub xds_tls: Option<XdsTls>,
 }
 
 /// Renders the bootstrap as YAML.
@@ -86,7 +101,17 @@ static_resources:
         explicit_http_config:
           http2_protocol_options:
             connection_keepalive: {{ interval: 30s, timeout: 5s }}
-    load_assignment:
+"#,
+        node_id = yaml_quote(&opts.node_id),
+        node_cluster = yaml_quote(&opts.node_cluster),
+        admin_port = opts.admin_port,
+    );
+    if let Some(tls) = &opts.xds_tls {
+        tls.render_transport_socket(&mut y);
+    }
+    let _ = write!(
+        y,
+        r#"    load_assignment:
       cluster_name: {XDS_CLUSTER}
       endpoints:
       - lb_endpoints:
@@ -94,9 +119,6 @@ static_resources:
             address:
               socket_address: {{ address: {host}, port_value: {xds_port} }}
 "#,
-        node_id = yaml_quote(&opts.node_id),
-        node_cluster = yaml_quote(&opts.node_cluster),
-        admin_port = opts.admin_port,
         host = yaml_quote(host),
         xds_port = opts.xds_port,
     );
@@ -105,7 +127,7 @@ static_resources:
 
 /// Quotes `s` as a double-quoted YAML scalar, escaping everything that could end the
 /// string, break the line or be read as something other than the text itself.
-fn yaml_quote(s: &str) -> String {
+pub(crate) fn yaml_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -139,6 +161,7 @@ mod tests {
             xds_port: 18000,
             delta,
             admin_port: 0,
+            xds_tls: None,
         }
     }
 
@@ -175,6 +198,18 @@ mod tests {
         assert!(y.contains("{ address: 127.0.0.1, port_value: 9901 }"));
         assert!(y.contains("initial_fetch_timeout: 0s"));
         assert!(y.contains("set_node_on_first_message_only: true"));
+    }
+
+    #[test]
+    fn tls_adds_only_the_transport_socket() {
+        let plain = render_bootstrap(&opts(false));
+        let mut o = opts(false);
+        o.xds_tls = Some(XdsTls::from_dir("/certs", "interlock", "/etc/envoy").unwrap());
+        let with_tls = render_bootstrap(&o);
+        let start = with_tls.find("    # Mutual TLS to Interlock.").unwrap();
+        let end = with_tls.find("    load_assignment:\n").unwrap();
+        assert!(with_tls[start..end].contains("\n    transport_socket:\n"));
+        assert_eq!(format!("{}{}", &with_tls[..start], &with_tls[end..]), plain);
     }
 
     #[test]

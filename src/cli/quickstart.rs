@@ -57,6 +57,7 @@ pub async fn run(mut args: QuickstartArgs) -> anyhow::Result<()> {
             xds_port: xds.port(),
             delta: args.delta,
             admin_port: args.envoy_admin_port,
+            xds_tls: None,
         },
         config_overlay: None,
         concurrency: 2,

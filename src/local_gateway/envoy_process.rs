@@ -58,6 +58,11 @@ impl LocalEnvoy {
             render_bootstrap(&opts.bootstrap),
         )
         .map_err(|e| LocalGatewayError::io("write the Envoy bootstrap", e))?;
+        // With mTLS to Interlock the bootstrap refers to file-based SDS files.
+        if let Some(tls) = &opts.bootstrap.xds_tls {
+            tls.write_sds_files(tls.sds_dir())
+                .map_err(|e| LocalGatewayError::io("write the xDS TLS SDS files", e))?;
+        }
         let mut envoy = LocalEnvoy {
             opts,
             dir,

@@ -64,6 +64,7 @@ impl Envoy {
                 xds_port: opts.xds_port,
                 delta: opts.delta,
                 admin_port: 0,
+                xds_tls: None,
             },
             concurrency: opts.concurrency,
             log_level: std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
