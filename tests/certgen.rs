@@ -1,16 +1,22 @@
 //! `interlock certgen` end to end: the real binary writes files and manifests,
 //! and the `openssl` CLI (an independent X.509 implementation) checks that the
-//! chain verifies and the names, usages, keys and lifetimes are as documented.
-//! Plus the library's expired and foreign certificates that the mTLS tests use.
+//! chain verifies and the names, usages, keys and lifetimes are as documented;
+//! each party's directory is loaded as `interlock serve --xds-tls-dir` loads it
+//! and shakes hands as a gateway would. Plus the library's expired and foreign
+//! certificates that the mTLS tests use.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use interlock::certs::identity::gateway_identity;
-use interlock::certs::{Bundle, CertError, CertgenOptions, Issuer};
+use interlock::certs::{Bundle, CertError, CertgenOptions, Issuer, WriteOptions};
+use interlock::xds::tls::{GatewayIdentity, ReloadingTls, TlsFiles};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConnection};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -73,7 +79,7 @@ fn x509(cert: &str, args: &[&str]) -> String {
     text
 }
 
-fn mode(path: &str) -> u32 {
+fn mode(path: impl AsRef<Path>) -> u32 {
     fs::metadata(path).expect("stat").permissions().mode() & 0o777
 }
 
@@ -90,6 +96,77 @@ fn write(dir: &Path, name: &str, contents: &str) -> String {
     p.to_str().expect("utf-8 path").to_owned()
 }
 
+/// The names in `dir`, sorted.
+fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().into_string().expect("name"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A TLS handshake in memory between the xDS listener's configuration as
+/// `interlock serve --xds-tls-dir server_dir` loads it and a client presenting
+/// `client_dir`'s `tls.crt` and `tls.key` and trusting its `ca.crt`, as Envoy
+/// with `interlock bootstrap --xds-tls-dir client_dir` does. Returns the client
+/// certificate the server saw, or which side failed and why.
+fn handshake(server_dir: &Path, client_dir: &Path) -> Result<Vec<u8>, String> {
+    let server = ReloadingTls::load(TlsFiles::in_dir(server_dir)).map_err(|e| e.to_string())?;
+    let blocks = |name: &str| {
+        let pem = fs::read(client_dir.join(name)).expect(name);
+        pem::parse_many(pem)
+            .expect("PEM")
+            .into_iter()
+            .map(pem::Pem::into_contents)
+    };
+    let mut roots = RootCertStore::empty();
+    for ca in blocks("ca.crt") {
+        roots.add(CertificateDer::from(ca)).expect("a CA");
+    }
+    let chain = blocks("tls.crt").map(CertificateDer::from).collect();
+    let key = blocks("tls.key").next().expect("a key");
+    let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(key));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|c| {
+            c.with_root_certificates(roots)
+                .with_client_auth_cert(chain, key)
+        })
+        .expect("client configuration");
+    let name = ServerName::try_from("interlock").expect("server name");
+    let mut client = ClientConnection::new(Arc::new(client), name).expect("client");
+    let mut server = ServerConnection::new(server.config()).expect("server");
+    for _ in 0..4 {
+        if !client.is_handshaking() && !server.is_handshaking() {
+            let seen = server.peer_certificates().and_then(|c| c.first());
+            return seen
+                .map(|c| c.to_vec())
+                .ok_or("no client certificate".into());
+        }
+        let mut bytes = Vec::new();
+        client.write_tls(&mut bytes).expect("to server");
+        let mut unread = bytes.as_slice();
+        while !unread.is_empty() {
+            server.read_tls(&mut unread).expect("server reads");
+            server
+                .process_new_packets()
+                .map_err(|e| format!("server: {e}"))?;
+        }
+        let mut bytes = Vec::new();
+        server.write_tls(&mut bytes).expect("to client");
+        let mut unread = bytes.as_slice();
+        while !unread.is_empty() {
+            client.read_tls(&mut unread).expect("client reads");
+            client
+                .process_new_packets()
+                .map_err(|e| format!("client: {e}"))?;
+        }
+    }
+    Err("the handshake did not finish".into())
+}
+
 #[test]
 fn files_chain_to_the_ca_with_the_documented_names_usages_and_keys() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -104,41 +181,46 @@ fn files_chain_to_the_ca_with_the_documented_names_usages_and_keys() {
         "edge-2",
     ]));
 
-    let mut names: Vec<String> = fs::read_dir(&dir)
-        .expect("out dir")
-        .map(|e| e.expect("entry").file_name().into_string().expect("name"))
-        .collect();
-    names.sort();
-    let expected = [
-        "ca.crt",
-        "ca.key",
-        "edge-2.crt",
-        "edge-2.key",
-        "envoy.crt",
-        "envoy.key",
-        "server.crt",
-        "server.key",
-    ];
-    assert_eq!(names, expected);
-    for name in expected {
-        let want = if name.ends_with(".key") { 0o600 } else { 0o644 };
-        assert_eq!(mode(&path(&dir, name)), want, "{name}");
-        if name.ends_with(".key") {
-            let pem = fs::read_to_string(dir.join(name)).expect("key");
+    assert_eq!(
+        list(&dir),
+        ["ca.crt", "ca.key", "edge-2", "envoy", "server"]
+    );
+    assert_eq!(mode(dir_arg), 0o700, "the directory holds keys");
+    let ca_pem = fs::read_to_string(dir.join("ca.crt")).expect("ca.crt");
+    let mut files = vec![dir.join("ca.crt"), dir.join("ca.key")];
+    for party in ["server", "envoy", "edge-2"] {
+        let party_dir = dir.join(party);
+        assert_eq!(
+            list(&party_dir),
+            ["ca.crt", "tls.crt", "tls.key"],
+            "{party}"
+        );
+        assert_eq!(mode(&party_dir), 0o700, "{party} holds a key");
+        let beside = fs::read_to_string(party_dir.join("ca.crt")).expect("ca.crt");
+        assert_eq!(beside, ca_pem, "{party}: the CA beside the certificate");
+        files.extend(["tls.crt", "tls.key", "ca.crt"].map(|f| party_dir.join(f)));
+    }
+    for file in files {
+        let name = file.display();
+        let pem = fs::read_to_string(&file).expect("file");
+        if file.extension().is_some_and(|e| e == "key") {
+            assert_eq!(mode(&file), 0o600, "{name}");
             assert!(
                 pem.starts_with("-----BEGIN PRIVATE KEY-----"),
                 "PKCS#8: {name}"
             );
+        } else {
+            assert_eq!(mode(&file), 0o644, "{name}");
+            assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{name}");
         }
     }
-    assert_eq!(mode(dir_arg), 0o700, "the directory holds keys");
 
     let ca = path(&dir, "ca.crt");
-    let server = path(&dir, "server.crt");
+    let server = path(&dir, "server/tls.crt");
     let (ok, text) = verifies(&ca, &server, "sslserver");
     assert!(ok, "server: {text}");
     for gateway in ["envoy", "edge-2"] {
-        let client = path(&dir, &format!("{gateway}.crt"));
+        let client = path(&dir, &format!("{gateway}/tls.crt"));
         let (ok, text) = verifies(&ca, &client, "sslclient");
         assert!(ok, "{gateway}: {text}");
         // A client certificate is no server certificate.
@@ -156,9 +238,16 @@ fn files_chain_to_the_ca_with_the_documented_names_usages_and_keys() {
         let subject = x509(&client, &["-subject", "-nameopt", "RFC2253"]);
         assert_eq!(subject.trim(), format!("subject=CN={gateway}"));
         assert!(key_matches_cert(
-            &path(&dir, &format!("{gateway}.key")),
+            &path(&dir, &format!("{gateway}/tls.key")),
             &client
         ));
+
+        // The directories as they are: `interlock serve --xds-tls-dir DIR/server`
+        // and a gateway with `--xds-tls-dir DIR/<gateway>` shake hands, and the
+        // server tells the gateway by its certificate.
+        let seen = handshake(&dir.join("server"), &dir.join(gateway)).expect(gateway);
+        let identity = GatewayIdentity::from_certificate(&seen).expect("an identity");
+        assert_eq!(identity.gateway(), gateway);
     }
     assert!(!verifies(&ca, &server, "sslclient").0, "server as client");
 
@@ -173,9 +262,9 @@ fn files_chain_to_the_ca_with_the_documented_names_usages_and_keys() {
     );
     assert!(ext.contains("TLS Web Server Authentication"), "{ext}");
     assert!(!ext.contains("Client Authentication"), "{ext}");
-    assert!(key_matches_cert(&path(&dir, "server.key"), &server));
+    assert!(key_matches_cert(&path(&dir, "server/tls.key"), &server));
     assert!(key_matches_cert(&path(&dir, "ca.key"), &ca));
-    assert!(!key_matches_cert(&path(&dir, "envoy.key"), &server));
+    assert!(!key_matches_cert(&path(&dir, "envoy/tls.key"), &server));
 
     let text = x509(&server, &["-text"]);
     assert!(text.contains("NIST CURVE: P-256"), "ECDSA P-256: {text}");
@@ -190,7 +279,7 @@ fn files_chain_to_the_ca_with_the_documented_names_usages_and_keys() {
     };
     assert!(checkend(&ca, 3649) && !checkend(&ca, 3651));
     assert!(checkend(&server, 364) && !checkend(&server, 366));
-    let client = path(&dir, "envoy.crt");
+    let client = path(&dir, "envoy/tls.crt");
     assert!(checkend(&client, 364) && !checkend(&client, 366));
 }
 
@@ -213,7 +302,7 @@ fn server_names_validity_and_trust_domain_are_set_by_flags() {
         "--validity",
         "30d",
     ]));
-    let server = path(dir, "server.crt");
+    let server = path(dir, "server/tls.crt");
     let ext = x509(&server, &["-ext", "subjectAltName"]);
     assert!(
         ext.contains(
@@ -223,7 +312,7 @@ fn server_names_validity_and_trust_domain_are_set_by_flags() {
         "--server-name replaces the DNS names, an IP becomes an IP SAN: {ext}"
     );
     assert!(!ext.contains("DNS:interlock"), "{ext}");
-    let ext = x509(&path(dir, "gw.crt"), &["-ext", "subjectAltName"]);
+    let ext = x509(&path(dir, "gw/tls.crt"), &["-ext", "subjectAltName"]);
     assert!(
         ext.contains("URI:spiffe://prod.example/gateway/gw"),
         "{ext}"
@@ -255,11 +344,16 @@ fn existing_files_are_kept_unless_forced() {
 
     // Only one of the files exists: still nothing is written.
     let partial = tempfile::tempdir().expect("tempdir");
-    fs::write(partial.path().join("envoy.key"), "mine").expect("write");
+    fs::create_dir(partial.path().join("envoy")).expect("mkdir");
+    fs::write(partial.path().join("envoy/tls.key"), "mine").expect("write");
     let run = certgen(&["--out-dir", partial.path().to_str().expect("utf-8")]);
     assert!(!run.status.success());
-    let left: Vec<_> = fs::read_dir(partial.path()).expect("dir").collect();
-    assert_eq!(left.len(), 1, "nothing written beside the existing file");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("envoy/tls.key exists"), "{stderr}");
+    assert_eq!(list(partial.path()), ["envoy"], "nothing written beside it");
+    assert_eq!(list(&partial.path().join("envoy")), ["tls.key"]);
+    let mine = fs::read_to_string(partial.path().join("envoy/tls.key"));
+    assert_eq!(mine.expect("tls.key"), "mine");
 
     // A bad flag writes nothing either.
     let empty = tmp.path().join("empty");
@@ -273,15 +367,95 @@ fn existing_files_are_kept_unless_forced() {
     assert!(!empty.exists());
 
     // --force replaces every file, keys still 0600.
-    fs::set_permissions(dir.join("ca.key"), fs::Permissions::from_mode(0o644)).expect("chmod");
+    for key in ["ca.key", "server/tls.key"] {
+        fs::set_permissions(dir.join(key), fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let old_ca = fs::read_to_string(dir.join("envoy/ca.crt")).expect("ca.crt");
     ok(certgen(&["--out-dir", dir_arg, "--force"]));
     assert_ne!(
         fs::read_to_string(dir.join("ca.key")).expect("ca.key"),
         before
     );
-    assert_eq!(mode(&path(dir, "ca.key")), 0o600);
-    let (ok, text) = verifies(&path(dir, "ca.crt"), &path(dir, "envoy.crt"), "sslclient");
+    assert_ne!(
+        fs::read_to_string(dir.join("envoy/ca.crt")).expect("ca.crt"),
+        old_ca,
+        "the new CA beside the gateway's certificate too"
+    );
+    assert_eq!(mode(dir.join("ca.key")), 0o600);
+    assert_eq!(mode(dir.join("server/tls.key")), 0o600);
+    let (ok, text) = verifies(
+        &path(dir, "ca.crt"),
+        &path(dir, "envoy/tls.crt"),
+        "sslclient",
+    );
     assert!(ok, "{text}");
+}
+
+#[test]
+fn write_dir_returns_the_paths_in_order_and_checks_every_directory_first() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let options = CertgenOptions {
+        gateways: vec!["a".into(), "b".into()],
+        ..Default::default()
+    };
+    let bundle = Bundle::generate(&options).expect("bundle");
+    let out = tmp.path().join("out");
+    let paths = bundle
+        .write_dir(&out, WriteOptions::default())
+        .expect("written");
+    let mut expected: Vec<PathBuf> = vec![out.join("ca.crt"), out.join("ca.key")];
+    for party in ["server", "a", "b"] {
+        expected.extend(["tls.crt", "tls.key", "ca.crt"].map(|f| out.join(party).join(f)));
+    }
+    assert_eq!(paths, expected);
+    for party in ["a", "b"] {
+        let seen = handshake(&out.join("server"), &out.join(party)).expect(party);
+        let identity = GatewayIdentity::from_certificate(&seen).expect("an identity");
+        assert_eq!(identity.gateway(), party);
+    }
+
+    // Without the CA key (a loaded CA): everything else.
+    let no_key = tmp.path().join("no-key");
+    let options = WriteOptions {
+        ca_key: false,
+        ..Default::default()
+    };
+    let written = bundle.write_dir(&no_key, options).expect("written");
+    assert_eq!(written.len(), expected.len() - 1);
+    assert!(!no_key.join("ca.key").exists());
+
+    // A file where a gateway's directory goes stops the write before anything
+    // is written, --force or not.
+    let blocked = tmp.path().join("blocked");
+    fs::create_dir(&blocked).expect("mkdir");
+    fs::write(blocked.join("b"), "mine").expect("write");
+    for overwrite in [false, true] {
+        let options = WriteOptions {
+            overwrite,
+            ..Default::default()
+        };
+        let err = bundle.write_dir(&blocked, options).expect_err("blocked");
+        assert!(matches!(err, CertError::NotADirectory(ref p) if *p == blocked.join("b")));
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        assert_eq!(list(&blocked), ["b"]);
+    }
+
+    // A gateway of another CA is refused by the server, and a client that
+    // trusts only its own CA refuses the server.
+    let options = CertgenOptions {
+        gateways: vec!["a".into()],
+        ..Default::default()
+    };
+    let other = Bundle::generate(&options).expect("another CA");
+    let foreign = tmp.path().join("foreign");
+    other
+        .write_dir(&foreign, WriteOptions::default())
+        .expect("written");
+    let err = handshake(&out.join("server"), &foreign.join("a")).expect_err("foreign CA");
+    assert!(err.starts_with("client: "), "{err}");
+    fs::copy(out.join("ca.crt"), foreign.join("a/ca.crt")).expect("copy");
+    let err = handshake(&out.join("server"), &foreign.join("a")).expect_err("foreign client");
+    assert!(err.starts_with("server: "), "{err}");
 }
 
 #[test]
@@ -377,10 +551,19 @@ fn an_existing_ca_issues_a_new_gateway_without_copying_its_key() {
         fs::read_to_string(second.join("ca.crt")).expect("ca.crt"),
         fs::read_to_string(&ca).expect("ca.crt")
     );
-    let (ok, text) = verifies(&ca, &path(&second, "late.crt"), "sslclient");
+    assert_eq!(
+        fs::read_to_string(second.join("late/ca.crt")).expect("ca.crt"),
+        fs::read_to_string(&ca).expect("ca.crt")
+    );
+    let (ok, text) = verifies(&ca, &path(&second, "late/tls.crt"), "sslclient");
     assert!(ok, "{text}");
-    let (ok, text) = verifies(&ca, &path(&second, "server.crt"), "sslserver");
+    let (ok, text) = verifies(&ca, &path(&second, "server/tls.crt"), "sslserver");
     assert!(ok, "{text}");
+    // Old and new certificates of one CA work together.
+    let seen = handshake(&second.join("server"), &first.join("envoy")).expect("handshake");
+    let identity = GatewayIdentity::from_certificate(&seen).expect("an identity");
+    assert_eq!(identity.gateway(), "envoy");
+    handshake(&first.join("server"), &second.join("late")).expect("handshake");
 
     // A key that is not the CA's is refused, and nothing is written.
     let third = tmp.path().join("third");
@@ -388,7 +571,7 @@ fn an_existing_ca_issues_a_new_gateway_without_copying_its_key() {
         "--ca-cert",
         &ca,
         "--ca-key",
-        &path(&first, "envoy.key"),
+        &path(&first, "envoy/tls.key"),
         "--out-dir",
         third.to_str().expect("utf-8"),
     ]);

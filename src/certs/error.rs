@@ -61,6 +61,10 @@ pub enum CertError {
     /// An output file exists and overwriting was not asked for.
     #[error("{} exists (use --force to overwrite)", .0.display())]
     Exists(PathBuf),
+    /// Where an output directory goes there is something else (a file, a
+    /// dangling symlink).
+    #[error("{} exists and is not a directory", .0.display())]
+    NotADirectory(PathBuf),
     /// Writing an output file failed.
     #[error("writing {}: {source}", path.display())]
     Io {

@@ -1,13 +1,39 @@
-//! Writing a bundle as files: `ca.crt`, `ca.key`, `server.crt`, `server.key`,
-//! `<gateway>.crt`, `<gateway>.key`. Keys are created mode 0600 and nothing is
-//! overwritten unless asked, because an overwritten CA key cannot be recovered and
-//! every certificate it signed would have to be replaced.
+//! Writing a bundle as files: the CA at the top, and one directory per party in
+//! the layout of a mounted `kubernetes.io/tls` Secret, so that each is what
+//! `--xds-tls-dir` takes as it is:
+//!
+//! ```text
+//! DIR/ca.crt               the CA certificate
+//! DIR/ca.key               its key, only when certgen made the CA
+//! DIR/server/tls.crt       the server certificate  } interlock serve
+//! DIR/server/tls.key       its key                 }   --xds-tls-dir DIR/server
+//! DIR/server/ca.crt        the CA certificate      }
+//! DIR/<gateway>/tls.crt    the client certificate  } interlock bootstrap
+//! DIR/<gateway>/tls.key    its key                 }   --xds-tls-dir DIR/<gateway>
+//! DIR/<gateway>/ca.crt     the CA certificate      }
+//! ```
+//!
+//! Keys are created mode 0600 and directories 0700, and nothing is overwritten
+//! unless asked, because an overwritten CA key cannot be recovered and every
+//! certificate it signed would have to be replaced.
 
 use std::fs;
 use std::io::Write;
+use std::iter;
 use std::path::{Path, PathBuf};
 
 use super::{Bundle, CertError};
+
+/// A certificate, in a party's directory and in a Secret.
+pub(super) const CERT_FILE: &str = "tls.crt";
+/// Its private key.
+pub(super) const KEY_FILE: &str = "tls.key";
+/// The CA certificate, at the top and in every party's directory and Secret.
+pub(super) const CA_FILE: &str = "ca.crt";
+/// The CA's private key, at the top only.
+const CA_KEY_FILE: &str = "ca.key";
+/// The server's directory (no gateway may be called so).
+const SERVER_DIR: &str = "server";
 
 /// How [`Bundle::write_dir`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,42 +57,64 @@ impl Default for WriteOptions {
 
 /// One file to write.
 struct OutputFile<'a> {
-    name: String,
+    path: PathBuf,
     contents: &'a str,
     secret: bool,
 }
 
 impl Bundle {
-    /// Writes the bundle into `dir` (created, mode 0700, if missing) and returns
-    /// the paths written, in order.
+    /// Writes the bundle into `dir` in the layout of this module's documentation
+    /// and returns the paths of the files written, in order: `ca.crt`, `ca.key`,
+    /// then `tls.crt`, `tls.key` and `ca.crt` of the server and of each gateway.
+    /// Missing directories are created mode 0700. Every path is checked before
+    /// anything is created: an existing file (unless `overwrite`) or a
+    /// non-directory where a directory goes stops the write.
     pub fn write_dir(&self, dir: &Path, options: WriteOptions) -> Result<Vec<PathBuf>, CertError> {
-        let file = |name: String, contents, secret| OutputFile {
-            name,
+        let ca = self.ca_cert_pem.as_str();
+        let file = |path: PathBuf, contents, secret| OutputFile {
+            path,
             contents,
             secret,
         };
-        let mut files = vec![file("ca.crt".into(), self.ca_cert_pem.as_str(), false)];
+        let mut dirs = vec![dir.to_owned()];
+        let mut files = vec![file(dir.join(CA_FILE), ca, false)];
         if options.ca_key {
-            files.push(file("ca.key".into(), &self.ca_key_pem, true));
+            files.push(file(dir.join(CA_KEY_FILE), &self.ca_key_pem, true));
         }
-        files.push(file("server.crt".into(), &self.server.cert_pem, false));
-        files.push(file("server.key".into(), &self.server.key_pem, true));
-        for (gateway, issued) in &self.clients {
-            files.push(file(format!("{gateway}.crt"), &issued.cert_pem, false));
-            files.push(file(format!("{gateway}.key"), &issued.key_pem, true));
+        let clients = self
+            .clients
+            .iter()
+            .map(|(name, issued)| (name.as_str(), issued));
+        for (name, issued) in iter::once((SERVER_DIR, &self.server)).chain(clients) {
+            let party = dir.join(name);
+            files.push(file(party.join(CERT_FILE), &issued.cert_pem, false));
+            files.push(file(party.join(KEY_FILE), &issued.key_pem, true));
+            files.push(file(party.join(CA_FILE), ca, false));
+            dirs.push(party);
         }
 
-        create_dir(dir)?;
-        let paths: Vec<PathBuf> = files.iter().map(|f| dir.join(&f.name)).collect();
-        if !options.overwrite {
-            if let Some(existing) = paths.iter().find(|p| p.symlink_metadata().is_ok()) {
-                return Err(CertError::Exists(existing.clone()));
+        for dir in &dirs {
+            let usable = match fs::metadata(dir) {
+                Ok(metadata) => metadata.is_dir(),
+                // Nothing there is fine (it is created), a dangling symlink is not.
+                Err(_) => dir.symlink_metadata().is_err(),
+            };
+            if !usable {
+                return Err(CertError::NotADirectory(dir.clone()));
             }
         }
-        for (file, path) in files.iter().zip(&paths) {
-            write_file(path, file.contents, file.secret, options.overwrite)?;
+        if !options.overwrite {
+            if let Some(existing) = files.iter().find(|f| f.path.symlink_metadata().is_ok()) {
+                return Err(CertError::Exists(existing.path.clone()));
+            }
         }
-        Ok(paths)
+        for dir in &dirs {
+            create_dir(dir)?;
+        }
+        for file in &files {
+            write_file(&file.path, file.contents, file.secret, options.overwrite)?;
+        }
+        Ok(files.into_iter().map(|f| f.path).collect())
     }
 }
 

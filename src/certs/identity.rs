@@ -72,10 +72,11 @@ pub fn validate_trust_domain(value: &str) -> Result<(), CertError> {
     Ok(())
 }
 
-/// Checks a gateway name. It becomes a file name (`<name>.crt`), a Secret name
-/// suffix and a SPIFFE path segment, so it must be a DNS label (RFC 1123: 1 to 63
-/// lowercase letters, digits and `-`, alphanumeric at both ends), and not `ca` or
-/// `server`, whose files certgen writes beside it.
+/// Checks a gateway name. It becomes a directory name (`<out-dir>/<name>/`), a
+/// Secret name suffix and a SPIFFE path segment, so it must be a DNS label (RFC
+/// 1123: 1 to 63 lowercase letters, digits and `-`, alphanumeric at both ends),
+/// and not `server` (the server's directory beside it) or `ca` (beside `ca.crt`
+/// and `ca.key`, and reserved).
 pub fn validate_gateway_name(value: &str) -> Result<(), CertError> {
     let invalid = |reason| CertError::InvalidGatewayName {
         value: value.to_owned(),
@@ -87,7 +88,7 @@ pub fn validate_gateway_name(value: &str) -> Result<(), CertError> {
         ));
     }
     if value == "ca" || value == "server" {
-        return Err(invalid("'ca' and 'server' name certgen's other files"));
+        return Err(invalid("'ca' and 'server' name certgen's other output"));
     }
     Ok(())
 }

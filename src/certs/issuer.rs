@@ -13,11 +13,12 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-use super::ca_der::{issuer_name, read_ca_certificate};
+use super::ca_certificate::read_ca_certificate;
 use super::identity::{
     gateway_identity, validate_gateway_name, validate_server_name, validate_trust_domain,
 };
 use super::{CertError, Issued};
+use crate::x509::certificate::Certificate;
 
 /// The CA's common name when certgen makes it.
 const CA_COMMON_NAME: &str = "Interlock xDS CA";
@@ -188,7 +189,8 @@ impl Issuer {
         params.use_authority_key_identifier_extension = self.authority_key_id;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.signer)?;
-        if issuer_name(cert.der()) != Some(self.subject_der.as_slice()) {
+        let issuer = Certificate::read(cert.der()).map(|c| c.issuer.whole);
+        if issuer != Some(self.subject_der.as_slice()) {
             return Err(CertError::IssuerName(
                 "only names with one attribute per RDN and each attribute type once, \
                  in UTF8String, PrintableString, IA5String, BMPString or UniversalString, \

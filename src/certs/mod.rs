@@ -16,7 +16,7 @@
 //!   Kubernetes Secrets.
 
 mod bundle;
-mod ca_der;
+mod ca_certificate;
 mod error;
 mod files;
 pub mod identity;

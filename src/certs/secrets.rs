@@ -1,14 +1,15 @@
 //! A bundle as Kubernetes Secret manifests (`-o yaml`), named as the shipped
 //! manifests mount them. Type `kubernetes.io/tls` with `tls.crt`, `tls.key` and the
-//! CA as `ca.crt`, the layout cert-manager writes, so either source fits the same
-//! volume mounts. The CA key is in none of them: neither Interlock nor Envoy needs
-//! it.
+//! CA as `ca.crt`, the layout cert-manager writes (and `--out-dir` writes per
+//! party), so either source fits the same volume mounts. The CA key is in none of
+//! them: neither Interlock nor Envoy needs it.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::files::{CA_FILE, CERT_FILE, KEY_FILE};
 use super::identity::is_dns_label;
 use super::{Bundle, CertError, Issued};
 
@@ -47,9 +48,9 @@ impl Bundle {
 
     fn secret(&self, name: String, namespace: &str, issued: &Issued) -> Secret {
         let data = [
-            ("ca.crt", &self.ca_cert_pem),
-            ("tls.crt", &issued.cert_pem),
-            ("tls.key", &issued.key_pem),
+            (CA_FILE, &self.ca_cert_pem),
+            (CERT_FILE, &issued.cert_pem),
+            (KEY_FILE, &issued.key_pem),
         ];
         Secret {
             metadata: ObjectMeta {

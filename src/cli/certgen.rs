@@ -13,8 +13,11 @@ use interlock::certs::{Bundle, CertgenOptions, Issuer, WriteOptions, DEFAULT_NAM
 /// Flags of `interlock certgen`.
 #[derive(Args, Debug)]
 pub struct CertgenArgs {
-    /// Write ca.crt, ca.key, server.crt, server.key, <gateway>.crt and <gateway>.key
-    /// into DIR (keys mode 0600).
+    /// Write the files into DIR: the CA as DIR/ca.crt and DIR/ca.key (the key only
+    /// for a CA made here), and per party a directory holding tls.crt, tls.key and
+    /// ca.crt, as a mounted kubernetes.io/tls Secret does: DIR/server for
+    /// `interlock serve --xds-tls-dir`, DIR/<gateway> for `interlock bootstrap
+    /// --xds-tls-dir`. Keys mode 0600, directories 0700.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
     /// Print Kubernetes Secret manifests (kubernetes.io/tls) to stdout.

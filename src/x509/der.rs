@@ -1,12 +1,20 @@
 //! A reader (and a length writer) for exactly the DER that certificates and
-//! keys are made of: enough to find public keys and subject alternative names
-//! without a certificate-parsing dependency.
+//! keys are made of: enough to find public keys, names and extensions without a
+//! certificate-parsing dependency.
 
-pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const BOOLEAN: u8 = 0x01;
 pub(crate) const INTEGER: u8 = 0x02;
 pub(crate) const BIT_STRING: u8 = 0x03;
 pub(crate) const OCTET_STRING: u8 = 0x04;
 pub(crate) const OID: u8 = 0x06;
+pub(crate) const UTF8_STRING: u8 = 0x0c;
+pub(crate) const PRINTABLE_STRING: u8 = 0x13;
+pub(crate) const TELETEX_STRING: u8 = 0x14;
+pub(crate) const IA5_STRING: u8 = 0x16;
+pub(crate) const UNIVERSAL_STRING: u8 = 0x1c;
+pub(crate) const BMP_STRING: u8 = 0x1e;
+pub(crate) const SEQUENCE: u8 = 0x30;
+pub(crate) const SET: u8 = 0x31;
 
 /// One DER element: its tag, its contents, and what follows it.
 pub(crate) struct Element<'a> {
@@ -67,6 +75,42 @@ pub(crate) fn bit_string(body: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// A BOOLEAN's contents: DER allows one byte, `0x00` or `0xff`.
+pub(crate) fn boolean(body: &[u8]) -> Option<bool> {
+    match body {
+        [0x00] => Some(false),
+        [0xff] => Some(true),
+        _ => None,
+    }
+}
+
+/// The arcs of an OBJECT IDENTIFIER's contents (X.690 §8.19); `None` when
+/// truncated, empty or an arc exceeds 64 bits.
+pub(crate) fn oid_arcs(body: &[u8]) -> Option<Vec<u64>> {
+    let mut arcs = Vec::new();
+    let mut value: u64 = 0;
+    for (i, b) in body.iter().enumerate() {
+        if value > u64::MAX >> 7 {
+            return None;
+        }
+        value = (value << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = (value / 40).min(2);
+                arcs.push(first);
+                arcs.push(value - first * 40);
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        } else if i + 1 == body.len() {
+            return None;
+        }
+    }
+    (!arcs.is_empty()).then_some(arcs)
+}
+
+/// The length octets of a DER element whose contents are `len` bytes.
 pub(crate) fn der_length(len: usize) -> Vec<u8> {
     if len < 0x80 {
         return vec![len as u8];
@@ -80,7 +124,6 @@ pub(crate) fn der_length(len: usize) -> Vec<u8> {
     out.extend(bytes);
     out
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -96,7 +139,33 @@ mod tests {
     #[test]
     fn truncated_elements_are_refused() {
         assert!(element(&[0x30, 0x05, 0x00]).is_none());
-        assert!(only(&[0x30, 0x00, 0x05], SEQUENCE).is_none(), "trailing bytes");
+        assert!(
+            only(&[0x30, 0x00, 0x05], SEQUENCE).is_none(),
+            "trailing bytes"
+        );
         assert!(only(&[0x30, 0x00], SEQUENCE).is_some());
+    }
+
+    #[test]
+    fn booleans_are_one_byte_zero_or_all_ones() {
+        assert_eq!(boolean(&[0x00]), Some(false));
+        assert_eq!(boolean(&[0xff]), Some(true));
+        assert_eq!(boolean(&[0x01]), None, "BER, not DER");
+        assert_eq!(boolean(&[]), None);
+        assert_eq!(boolean(&[0xff, 0x00]), None);
+    }
+
+    #[test]
+    fn oids_decode() {
+        assert_eq!(oid_arcs(&[0x55, 0x04, 0x03]), Some(vec![2, 5, 4, 3]));
+        assert_eq!(
+            oid_arcs(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01]),
+            Some(vec![1, 2, 840, 113549, 1, 9, 1])
+        );
+        assert_eq!(oid_arcs(&[0x88, 0x37]), Some(vec![2, 999]), "2.999");
+        assert_eq!(oid_arcs(&[0x55, 0x86]), None, "truncated arc");
+        let huge = [[0xff; 10].as_slice(), &[0x7f]].concat();
+        assert_eq!(oid_arcs(&huge), None, "an arc over 64 bits");
+        assert_eq!(oid_arcs(&[]), None);
     }
 }

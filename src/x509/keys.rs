@@ -12,8 +12,7 @@
 
 use super::certificate::Certificate;
 use super::der::{
-    bit_string, der_length, element, expect, only, BIT_STRING, INTEGER, OCTET_STRING, OID,
-    SEQUENCE,
+    bit_string, der_length, element, expect, only, BIT_STRING, INTEGER, OCTET_STRING, OID, SEQUENCE,
 };
 
 /// `rsaEncryption` (1.2.840.113549.1.1.1).
@@ -26,6 +25,14 @@ const EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 pub struct PublicKey {
     algorithm: Vec<u8>,
     bits: Vec<u8>,
+}
+
+impl PublicKey {
+    /// The key bits: the `subjectPublicKey` BIT STRING's contents (for RSA the
+    /// `RSAPublicKey` DER, for ECDSA the point, for Ed25519 the 32 bytes).
+    pub(crate) fn bits(&self) -> &[u8] {
+        &self.bits
+    }
 }
 
 /// The public key of an X.509 certificate (DER); `None` when it is no certificate.

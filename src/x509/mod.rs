@@ -1,8 +1,10 @@
 //! Reading X.509 certificates and keys: TLS Secrets are checked before Envoy
-//! sees them (translate), and a client certificate names the gateway that
-//! connects (xds). Structure only, no cryptography (rustls verifies chains).
+//! sees them (translate), a client certificate names the gateway that connects
+//! (xds), and an operator's CA is checked and its names copied before certgen
+//! signs with it (certs). Structure only, no cryptography (rustls verifies
+//! chains).
 
-mod certificate;
-mod der;
+pub(crate) mod certificate;
+pub(crate) mod der;
 pub mod keys;
 pub mod san;

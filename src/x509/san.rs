@@ -1,7 +1,7 @@
 //! Subject alternative names: where a client certificate says who it is.
 
 use super::certificate::Certificate;
-use super::der::{element, expect, OCTET_STRING, OID, SEQUENCE};
+use super::der::{element, expect, SEQUENCE};
 
 /// `subjectAltName` (2.5.29.17).
 const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
@@ -15,24 +15,15 @@ pub struct SubjectAltNames {
     pub dns: Vec<String>,
 }
 
-/// The SANs of the certificate `der`; `None` when it is no certificate. Names
-/// that are not UTF-8 are skipped.
+/// The SANs of the certificate `der`; `None` when it is no certificate or an
+/// extension is malformed. Names that are not UTF-8 are skipped.
 pub fn subject_alt_names(der: &[u8]) -> Option<SubjectAltNames> {
-    let certificate = Certificate::read(der)?;
     let mut names = SubjectAltNames::default();
-    let mut extensions = certificate.extensions.unwrap_or_default();
-    while let Some(extension) = element(extensions) {
-        extensions = extension.rest;
-        let oid = expect(extension.body, OID)?;
-        if oid.body != SUBJECT_ALT_NAME {
+    for extension in Certificate::read(der)?.extensions()? {
+        if extension.oid != SUBJECT_ALT_NAME {
             continue;
         }
-        // Optional `critical BOOLEAN`, then the OCTET STRING.
-        let mut value = oid.rest;
-        if value.first() == Some(&0x01) {
-            value = element(value)?.rest;
-        }
-        let general_names = expect(expect(value, OCTET_STRING)?.body, SEQUENCE)?;
+        let general_names = expect(extension.value, SEQUENCE)?;
         let mut name = general_names.body;
         while let Some(e) = element(name) {
             name = e.rest;
