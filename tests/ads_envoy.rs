@@ -16,7 +16,9 @@ use envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher;
 use interlock::snapshot::{ResourceType, Snapshot};
 use interlock::xds::AckTracker;
 use support::resources::{prefix_route, route_table};
-use support::routes::{acked_routes, host, route_prober, upstream_name, Routes, ROUTE_TABLE};
+use support::routes::{
+    acked_routes, assert_serves, host, route_prober, upstream_name, Routes, ROUTE_TABLE,
+};
 use support::{get, wait_for, ControlPlane, Envoy, EnvoyOptions};
 
 const CONVERGE: Duration = Duration::from_secs(30);
@@ -54,19 +56,6 @@ async fn wait_acked(tracker: &AckTracker, node: &str, want: &BTreeSet<usize>) {
         || async { acked_routes(tracker, node) == *want },
     )
     .await;
-}
-
-async fn assert_serves(routes: &Routes, ids: impl IntoIterator<Item = usize>) {
-    for i in ids {
-        let r = get(routes.listener_addr(), &host(i), "/")
-            .await
-            .unwrap_or_else(|e| panic!("route {i}: {e}"));
-        assert_eq!(
-            (r.status, r.body.as_str()),
-            (200, upstream_name(i).as_str()),
-            "route {i}"
-        );
-    }
 }
 
 /// A control plane serving routes `live` (of `n`) and an Envoy that has ACKed them.

@@ -26,6 +26,16 @@ impl ControlPlane {
 
     /// Starts a server on `port` (0 = any) serving `store`.
     pub fn start_on(port: u16, store: SnapshotStore) -> ControlPlane {
+        ControlPlane::start_with(port, store, |server| server)
+    }
+
+    /// Like [`ControlPlane::start_on`], with the server set up by `configure`
+    /// (e.g. mutual TLS).
+    pub fn start_with(
+        port: u16,
+        store: SnapshotStore,
+        configure: impl FnOnce(AdsServer) -> AdsServer,
+    ) -> ControlPlane {
         let tracker = AckTracker::new();
         let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .unwrap_or_else(|e| panic!("cannot bind the xDS port {port}: {e}"));
@@ -34,7 +44,7 @@ impl ControlPlane {
             .expect("nonblocking listener");
         let port = std_listener.local_addr().expect("local addr").port();
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = AdsServer::new(store.clone(), tracker.clone());
+        let server = configure(AdsServer::new(store.clone(), tracker.clone()));
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

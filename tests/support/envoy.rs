@@ -28,6 +28,8 @@ pub struct EnvoyOptions {
     /// default is 100, which Interlock checks against): a lower one makes an
     /// Envoy that rejects config others accept.
     pub max_regex_program_size: Option<u32>,
+    /// Mutual TLS to Interlock (client certificate, CA, server name).
+    pub xds_tls: Option<interlock::bootstrap::XdsTls>,
 }
 
 impl EnvoyOptions {
@@ -41,6 +43,7 @@ impl EnvoyOptions {
             node_id: format!("test-node-{}-{n}", std::process::id()),
             concurrency: 1,
             max_regex_program_size: None,
+            xds_tls: None,
         }
     }
 }
@@ -64,7 +67,7 @@ impl Envoy {
                 xds_port: opts.xds_port,
                 delta: opts.delta,
                 admin_port: 0,
-                xds_tls: None,
+                xds_tls: opts.xds_tls.clone(),
             },
             concurrency: opts.concurrency,
             log_level: std::env::var("ENVOY_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),

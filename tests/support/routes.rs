@@ -153,3 +153,17 @@ pub fn route_prober(
     };
     Prober::start(addr, live, excused)
 }
+
+/// Every route in `ids` answers 200 from its own upstream through Envoy.
+pub async fn assert_serves(routes: &Routes, ids: impl IntoIterator<Item = usize>) {
+    for i in ids {
+        let r = super::http::get(routes.listener_addr(), &host(i), "/")
+            .await
+            .unwrap_or_else(|e| panic!("route {i}: {e}"));
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, upstream_name(i).as_str()),
+            "route {i}"
+        );
+    }
+}

@@ -3,12 +3,14 @@
 //! the reason, and each accepted connection carries its verified identity to
 //! the streams it opens.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -17,7 +19,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::identity::GatewayIdentity;
 use super::reloading::ReloadingTls;
@@ -27,6 +29,13 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Established connections waiting for the server to take them.
 const BACKLOG: usize = 1024;
+
+/// A refused client retries every few seconds: its reason is logged as a
+/// warning once in this long, in between at debug level.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Refusals remembered for [`REFUSAL_LOG_INTERVAL`], at most this many.
+const REFUSALS_REMEMBERED: usize = 1024;
 
 /// Who is at the other end of an xDS connection.
 #[derive(Clone, Debug)]
@@ -116,13 +125,43 @@ pub(crate) fn tls_incoming(
                         let peer = XdsPeer { addr, identity };
                         let _ = tx.send(Ok(TlsConnection { stream, peer })).await;
                     }
-                    Ok(Err(e)) => {
-                        warn!(peer = %addr, error = %e, "xDS client refused: TLS handshake failed")
-                    }
-                    Err(_) => warn!(peer = %addr, "xDS client refused: TLS handshake timed out"),
+                    Ok(Err(e)) => refused(addr, &e.to_string()),
+                    Err(_) => refused(addr, "the TLS handshake timed out"),
                 }
             });
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// Logs why a client was refused: a warning the first time per address and
+/// reason in [`REFUSAL_LOG_INTERVAL`], debug otherwise.
+fn refused(addr: SocketAddr, reason: &str) {
+    static SEEN: Mutex<Option<HashMap<(IpAddr, String), Instant>>> = Mutex::new(None);
+    let now = Instant::now();
+    let fresh = {
+        let mut seen = match SEEN.lock() {
+            Ok(seen) => seen,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let seen = seen.get_or_insert_with(HashMap::new);
+        if seen.len() >= REFUSALS_REMEMBERED {
+            seen.retain(|_, at| now.duration_since(*at) < REFUSAL_LOG_INTERVAL);
+        }
+        let key = (addr.ip(), reason.to_owned());
+        match seen.get(&key) {
+            Some(at) if now.duration_since(*at) < REFUSAL_LOG_INTERVAL => false,
+            _ => {
+                if seen.len() < REFUSALS_REMEMBERED {
+                    seen.insert(key, now);
+                }
+                true
+            }
+        }
+    };
+    if fresh {
+        warn!(peer = %addr, error = %reason, "xDS client refused: TLS handshake failed");
+    } else {
+        debug!(peer = %addr, error = %reason, "xDS client refused again");
+    }
 }
