@@ -690,7 +690,13 @@ async fn only_loopback_clients_reach_the_debug_views_and_the_admin_api() {
     assert_eq!(status_of("/healthz", false).await.0, 200);
     assert_eq!(status_of("/metrics", false).await.0, 200);
     assert_eq!(status_of("/peer/ingresses", false).await.0, 200);
-    for path in ["/", "/debug/snapshot", "/debug/nodes", "/debug/ingresses", "/debug/quarantine"] {
+    for path in [
+        "/",
+        "/debug/snapshot",
+        "/debug/nodes",
+        "/debug/ingresses",
+        "/debug/quarantine",
+    ] {
         assert_eq!(status_of(path, false).await.0, 403, "{path}");
     }
     let grpc = status_of("/interlock.admin.v1.Admin/GetSnapshot", true).await;

@@ -15,8 +15,8 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
 };
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 
-use crate::x509::keys::{certificate_key, private_key_public_key, PublicKey};
 use crate::world::{ObjectKey, World};
+use crate::x509::keys::{certificate_key, private_key_public_key, PublicKey};
 
 /// The Secret type Ingress TLS requires.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";

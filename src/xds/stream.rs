@@ -13,8 +13,8 @@ use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
-use super::tls::{NodeIdRules, XdsPeer};
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
+use super::tls::{NodeIdRules, XdsPeer};
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
 #[derive(Clone)]
@@ -81,7 +81,11 @@ pub(crate) async fn run<P: Protocol>(
 /// The name a stream's node is tracked by: its `node.id`, and with mutual TLS
 /// also its verified identity (`node.id@identity`), so no client can speak
 /// for another. A node id the identity may not use is refused.
-fn node_key(ctx: &StreamContext, peer: Option<&XdsPeer>, node_id: String) -> Result<String, Status> {
+fn node_key(
+    ctx: &StreamContext,
+    peer: Option<&XdsPeer>,
+    node_id: String,
+) -> Result<String, Status> {
     let Some(rules) = &ctx.auth else {
         return Ok(node_id);
     };

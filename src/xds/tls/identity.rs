@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn the_gateway_name_is_the_last_segment_or_first_label() {
-        assert_eq!(id("spiffe://interlock.local/gateway/envoy").gateway(), "envoy");
+        assert_eq!(
+            id("spiffe://interlock.local/gateway/envoy").gateway(),
+            "envoy"
+        );
         assert_eq!(id("edge.gateways.example").gateway(), "edge");
     }
 

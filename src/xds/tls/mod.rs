@@ -9,6 +9,6 @@ mod incoming;
 mod reloading;
 
 pub use identity::{GatewayIdentity, NodeIdRule, NodeIdRules, RuleError};
-pub use incoming::XdsPeer;
 pub(crate) use incoming::tls_incoming;
+pub use incoming::XdsPeer;
 pub use reloading::{ReloadingTls, TlsError, TlsFiles};

@@ -140,7 +140,11 @@ fn read_all(files: &TlsFiles) -> Result<([Vec<u8>; 3], u64), TlsError> {
             source,
         })
     };
-    let bytes = [read(&files.cert)?, read(&files.key)?, read(&files.client_ca)?];
+    let bytes = [
+        read(&files.cert)?,
+        read(&files.key)?,
+        read(&files.client_ca)?,
+    ];
     let mut all = Vec::with_capacity(bytes.iter().map(Vec::len).sum::<usize>() + 2);
     for b in &bytes {
         all.extend_from_slice(b);
