@@ -10,15 +10,19 @@ use serde_json::Value;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kubernetes");
 
-/// Every document of every YAML file, as JSON.
+/// Every document of every YAML file (cert-manager's included), as JSON.
 fn documents() -> Vec<(String, Value)> {
-    let mut files: Vec<_> = std::fs::read_dir(DIR)
-        .expect("examples/kubernetes")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
+    let yaml_in = |dir: &Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .expect("manifest dir")
+            .map(|e| e.expect("dir entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect()
+    };
+    let mut files = yaml_in(Path::new(DIR));
+    files.extend(yaml_in(&Path::new(DIR).join("cert-manager")));
     files.sort();
-    assert!(files.len() >= 5, "{files:?}");
+    assert!(files.len() >= 7, "{files:?}");
     let mut docs = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).expect("read manifest");
@@ -69,7 +73,27 @@ fn the_deployment_passes_flags_interlock_accepts() {
         .map(|a| a.as_str().expect("string arg"))
         .collect();
     assert_eq!(args.first(), Some(&"serve"));
-    // Everything but the cluster: the flags parse, then it stops at the kubeconfig.
+    // The TLS directory is the server Secret's mount.
+    let tls_dir = flag(&args, "--xds-tls-dir");
+    assert_eq!(
+        mounted_secret(&deployment["spec"]["template"]["spec"], tls_dir),
+        "interlock-xds-server"
+    );
+    // Everything but the cluster: the flags parse and the (certgen) TLS files
+    // load, then it stops at the kubeconfig.
+    let (_keep, pki) = certgen_output();
+    let server_dir = pki.join("server");
+    let tls_arg = format!("--xds-tls-dir={}", server_dir.display());
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| {
+            if a.starts_with("--xds-tls-dir=") {
+                tls_arg.as_str()
+            } else {
+                a
+            }
+        })
+        .collect();
     let out = Command::new(env!("CARGO_BIN_EXE_interlock"))
         .args(&args)
         .args(["--kubeconfig", "/nonexistent/kubeconfig"])
@@ -81,10 +105,7 @@ fn the_deployment_passes_flags_interlock_accepts() {
     let probe = &container["readinessProbe"]["httpGet"];
     assert_eq!(probe["path"], "/readyz");
     // --peer-service finds the replicas' admin ports by the Service port name.
-    let peers = args
-        .iter()
-        .find_map(|a| a.strip_prefix("--peer-service="))
-        .expect("--peer-service");
+    let peers = flag(&args, "--peer-service");
     let (ns, name) = peers.split_once('/').expect("NAMESPACE/NAME");
     let service = find(&docs, "Service", name);
     assert_eq!(service["metadata"]["namespace"], ns);
@@ -92,16 +113,78 @@ fn the_deployment_passes_flags_interlock_accepts() {
     assert!(ports.iter().any(|p| p["name"] == "admin"), "{service}");
 }
 
+/// The value of `--NAME=VALUE` in `args`.
+fn flag<'a>(args: &[&'a str], name: &str) -> &'a str {
+    args.iter()
+        .find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("{name} not among {args:?}"))
+}
+
+/// The Secret a pod spec mounts at `path`.
+fn mounted_secret(pod: &Value, path: &str) -> String {
+    let mount = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .expect("volumeMounts")
+        .iter()
+        .find(|m| m["mountPath"] == path)
+        .unwrap_or_else(|| panic!("nothing mounted at {path}"));
+    let volume = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the mounted volume");
+    volume["secret"]["secretName"]
+        .as_str()
+        .expect("a Secret volume")
+        .to_owned()
+}
+
+/// `interlock certgen --out-dir` output for gateway `envoy`: the temp dir to
+/// keep, and the output directory in it.
+fn certgen_output() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = dir.path().join("pki");
+    let out = Command::new(env!("CARGO_BIN_EXE_interlock"))
+        .args(["certgen", "--gateway", "envoy", "--out-dir"])
+        .arg(&pki)
+        .output()
+        .expect("run certgen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, pki)
+}
+
 #[test]
 fn envoy_accepts_the_gateway_bootstrap() {
     let docs = documents();
     let config_map = find(&docs, "ConfigMap", "envoy-bootstrap");
-    let bootstrap = config_map["data"]["bootstrap.yaml"]
-        .as_str()
-        .expect("bootstrap");
+    let envoy = find(&docs, "Deployment", "envoy");
+    let pod = &envoy["spec"]["template"]["spec"];
+    // The client certificate is the gateway Secret, where the SDS files say.
+    assert_eq!(
+        mounted_secret(pod, "/etc/interlock/xds-client"),
+        "interlock-xds-client-envoy"
+    );
+    // Paths as they are in the pod, rewritten to a certgen output and the
+    // ConfigMap's files on this machine (validate mode checks they exist).
+    let (_keep, pki) = certgen_output();
+    let certs = pki.join("envoy");
     let dir = tempfile::tempdir().expect("temp dir");
+    let local = |text: &str| {
+        text.replace("/etc/interlock/xds-client", &certs.display().to_string())
+            .replace("/etc/envoy", &dir.path().display().to_string())
+    };
+    let data = config_map["data"].as_object().expect("data");
+    for (name, text) in data {
+        let text = local(text.as_str().expect("text"));
+        std::fs::write(dir.path().join(name), text).expect("write ConfigMap file");
+    }
     let path = dir.path().join("bootstrap.yaml");
-    std::fs::write(&path, bootstrap).expect("write bootstrap");
+    assert!(path.exists(), "bootstrap.yaml in the ConfigMap");
     if let Err(e) = validate_config(&path, &["--service-node", "envoy-abc"]) {
         panic!("Envoy rejects the bootstrap in 40-envoy.yaml:\n{e}");
     }
@@ -156,4 +239,38 @@ fn rbac_grants_what_interlock_uses_and_no_writes_beyond_status_and_its_lease() {
     assert_eq!(lease_role["metadata"]["namespace"], "interlock-system");
     let text = lease_role["rules"].to_string();
     assert!(text.contains("leases") && text.contains("update"), "{text}");
+}
+
+#[test]
+fn certificates_and_network_policy_fit_the_deployments() {
+    let docs = documents();
+    // cert-manager writes the Secrets the Deployments mount.
+    let server = find(&docs, "Certificate", "interlock-xds-server");
+    assert_eq!(server["spec"]["secretName"], "interlock-xds-server");
+    let names = server["spec"]["dnsNames"].to_string();
+    assert!(
+        names.contains("interlock.interlock-system.svc.cluster.local"),
+        "{names}"
+    );
+    let client = find(&docs, "Certificate", "interlock-xds-client-envoy");
+    assert_eq!(client["spec"]["secretName"], "interlock-xds-client-envoy");
+    assert_eq!(
+        client["spec"]["uris"][0],
+        interlock::certs::identity::gateway_identity(
+            interlock::certs::identity::DEFAULT_TRUST_DOMAIN,
+            "envoy"
+        )
+    );
+    // Only the Envoy pods reach xDS.
+    let policy = find(&docs, "NetworkPolicy", "interlock");
+    let rules = policy["spec"]["ingress"].as_array().expect("ingress rules");
+    let xds: Vec<&Value> = rules
+        .iter()
+        .filter(|r| r["ports"].to_string().contains("18000"))
+        .collect();
+    assert_eq!(xds.len(), 1, "{rules:?}");
+    assert_eq!(
+        xds[0]["from"],
+        serde_json::json!([{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}}}])
+    );
 }
