@@ -19,7 +19,8 @@ pub fn encode_count() -> u64 {
 }
 
 /// An encoded resource shared (behind `Arc`) by every snapshot and stream that holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `Debug` shows what it is, never its bytes: a Secret's carry a private key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Resource {
     kind: ResourceType,
     name: String,
@@ -28,6 +29,17 @@ pub struct Resource {
     /// `body` encoded as a protobuf `Any`, spliced as-is into every response.
     wire: Vec<u8>,
     references: References,
+}
+
+impl std::fmt::Debug for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resource")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("bytes", &self.wire.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Resource {
@@ -87,5 +99,45 @@ impl Resource {
     /// What this resource needs to exist before Envoy may see it.
     pub fn references(&self) -> &References {
         &self.references
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::config::core::v3::{data_source::Specifier, DataSource};
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+        secret, Secret, TlsCertificate,
+    };
+
+    use super::*;
+
+    #[test]
+    fn debug_shows_what_a_resource_is_never_its_bytes() {
+        let key = DataSource {
+            specifier: Some(Specifier::InlineString("KEY-MATERIAL".to_owned())),
+            ..DataSource::default()
+        };
+        let secret = Secret {
+            name: "ns/tls".to_owned(),
+            r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
+                private_key: Some(key),
+                ..TlsCertificate::default()
+            })),
+        };
+        let resource = Resource::encode(
+            ResourceType::Secret,
+            "ns/tls".to_owned(),
+            &secret,
+            References::default(),
+        );
+        let shown = format!("{resource:?}");
+        assert!(
+            shown.contains("ns/tls") && shown.contains("Secret"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("value") && !shown.contains("wire"),
+            "{shown}"
+        );
     }
 }

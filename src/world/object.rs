@@ -129,7 +129,8 @@ impl fmt::Display for ObjectRef {
 
 /// One object of a kind Interlock watches. Variants differ in size; objects are
 /// moved once from a source into the world, so boxing would buy nothing.
-#[derive(Clone, Debug, PartialEq)]
+/// `Debug` shows a Secret's name and keys, never its data.
+#[derive(Clone, PartialEq)]
 #[allow(clippy::large_enum_variant)]
 pub enum Object {
     /// An Ingress.
@@ -142,6 +143,39 @@ pub enum Object {
     EndpointSlice(EndpointSlice),
     /// A Secret.
     Secret(Secret),
+}
+
+impl fmt::Debug for Object {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Object::Ingress(o) => f.debug_tuple("Ingress").field(o).finish(),
+            Object::IngressClass(o) => f.debug_tuple("IngressClass").field(o).finish(),
+            Object::Service(o) => f.debug_tuple("Service").field(o).finish(),
+            Object::EndpointSlice(o) => f.debug_tuple("EndpointSlice").field(o).finish(),
+            Object::Secret(o) => f.debug_tuple("Secret").field(&RedactedSecret(o)).finish(),
+        }
+    }
+}
+
+/// A Secret for `Debug`: its name, type and the names of its entries.
+pub(crate) struct RedactedSecret<'a>(pub(crate) &'a Secret);
+
+impl fmt::Debug for RedactedSecret<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&String> = self
+            .0
+            .data
+            .iter()
+            .flat_map(|d| d.keys())
+            .chain(self.0.string_data.iter().flat_map(|d| d.keys()))
+            .collect();
+        f.debug_struct("Secret")
+            .field("namespace", &self.0.metadata.namespace)
+            .field("name", &self.0.metadata.name)
+            .field("type", &self.0.type_)
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Object {

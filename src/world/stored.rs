@@ -9,12 +9,13 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use super::object::{Kind, ObjectKey, ObjectRef};
+use super::object::{Kind, ObjectKey, ObjectRef, RedactedSecret};
 use super::service_slices::service_of;
 use super::world::World;
 
-/// A stored object of any kind; clones share the object.
-#[derive(Clone, Debug)]
+/// A stored object of any kind; clones share the object. `Debug` never shows
+/// a Secret's data.
+#[derive(Clone)]
 pub enum Stored {
     /// An Ingress.
     Ingress(Arc<Ingress>),
@@ -26,6 +27,18 @@ pub enum Stored {
     EndpointSlice(Arc<EndpointSlice>),
     /// A Secret.
     Secret(Arc<Secret>),
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stored::Ingress(o) => f.debug_tuple("Ingress").field(o).finish(),
+            Stored::IngressClass(o) => f.debug_tuple("IngressClass").field(o).finish(),
+            Stored::Service(o) => f.debug_tuple("Service").field(o).finish(),
+            Stored::EndpointSlice(o) => f.debug_tuple("EndpointSlice").field(o).finish(),
+            Stored::Secret(o) => f.debug_tuple("Secret").field(&RedactedSecret(o)).finish(),
+        }
+    }
 }
 
 impl PartialEq for Stored {
@@ -142,6 +155,43 @@ mod tests {
             }),
             ..Ingress::default()
         })
+    }
+
+    #[test]
+    fn debug_never_shows_secret_data() {
+        use k8s_openapi::api::core::v1::Secret;
+        use k8s_openapi::ByteString;
+        let secret = Secret {
+            metadata: ObjectMeta {
+                namespace: Some("ns".to_owned()),
+                name: Some("tls".to_owned()),
+                ..ObjectMeta::default()
+            },
+            data: Some(std::collections::BTreeMap::from([(
+                "tls.key".to_owned(),
+                ByteString(b"SECRET-KEY-MATERIAL".to_vec()),
+            )])),
+            string_data: Some(std::collections::BTreeMap::from([(
+                "tls.crt".to_owned(),
+                "SECRET-STRING-MATERIAL".to_owned(),
+            )])),
+            ..Secret::default()
+        };
+        let object = Object::Secret(secret);
+        let r = object.reference().expect("named");
+        let mut world = World::new();
+        world.apply(WorldEvent::Upsert(object.clone()));
+        let stored = world.get(&r);
+        let event = WorldEvent::Upsert(object.clone());
+        for shown in [
+            format!("{object:?}"),
+            format!("{stored:?}"),
+            format!("{world:?}"),
+            format!("{event:?}"),
+        ] {
+            assert!(!shown.contains("MATERIAL"), "{shown}");
+            assert!(shown.contains("tls"), "{shown}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::service_slices::{service_of, ServiceSlices};
 /// deterministic (invariant 7). The maps are public for reading; change them only
 /// through [`World::upsert`], [`World::delete`], [`World::replace_kind`] or
 /// [`World::apply`], which also keep the index of slices by Service.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct World {
     /// Ingresses.
     pub ingresses: BTreeMap<ObjectKey, Arc<Ingress>>,
@@ -31,6 +31,19 @@ pub struct World {
     pub secrets: BTreeMap<ObjectKey, Arc<Secret>>,
     /// EndpointSlices by Service ([`World::slices_of`]).
     service_slices: ServiceSlices,
+}
+
+impl std::fmt::Debug for World {
+    /// Secrets by name only: their data must never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("ingresses", &self.ingresses)
+            .field("ingress_classes", &self.ingress_classes)
+            .field("services", &self.services)
+            .field("endpoint_slices", &self.endpoint_slices)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl World {
