@@ -44,12 +44,19 @@ fn needs(resources: &IngressResources) -> impl Iterator<Item = (ResourceType, &S
     routes.chain(clusters).chain(endpoints).chain(secrets)
 }
 
-/// True when `node` holds every resource `resources` names at `snapshot`'s version.
+/// True when `node` holds every resource `resources` names at `snapshot`'s
+/// version (Secrets only where the node may receive them).
 fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources) -> bool {
     needs(resources).all(|(kind, name)| {
-        snapshot
-            .get(kind, name)
-            .is_some_and(|r| node.has_acked(kind, name, r.version()))
+        let out_of_scope = kind == ResourceType::Secret
+            && node.secret_namespaces.as_ref().is_some_and(|namespaces| {
+                name.split_once('/')
+                    .is_none_or(|(namespace, _)| !namespaces.contains(namespace))
+            });
+        out_of_scope
+            || snapshot
+                .get(kind, name)
+                .is_some_and(|r| node.has_acked(kind, name, r.version()))
     })
 }
 
@@ -99,8 +106,10 @@ pub fn ingress_states(
                 state.pending_on.push((*id).clone());
             }
             state.rejected = rejected.get(key).cloned();
-            state.programmed =
-                !connected.is_empty() && state.pending_on.is_empty() && state.rejected.is_none();
+            state.programmed = !connected.is_empty()
+                && state.pending_on.is_empty()
+                && state.rejected.is_none()
+                && !status.undecided.contains(key);
             (key.clone(), state)
         })
         .collect::<BTreeMap<_, _>>();

@@ -202,6 +202,7 @@ impl Pipeline {
             ingresses: Arc::clone(self.rebuilder.ingresses()),
             quarantined,
             searching: self.containment.searching(),
+            undecided: Arc::new(self.containment.undecided_ingresses(self.rebuilder.world())),
             ..PipelineStatus::default()
         };
         status.last_build = Some(started.elapsed());

@@ -40,6 +40,8 @@ pub struct PipelineStatus {
     pub quarantined: Arc<Vec<QuarantinedObject>>,
     /// A search for the objects behind a rejection is running.
     pub searching: bool,
+    /// Ingresses that search has not decided on: not programmed until it ends.
+    pub undecided: Arc<std::collections::BTreeSet<ObjectKey>>,
 }
 
 /// A shared, lock-free handle on the latest [`PipelineStatus`].

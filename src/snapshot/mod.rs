@@ -5,6 +5,7 @@ mod consistency;
 mod references;
 mod resource;
 mod resource_type;
+mod secret_scope;
 #[allow(clippy::module_inception)]
 mod snapshot;
 mod store;

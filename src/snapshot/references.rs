@@ -79,6 +79,15 @@ impl References {
     }
 }
 
+/// The SDS secrets a listener's filter chain names.
+pub(crate) fn chain_secrets(chain: &FilterChain) -> Vec<String> {
+    let mut refs = References::default();
+    if let Some(socket) = &chain.transport_socket {
+        add_transport_socket(socket, &mut refs);
+    }
+    refs.secrets
+}
+
 fn add_chain(chain: &FilterChain, refs: &mut References) {
     for f in &chain.filters {
         add_filter(f, refs);

@@ -1,7 +1,7 @@
 //! What every connected Envoy has accepted or rejected, so that status writers,
 //! the admin API and tests can ask "is this config live on every gateway?".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,6 +80,9 @@ pub struct TypeStatus {
 pub struct NodeStatus {
     /// Open ADS streams for this node id.
     pub streams: usize,
+    /// The namespaces whose TLS Secrets this node may receive (`None`: all):
+    /// a Secret outside them is not needed for an Ingress to be programmed there.
+    pub secret_namespaces: Option<Arc<BTreeSet<String>>>,
     /// Per-type state.
     pub types: PerType<TypeStatus>,
 }
@@ -158,6 +161,13 @@ impl AckTracker {
             node: node_id.to_owned(),
             mode,
         });
+    }
+
+    pub(crate) fn secret_scope(&self, node_id: &str, scope: Option<Arc<BTreeSet<String>>>) {
+        self.nodes
+            .entry(node_id.to_owned())
+            .or_default()
+            .secret_namespaces = scope;
     }
 
     pub(crate) fn stream_closed(&self, node_id: &str, mode: Mode) {

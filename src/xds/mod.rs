@@ -5,6 +5,7 @@
 mod ack_tracker;
 mod delta;
 mod drain;
+mod scoped_target;
 mod server;
 mod service;
 mod sotw;

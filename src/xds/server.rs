@@ -18,7 +18,7 @@ use super::ack_tracker::AckTracker;
 use super::drain::Drain;
 use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
-use super::tls::{tls_incoming, NodeIdRules, ReloadingTls, XdsPeer};
+use super::tls::{tls_incoming, NodeIdRules, ReloadingTls, SecretScopes, XdsPeer};
 
 /// Responses buffered per stream; the state machine keeps at most one per type in
 /// flight, so this never holds stale versions.
@@ -61,6 +61,7 @@ impl AdsServer {
                 tracker,
                 drain: Drain::default(),
                 auth: None,
+                scopes: Arc::default(),
             },
             tls: None,
         }
@@ -72,6 +73,13 @@ impl AdsServer {
     pub fn with_tls(mut self, tls: Arc<ReloadingTls>, rules: NodeIdRules) -> Self {
         self.tls = Some(tls);
         self.ctx.auth = Some(Arc::new(rules));
+        self
+    }
+
+    /// Limits the gateway identities `scopes` names to the Secrets of some
+    /// namespaces (with mutual TLS; without it nobody has an identity).
+    pub fn with_secret_scopes(mut self, scopes: SecretScopes) -> Self {
+        self.ctx.scopes = Arc::new(scopes);
         self
     }
 

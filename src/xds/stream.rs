@@ -13,8 +13,9 @@ use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
-use super::tls::{NodeIdRules, XdsPeer};
+use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub(crate) struct StreamContext {
     pub drain: Drain,
     /// With mutual TLS: which node ids each client identity may use.
     pub auth: Option<Arc<NodeIdRules>>,
+    /// With mutual TLS: which namespaces' Secrets each identity may receive.
+    pub scopes: Arc<SecretScopes>,
 }
 
 /// The wire form of one ADS flavour.
@@ -72,8 +75,20 @@ pub(crate) async fn run<P: Protocol>(
         node_id: key.clone(),
         mode: P::MODE,
     };
-    info!(node = %key, mode = ?P::MODE, "xDS stream opened");
-    drive::<P>(first, requests, responses, &ctx, &key).await;
+    let scope = peer
+        .and_then(|p| p.identity)
+        .and_then(|identity| ctx.scopes.for_identity(&identity));
+    ctx.tracker.secret_scope(&key, scope.clone());
+    info!(node = %key, mode = ?P::MODE, secret_namespaces = ?scope, "xDS stream opened");
+    drive::<P>(
+        first,
+        requests,
+        responses,
+        &ctx,
+        &key,
+        ScopedTarget::new(scope),
+    )
+    .await;
     drop(guard);
     info!(node = %key, "xDS stream closed");
 }
@@ -130,6 +145,7 @@ async fn drive<P: Protocol>(
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: &StreamContext,
     node_id: &str,
+    mut scoped: ScopedTarget,
 ) {
     let mut state = StreamState::new(P::MODE);
     let mut published = ctx.store.subscribe();
@@ -140,14 +156,14 @@ async fn drive<P: Protocol>(
     loop {
         if let Some(request) = next.take() {
             match P::apply(&mut state, &request) {
-                Some(outcome) => record(ctx, node_id, outcome),
+                Some(outcome) => record(ctx, node_id, outcome, &scoped),
                 None => debug!(node = %node_id, "request for a type Interlock does not serve"),
             }
         }
-        if let Some(target) = ctx.store.current() {
+        if let Some(target) = ctx.store.current().and_then(|p| scoped.target(p)) {
             let planned = state.plan(&target);
             for resumed in state.take_resumed() {
-                record(ctx, node_id, resumed);
+                record(ctx, node_id, resumed, &scoped);
             }
             for planned in planned {
                 ctx.tracker.sent(node_id, planned.kind, &planned.version);
@@ -162,13 +178,13 @@ async fn drive<P: Protocol>(
                 debug!(node = %node_id, %snapshot, "in sync with the snapshot");
                 ctx.store.report(Verdict::InSync {
                     node: node_id.to_owned(),
-                    snapshot,
+                    snapshot: scoped.published_version(&snapshot),
                 });
             } else if let Some((kind, error)) = state.take_known_rejection(&target) {
                 debug!(node = %node_id, %kind, snapshot = %target.version(), "carries a view this Envoy rejected before");
                 ctx.store.report(Verdict::Rejected {
                     node: node_id.to_owned(),
-                    snapshot: target.version().to_owned(),
+                    snapshot: scoped.published_version(target.version()),
                     kind,
                     error,
                 });
@@ -194,7 +210,7 @@ async fn drive<P: Protocol>(
 
 /// Hands `outcome` to the tracker, and a NACK also to the store as a verdict
 /// (NACK containment).
-fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome) {
+fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome, scoped: &ScopedTarget) {
     let tracker = &ctx.tracker;
     match outcome {
         Outcome::Ack {
@@ -215,7 +231,7 @@ fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome) {
             warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
             ctx.store.report(Verdict::Rejected {
                 node: node_id.to_owned(),
-                snapshot,
+                snapshot: scoped.published_version(&snapshot),
                 kind,
                 error: error.clone(),
             });

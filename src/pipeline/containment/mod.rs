@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use crate::snapshot::Verdict;
-use crate::world::{Kind, ObjectRef, Stored, World};
+use crate::world::{Kind, ObjectKey, ObjectRef, Stored, World};
 
 use bisection::{Bisection, Step};
 use history::{Before, History};
 use nodes::Nodes;
-use quarantine::{sanitize_error, Quarantine};
+use quarantine::{affected_ingresses, sanitize_error, Quarantine};
 
 pub use quarantine::{QuarantinedObject, Rejection};
 
@@ -101,6 +101,18 @@ impl Containment {
     /// Every quarantined object, with the Ingresses of `world` it affects.
     pub fn report(&self, world: &World) -> Vec<QuarantinedObject> {
         self.quarantine.report(world)
+    }
+
+    /// Ingresses of `world` that are, or refer to, an object a running search
+    /// has not decided on yet: what Envoy holds of them may be a trial, so
+    /// they do not count as programmed until it ends.
+    pub fn undecided_ingresses(&self, world: &World) -> BTreeSet<ObjectKey> {
+        let Some(search) = &self.search else {
+            return BTreeSet::new();
+        };
+        affected_ingresses(world, |o| search.fallbacks.contains_key(o))
+            .into_keys()
+            .collect()
     }
 
     /// Number of quarantined objects.

@@ -131,15 +131,13 @@ impl Quarantine {
             return Vec::new();
         }
         let mut affected: BTreeMap<&ObjectRef, Vec<ObjectKey>> = BTreeMap::new();
-        for (key, ingress) in &world.ingresses {
-            let this = ObjectRef {
-                kind: Kind::Ingress,
-                key: key.clone(),
-            };
-            let refs = refers_to(Some(&Stored::Ingress(ingress.clone())));
-            for object in std::iter::once(&this).chain(&refs) {
-                if let Some((quarantined, _)) = self.entries.get_key_value(object) {
-                    affected.entry(quarantined).or_default().push(key.clone());
+        for (ingress, objects) in affected_ingresses(world, |o| self.entries.contains_key(o)) {
+            for object in objects {
+                if let Some((quarantined, _)) = self.entries.get_key_value(&object) {
+                    affected
+                        .entry(quarantined)
+                        .or_default()
+                        .push(ingress.clone());
                 }
             }
         }
@@ -160,6 +158,27 @@ impl Quarantine {
             })
             .collect()
     }
+}
+
+/// The Ingresses of `world` that are among `objects` or refer to one of them.
+pub(crate) fn affected_ingresses<'a>(
+    world: &World,
+    objects: impl Fn(&ObjectRef) -> bool + 'a,
+) -> BTreeMap<ObjectKey, Vec<ObjectRef>> {
+    let mut affected: BTreeMap<ObjectKey, Vec<ObjectRef>> = BTreeMap::new();
+    for (key, ingress) in &world.ingresses {
+        let this = ObjectRef {
+            kind: Kind::Ingress,
+            key: key.clone(),
+        };
+        let refs = refers_to(Some(&Stored::Ingress(ingress.clone())));
+        for object in std::iter::once(this).chain(refs) {
+            if objects(&object) {
+                affected.entry(key.clone()).or_default().push(object);
+            }
+        }
+    }
+    affected
 }
 
 /// Envoy's error made safe to log and show: control characters escaped,

@@ -20,6 +20,12 @@ impl GatewayIdentity {
         Some(GatewayIdentity(name))
     }
 
+    /// An identity without a certificate (unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(name: &str) -> GatewayIdentity {
+        GatewayIdentity(name.to_owned())
+    }
+
     /// The identity as written in the certificate.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -7,8 +7,11 @@
 mod identity;
 mod incoming;
 mod reloading;
+mod secret_scopes;
 
 pub use identity::{GatewayIdentity, NodeIdRule, NodeIdRules, RuleError};
 pub(crate) use incoming::tls_incoming;
 pub use incoming::XdsPeer;
 pub use reloading::{ReloadingTls, TlsError, TlsFiles};
+pub(crate) use secret_scopes::in_scope;
+pub use secret_scopes::{GatewayNamespaces, ScopeError, SecretScopes};
