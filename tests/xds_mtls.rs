@@ -415,3 +415,125 @@ async fn certgen_output_works_as_is() {
     wait_routes(&plane, &key_of("envoy-0", "envoy"), &[0]).await;
     support::routes::assert_serves(&routes, [0]).await;
 }
+
+/// Ingress `ns/site` for `host` over HTTPS with its own certificate, its
+/// Service and endpoints (upstream `up`), as world events.
+fn tls_site(ns: &str, host: &str, up: std::net::SocketAddr) -> Vec<interlock::world::WorldEvent> {
+    use interlock::world::{Object, WorldEvent};
+    let (cert, key) = support::tls::certificate(host);
+    let parse = |v: serde_json::Value| v;
+    let ingress = parse(serde_json::json!({
+        "metadata": {"name": "site", "namespace": ns},
+        "spec": {"ingressClassName": "interlock",
+                 "tls": [{"hosts": [host], "secretName": "site-tls"}],
+                 "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                   "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+    }));
+    let service = serde_json::json!({"metadata": {"name": "web", "namespace": ns},
+                                     "spec": {"ports": [{"name": "http", "port": 80}]}});
+    let slice = serde_json::json!({
+        "metadata": {"name": "web-1", "namespace": ns,
+                     "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": up.port()}],
+        "endpoints": [{"addresses": [up.ip().to_string()], "conditions": {"ready": true}}]
+    });
+    let secret = serde_json::json!({
+        "metadata": {"name": "site-tls", "namespace": ns}, "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": cert, "tls.key": key}
+    });
+    let object = |o: Result<Object, serde_json::Error>| WorldEvent::Upsert(o.expect("object"));
+    vec![
+        object(serde_json::from_value(ingress).map(Object::Ingress)),
+        object(serde_json::from_value(service).map(Object::Service)),
+        object(serde_json::from_value(slice).map(Object::EndpointSlice)),
+        object(serde_json::from_value(secret).map(Object::Secret)),
+    ]
+}
+
+/// The names of the Ingress Secrets (`namespace/name`) an Envoy holds, from
+/// its config_dump (its own xDS client certificate is one too: left out).
+async fn held_secrets(envoy: &Envoy) -> Vec<String> {
+    let dump = envoy.config_dump().await;
+    let Some(secrets) = support::dump_section(&dump, "SecretsConfigDump") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = secrets["dynamic_active_secrets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .filter(|name| name.contains('/'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_limited_to_a_namespace_never_receives_another_namespaces_key() {
+    use interlock::pipeline::Rebuilder;
+    use interlock::translate::TranslateConfig;
+    use interlock::xds::tls::SecretScopes;
+    log_buffer();
+    let pki = Pki::new(&["envoy", "edge"]);
+    let up = support::Upstream::start("web").await;
+    let config = TranslateConfig {
+        listen_address: "127.0.0.1".into(),
+        http_port: support::free_port(),
+        https_port: support::free_port(),
+        ..TranslateConfig::default()
+    };
+    let mut rebuilder = Rebuilder::new(config);
+    for event in tls_site("a", "a.test", up.addr)
+        .into_iter()
+        .chain(tls_site("b", "b.test", up.addr))
+    {
+        rebuilder.apply(event);
+    }
+    let snapshot = rebuilder.build().snapshot.expect("consistent");
+    let store = SnapshotStore::new();
+    store.publish(snapshot);
+    let tls = ReloadingTls::load(TlsFiles::in_dir(&pki.path("server"))).expect("TLS files");
+    let scopes = SecretScopes::new(vec!["edge=a".parse().expect("scope")]);
+    let plane = ControlPlane::start_with(0, store, move |server| {
+        server
+            .with_tls(tls, NodeIdRules::default())
+            .with_secret_scopes(scopes)
+    });
+    let sds = tempfile::tempdir().expect("sds dir");
+    let edge = envoy(&plane, "edge-1", Some(&pki.path("edge")), &sds).await;
+    let full = envoy(&plane, "envoy-1", Some(&pki.path("envoy")), &sds).await;
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    while held_secrets(&full).await != ["a/site-tls", "b/site-tls"] {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the unlimited gateway holds {:?}; nodes {:?}\n{}",
+            held_secrets(&full).await,
+            plane.tracker.nodes().keys().collect::<Vec<_>>(),
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for(
+        CONVERGE,
+        "the limited gateway to hold its namespace's key",
+        || async { held_secrets(&edge).await == ["a/site-tls"] },
+    )
+    .await;
+    // It is settled: in sync with the (cut-down) snapshot, still without b's key.
+    let edge_key = key_of("edge-1", "edge");
+    wait_for(
+        CONVERGE,
+        "the limited gateway to hold its listeners",
+        || async {
+            plane.tracker.node(&edge_key).is_some_and(|n| {
+                n.types[interlock::snapshot::ResourceType::Listener]
+                    .acked
+                    .len()
+                    == 2
+            })
+        },
+    )
+    .await;
+    assert_eq!(held_secrets(&edge).await, ["a/site-tls"]);
+}

@@ -14,7 +14,9 @@ use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::FileSource;
 use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
-use interlock::xds::tls::{NodeIdRule, NodeIdRules, ReloadingTls, TlsFiles};
+use interlock::xds::tls::{
+    GatewayNamespaces, NodeIdRule, NodeIdRules, ReloadingTls, SecretScopes, TlsFiles,
+};
 use interlock::xds::{AckTracker, AdsServer, Drain};
 use tokio::sync::{broadcast, mpsc};
 use tracing::info;
@@ -43,6 +45,11 @@ pub struct ServeArgs {
     /// gateway NAME may use `NAME` and `NAME-*` (its Deployment's pod names).
     #[arg(long)]
     pub node_id_rule: Vec<NodeIdRule>,
+    /// With mutual TLS, `IDENTITY=NS[,NS...]`: that gateway (full identity or
+    /// gateway name) receives only the TLS Secrets of these namespaces, and its
+    /// HTTPS listener serves only their hosts. Repeatable. Default: all.
+    #[arg(long)]
+    pub gateway_namespaces: Vec<GatewayNamespaces>,
     /// Address of the admin listener: the gRPC admin API and plain HTTP
     /// (`/healthz`, `/readyz`, `/metrics`, `/debug/*`, and a live page at `/`).
     #[arg(long, default_value = "127.0.0.1:18001")]
@@ -176,7 +183,9 @@ pub async fn start(
     let mut server = AdsServer::new(store, tracker.clone()).with_drain(drain.clone());
     if let Some(tls) = tls {
         tokio::spawn(std::sync::Arc::clone(&tls).watch(TLS_RELOAD_INTERVAL));
-        server = server.with_tls(tls, NodeIdRules::new(args.node_id_rule.clone()));
+        server = server
+            .with_tls(tls, NodeIdRules::new(args.node_id_rule.clone()))
+            .with_secret_scopes(SecretScopes::new(args.gateway_namespaces.clone()));
     }
     let drain_timeout = args.drain_timeout;
     let admin_debug_anywhere = args.admin_debug_anywhere;
@@ -217,6 +226,10 @@ const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(2);
 /// plain text only on loopback or with `--xds-insecure`.
 fn xds_tls(args: &ServeArgs) -> anyhow::Result<Option<std::sync::Arc<ReloadingTls>>> {
     let Some(dir) = &args.xds_tls_dir else {
+        anyhow::ensure!(
+            args.gateway_namespaces.is_empty() && args.node_id_rule.is_empty(),
+            "--gateway-namespaces and --node-id-rule need client identities: give --xds-tls-dir"
+        );
         let loopback = args.xds_address.ip().is_loopback();
         anyhow::ensure!(
             loopback || args.xds_insecure,
