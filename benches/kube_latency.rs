@@ -94,6 +94,7 @@ async fn start(n: usize, upstreams: &[Upstream]) -> Gateway {
             ..TranslateConfig::default()
         },
         debounce: DebounceConfig::default(),
+        secret_refetch: None,
     };
     let (events, received) = mpsc::channel(1024);
     let pipeline = Pipeline::new(config, store.clone(), KubeSource::source_names());

@@ -88,6 +88,7 @@ fn pipeline_config(http_port: u16, https_port: u16) -> PipelineConfig {
             quiet: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
         },
+        secret_refetch: None,
     }
 }
 

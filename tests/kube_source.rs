@@ -297,15 +297,62 @@ async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched()
         .collect();
     assert!(!secret_requests.is_empty());
     for r in secret_requests {
-        assert_eq!(
-            r.query_param("fieldSelector"),
-            Some("type=kubernetes.io/tls"),
-            "{r:?}"
-        );
+        // The watch, or a fetch by name of a Secret an Ingress names.
+        let selector = r.query_param("fieldSelector").unwrap_or_default();
+        let by_name = selector
+            .strip_prefix("metadata.name=")
+            .and_then(|s| s.split_once(','))
+            .is_some_and(|(_, rest)| rest == "type=kubernetes.io/tls");
+        assert!(selector == "type=kubernetes.io/tls" || by_name, "{r:?}");
     }
     let log = interlock.log();
     assert!(
         !log.contains("hunter2") && !log.contains("PRIVATE KEY"),
         "secret content logged"
     );
+}
+
+/// The data of a TLS Secret no Ingress names is not kept; when an Ingress
+/// names it later, Interlock lists it again by name and serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_named_later_is_fetched_again_and_served() {
+    let (cluster, _web) = KubeCluster::with_web().await;
+    let (cert, key) = certificate("later.example");
+    cluster
+        .api
+        .apply(tls_secret("default", "later-tls", &cert, &key));
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
+    let fetches = || {
+        cluster
+            .api
+            .requests()
+            .into_iter()
+            .filter(|r| {
+                r.path.ends_with("/secrets")
+                    && r.query_param("fieldSelector")
+                        .is_some_and(|f| f.starts_with("metadata.name=later-tls,"))
+            })
+            .count()
+    };
+    assert_eq!(fetches(), 0, "nothing names it yet");
+    let mut later = ingress("default", "later", "interlock", "later.example", "web");
+    later["spec"]["tls"] = json!([{ "hosts": ["later.example"], "secretName": "later-tls" }]);
+    cluster.api.apply(later);
+    let port = interlock.https_port;
+    let mut last = Err(String::new());
+    let started = std::time::Instant::now();
+    while started.elapsed() < CONVERGE {
+        last = tokio::task::spawn_blocking(move || https_get(port, "later.example"))
+            .await
+            .expect("curl task");
+        if matches!(&last, Ok((200, body)) if body == "web") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        matches!(&last, Ok((200, body)) if body == "web"),
+        "{last:?}"
+    );
+    assert_eq!(fetches(), 1, "fetched once, by name");
 }

@@ -479,6 +479,7 @@ async fn the_pipeline_publishes_slice_changes_as_a_full_rebuild_would() {
             quiet: Duration::from_millis(2),
             max_delay: Duration::from_millis(20),
         },
+        secret_refetch: None,
     };
     let pipeline = Pipeline::new(config, store.clone(), ["test"]);
     let status = pipeline.status();

@@ -14,6 +14,7 @@ use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::FileSource;
 use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
+use interlock::world::SecretRefetch;
 use interlock::xds::tls::{
     GatewayNamespaces, NodeIdRule, NodeIdRules, ReloadingTls, SecretScopes, TlsFiles,
 };
@@ -132,7 +133,9 @@ pub async fn start(
             quiet: args.debounce,
             max_delay: args.debounce_max,
         },
+        secret_refetch: None,
     };
+    let mut config = config;
     let (events, received) = mpsc::channel(1024);
     let drain = Drain::default();
     let mut kube_source = None;
@@ -152,6 +155,10 @@ pub async fn start(
             let (client, source) = serve_kube::source(&args.kube)
                 .await
                 .context("without --ingress-dir, Interlock watches Kubernetes")?;
+            // The data of TLS Secrets no Ingress names stays out of memory.
+            let (refetch, requests) = SecretRefetch::channel(SECRET_REFETCH_QUEUE);
+            config.secret_refetch = Some(refetch);
+            let source = source.with_secret_refetch(requests);
             let pipeline = Pipeline::new(config, store.clone(), KubeSource::source_names());
             kube_source = Some((client, source, events));
             pipeline
@@ -218,6 +225,9 @@ pub async fn start(
         Ok(())
     }))
 }
+
+/// Secret fetches that may wait for the Kubernetes source.
+const SECRET_REFETCH_QUEUE: usize = 4096;
 
 /// How often the xDS TLS files are checked for a new certificate or CA.
 const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(2);

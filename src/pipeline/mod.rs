@@ -10,6 +10,7 @@ pub mod containment;
 mod endpoints_only;
 mod pending;
 mod rebuild;
+mod secret_keeping;
 mod status;
 
 use std::collections::BTreeSet;
@@ -40,6 +41,9 @@ pub struct PipelineConfig {
     pub translate: TranslateConfig,
     /// How changes are batched.
     pub debounce: DebounceConfig,
+    /// Where to ask for a Secret's data again: with it, the data of Secrets no
+    /// Ingress names is not kept in memory.
+    pub secret_refetch: Option<crate::world::SecretRefetch>,
 }
 
 /// Turns world events into published snapshots.
@@ -77,7 +81,7 @@ impl Pipeline {
         });
         Pipeline {
             debouncer: Debouncer::new(config.debounce),
-            rebuilder: Rebuilder::new(config.translate),
+            rebuilder: Rebuilder::new(config.translate).with_secret_refetch(config.secret_refetch),
             gate,
             status,
             reported: BTreeSet::new(),

@@ -10,11 +10,15 @@ use crate::snapshot::{InconsistentSnapshot, Snapshot};
 use crate::translate::{translate, Diagnostic, IngressResources, TranslateConfig};
 use crate::translate::{ServiceClusters, Translation};
 use crate::validate::validate;
-use crate::world::{service_of, Change, ObjectKey, ObjectRef, Stored, World, WorldEvent};
+use crate::world::{
+    service_of, without_data, Change, Kind, Object, ObjectKey, ObjectRef, SecretRefetch, Stored,
+    World, WorldEvent,
+};
 
 use super::containment::Overlay;
 use super::endpoints_only::{rebuild_endpoints, Edited};
 use super::pending::Pending;
+use super::secret_keeping::{secret_ref, SecretKeeping};
 
 /// How a build was done.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -49,6 +53,9 @@ pub struct Rebuilder {
     overlay: Overlay,
     /// Served versions before their first change since `take_changes`.
     changes: BTreeMap<ObjectRef, Option<Stored>>,
+    /// Keeps unnamed Secrets' data out of memory, when the source can send it
+    /// again.
+    secrets: Option<SecretKeeping>,
     pending: Pending,
     /// The last good snapshot (a full rebuild shares unchanged resources with it).
     last: Option<Arc<Snapshot>>,
@@ -69,6 +76,7 @@ impl Rebuilder {
             served: World::new(),
             overlay: Overlay::new(),
             changes: BTreeMap::new(),
+            secrets: None,
             pending: Pending::default(),
             last: None,
             clusters: None,
@@ -100,6 +108,13 @@ impl Rebuilder {
     /// Applies one event and says what it changed in what is served (an object
     /// the overlay pins changes in the world only).
     pub fn apply_change(&mut self, event: WorldEvent) -> Change {
+        let (event, naming) = self.secrets_before(event);
+        let change = self.apply_served(event);
+        self.secrets_after(naming);
+        change
+    }
+
+    fn apply_served(&mut self, event: WorldEvent) -> Change {
         let relisted = match &event {
             WorldEvent::Replace { kind, .. } => self.world.refs(*kind),
             _ => Vec::new(),
@@ -129,6 +144,69 @@ impl Rebuilder {
                 Change::Kind(kind)
             }
             change => change,
+        }
+    }
+
+    /// Keeps only named Secrets' data from now on, asking `refetch` for data
+    /// dropped once a Secret is named again (the Kubernetes source).
+    pub fn with_secret_refetch(mut self, refetch: Option<SecretRefetch>) -> Self {
+        self.secrets = refetch.map(SecretKeeping::new);
+        self
+    }
+
+    /// `event` as Secret keeping admits it, and for an Ingress change which
+    /// Ingresses it touches and the Secrets they named before.
+    fn secrets_before(&mut self, event: WorldEvent) -> (WorldEvent, Option<Naming>) {
+        let Some(keeping) = &mut self.secrets else {
+            return (event, None);
+        };
+        let event = keeping.admit(event);
+        let which = match &event {
+            WorldEvent::Upsert(Object::Ingress(_)) | WorldEvent::Delete(_) => {
+                let key = match &event {
+                    WorldEvent::Upsert(object) => object.reference(),
+                    WorldEvent::Delete(object) => Some(object.clone()),
+                    _ => None,
+                };
+                match key {
+                    Some(r) if r.kind == Kind::Ingress => Some(Some(r.key)),
+                    _ => None,
+                }
+            }
+            WorldEvent::Replace {
+                kind: Kind::Ingress,
+                ..
+            } => Some(None),
+            _ => None,
+        };
+        let naming = which.map(|which| {
+            let before =
+                SecretKeeping::named_by(&self.world, |k| which.as_ref().is_none_or(|w| w == k));
+            Naming { which, before }
+        });
+        (event, naming)
+    }
+
+    /// Updates which Secrets are named after an Ingress change, and drops the
+    /// data of those no longer named.
+    fn secrets_after(&mut self, naming: Option<Naming>) {
+        let (Some(keeping), Some(Naming { which, before })) = (&mut self.secrets, naming) else {
+            return;
+        };
+        let after = SecretKeeping::named_by(&self.world, |k| which.as_ref().is_none_or(|w| w == k));
+        let unnamed = keeping.ingresses_changed(before, after, which.is_none(), &self.world);
+        for key in &unnamed {
+            keeping.stripped(key.clone());
+        }
+        for key in unnamed {
+            let object = secret_ref(key);
+            if let Some(Stored::Secret(secret)) = self.world.get(&object) {
+                let kept = Stored::Secret(Arc::new(without_data(&secret)));
+                self.world.set(&object, Some(kept));
+                if !self.overlay.contains_key(&object) {
+                    self.serve(&object, self.world.get(&object));
+                }
+            }
         }
     }
 
@@ -264,4 +342,11 @@ impl Rebuilder {
             snapshot,
         }
     }
+}
+
+/// The Ingresses an event touches (`None`: all, a re-list) and the Secrets
+/// they named before it.
+struct Naming {
+    which: Option<ObjectKey>,
+    before: Vec<ObjectKey>,
 }

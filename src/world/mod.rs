@@ -4,6 +4,8 @@
 mod change;
 mod event;
 mod object;
+mod references;
+mod secret_refetch;
 mod service_slices;
 mod stored;
 mod sync_gate;
@@ -13,6 +15,8 @@ mod world;
 pub use change::Change;
 pub use event::WorldEvent;
 pub use object::{Kind, Object, ObjectKey, ObjectRef};
+pub use references::{ingress_refs, refers_to};
+pub use secret_refetch::{without_data, SecretRefetch};
 pub use service_slices::{service_name, service_of, SERVICE_NAME_LABEL};
 pub use stored::Stored;
 pub use sync_gate::SyncGate;

@@ -105,6 +105,7 @@ impl FileGateway {
                 ..TranslateConfig::default()
             },
             debounce,
+            secret_refetch: None,
         };
         let (events, received) = mpsc::channel(1024);
         let pipeline = Pipeline::new(config, store.clone(), ["file"]);

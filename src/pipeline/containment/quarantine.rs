@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
-
 use crate::snapshot::ResourceType;
-use crate::world::{Kind, ObjectKey, ObjectRef, Stored, World};
+use crate::world::{refers_to, Kind, ObjectKey, ObjectRef, Stored, World};
 
 /// Longest Envoy error kept (its message can embed a whole route table).
 const MAX_ERROR: usize = 2048;
@@ -199,44 +197,6 @@ pub(crate) fn sanitize_error(error: &str) -> String {
         }
     }
     out
-}
-
-/// What an object refers to that can make Envoy reject its config: an
-/// Ingress's Services and TLS Secrets, in its namespace.
-pub(crate) fn refers_to(object: Option<&Stored>) -> Vec<ObjectRef> {
-    let Some(Stored::Ingress(ingress)) = object else {
-        return Vec::new();
-    };
-    ingress_refs(ingress)
-}
-
-fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
-    let namespace = ingress
-        .metadata
-        .namespace
-        .clone()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "default".to_owned());
-    let Some(spec) = &ingress.spec else {
-        return Vec::new();
-    };
-    let of = |kind: Kind, name: &str| ObjectRef {
-        kind,
-        key: ObjectKey::new(namespace.clone(), name),
-    };
-    let service = |b: &IngressBackend| b.service.as_ref().map(|s| of(Kind::Service, &s.name));
-    let mut refs: Vec<ObjectRef> = spec.default_backend.iter().filter_map(service).collect();
-    for rule in spec.rules.iter().flatten() {
-        for path in rule.http.iter().flat_map(|h| &h.paths) {
-            refs.extend(service(&path.backend));
-        }
-    }
-    for tls in spec.tls.iter().flatten() {
-        refs.extend(tls.secret_name.as_deref().map(|s| of(Kind::Secret, s)));
-    }
-    refs.sort();
-    refs.dedup();
-    refs
 }
 
 #[cfg(test)]

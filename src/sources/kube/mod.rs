@@ -13,6 +13,7 @@ mod kind_watch;
 mod observed_status;
 mod resilient_watch;
 mod scrub;
+mod secret_fetch;
 mod source;
 
 pub use backoff::WatchBackoff;

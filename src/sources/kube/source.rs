@@ -11,7 +11,8 @@ use tokio::task::JoinSet;
 use super::config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 use super::kind_watch::{watch_kind, Watched};
 use super::observed_status::ObservedIngressStatus;
-use crate::world::{Kind, WorldEvent};
+use super::secret_fetch::SecretFetch;
+use crate::world::{Kind, ObjectKey, WorldEvent};
 
 /// The name a kind's watcher reports in [`WorldEvent::Synced`]: the pipeline's
 /// sync gate waits for all five.
@@ -25,6 +26,8 @@ pub struct KubeSource {
     client: Client,
     config: KubeSourceConfig,
     observed: ObservedIngressStatus,
+    /// Secrets whose data the pipeline asks for again.
+    refetch: Option<mpsc::Receiver<ObjectKey>>,
 }
 
 impl KubeSource {
@@ -34,7 +37,15 @@ impl KubeSource {
             client,
             config,
             observed: ObservedIngressStatus::default(),
+            refetch: None,
         }
+    }
+
+    /// Serves the pipeline's requests for a Secret's data (it keeps only the
+    /// data of Secrets some Ingress names): each is listed again by name.
+    pub fn with_secret_refetch(mut self, requests: mpsc::Receiver<ObjectKey>) -> Self {
+        self.refetch = Some(requests);
+        self
     }
 
     /// The sources the pipeline's sync gate must wait for.
@@ -48,7 +59,7 @@ impl KubeSource {
     }
 
     /// Watches until `events` is closed.
-    pub async fn run(self, events: mpsc::Sender<WorldEvent>) {
+    pub async fn run(mut self, events: mpsc::Sender<WorldEvent>) {
         let mut secrets = watcher::Config::default().fields(TLS_SECRET_FIELD_SELECTOR);
         if let Some(selector) = &self.config.secret_label_selector {
             secrets = secrets.labels(selector);
@@ -61,6 +72,14 @@ impl KubeSource {
         self.spawn(&mut tasks, self.api::<Service>(), all(), &events);
         self.spawn(&mut tasks, self.api::<EndpointSlice>(), all(), &events);
         self.spawn(&mut tasks, self.api::<Secret>(), secrets, &events);
+        if let Some(requests) = self.refetch.take() {
+            let fetch = SecretFetch {
+                client: self.client.clone(),
+                label_selector: self.config.secret_label_selector.clone(),
+                namespace: self.config.namespace.clone(),
+            };
+            tasks.spawn(fetch.serve(requests, events.clone()));
+        }
         while tasks.join_next().await.is_some() {}
     }
 

@@ -1,0 +1,47 @@
+//! What an object names in other objects: an Ingress's Services and TLS
+//! Secrets. NACK containment retries a quarantined Ingress when one of them
+//! changes; the pipeline keeps the data of only the Secrets some Ingress names.
+
+use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
+
+use super::object::{Kind, ObjectKey, ObjectRef};
+use super::stored::Stored;
+
+/// What an object refers to that can make Envoy reject its config: an
+/// Ingress's Services and TLS Secrets, in its namespace.
+pub fn refers_to(object: Option<&Stored>) -> Vec<ObjectRef> {
+    let Some(Stored::Ingress(ingress)) = object else {
+        return Vec::new();
+    };
+    ingress_refs(ingress)
+}
+
+/// What `ingress` names: its Services and TLS Secrets, in its namespace.
+pub fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
+    let namespace = ingress
+        .metadata
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "default".to_owned());
+    let Some(spec) = &ingress.spec else {
+        return Vec::new();
+    };
+    let of = |kind: Kind, name: &str| ObjectRef {
+        kind,
+        key: ObjectKey::new(namespace.clone(), name),
+    };
+    let service = |b: &IngressBackend| b.service.as_ref().map(|s| of(Kind::Service, &s.name));
+    let mut refs: Vec<ObjectRef> = spec.default_backend.iter().filter_map(service).collect();
+    for rule in spec.rules.iter().flatten() {
+        for path in rule.http.iter().flat_map(|h| &h.paths) {
+            refs.extend(service(&path.backend));
+        }
+    }
+    for tls in spec.tls.iter().flatten() {
+        refs.extend(tls.secret_name.as_deref().map(|s| of(Kind::Secret, s)));
+    }
+    refs.sort();
+    refs.dedup();
+    refs
+}
