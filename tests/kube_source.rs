@@ -273,22 +273,7 @@ async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched()
     secure["spec"]["tls"] = json!([{ "hosts": ["secure.example"], "secretName": "secure-tls" }]);
     cluster.api.apply(secure);
     let (interlock, _envoy) = cluster.serving("a", &[]).await;
-    let port = interlock.https_port;
-    let mut last = Err(String::new());
-    let started = std::time::Instant::now();
-    while started.elapsed() < CONVERGE {
-        last = tokio::task::spawn_blocking(move || https_get(port, "secure.example"))
-            .await
-            .expect("curl task");
-        if matches!(&last, Ok((200, body)) if body == "web") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        matches!(&last, Ok((200, body)) if body == "web"),
-        "{last:?}"
-    );
+    assert_https_serves(interlock.https_port, "secure.example").await;
     let secret_requests: Vec<_> = cluster
         .api
         .requests()
@@ -338,21 +323,22 @@ async fn a_secret_named_later_is_fetched_again_and_served() {
     let mut later = ingress("default", "later", "interlock", "later.example", "web");
     later["spec"]["tls"] = json!([{ "hosts": ["later.example"], "secretName": "later-tls" }]);
     cluster.api.apply(later);
-    let port = interlock.https_port;
+    assert_https_serves(interlock.https_port, "later.example").await;
+    assert_eq!(fetches(), 1, "fetched once, by name");
+}
+
+/// `host` answers `web` over HTTPS (SNI) on `port` within [`CONVERGE`].
+async fn assert_https_serves(port: u16, host: &'static str) {
     let mut last = Err(String::new());
     let started = std::time::Instant::now();
     while started.elapsed() < CONVERGE {
-        last = tokio::task::spawn_blocking(move || https_get(port, "later.example"))
+        last = tokio::task::spawn_blocking(move || https_get(port, host))
             .await
             .expect("curl task");
         if matches!(&last, Ok((200, body)) if body == "web") {
-            break;
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        matches!(&last, Ok((200, body)) if body == "web"),
-        "{last:?}"
-    );
-    assert_eq!(fetches(), 1, "fetched once, by name");
+    panic!("{host} over HTTPS: {last:?}");
 }

@@ -6,7 +6,12 @@ use std::path::Path;
 use std::process::Command;
 
 use interlock::local_gateway::validate_config;
+
+#[path = "support/tls.rs"]
+#[allow(dead_code)]
+mod tls;
 use serde_json::Value;
+use tls::certgen_output;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kubernetes");
 
@@ -138,24 +143,6 @@ fn mounted_secret(pod: &Value, path: &str) -> String {
         .as_str()
         .expect("a Secret volume")
         .to_owned()
-}
-
-/// `interlock certgen --out-dir` output for gateway `envoy`: the temp dir to
-/// keep, and the output directory in it.
-fn certgen_output() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pki = dir.path().join("pki");
-    let out = Command::new(env!("CARGO_BIN_EXE_interlock"))
-        .args(["certgen", "--gateway", "envoy", "--out-dir"])
-        .arg(&pki)
-        .output()
-        .expect("run certgen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (dir, pki)
 }
 
 #[test]

@@ -391,18 +391,7 @@ async fn certificates_rotate_without_a_restart_or_a_failed_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certgen_output_works_as_is() {
     log_buffer();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_interlock"))
-        .args(["certgen", "--gateway", "envoy", "--out-dir"])
-        .arg(dir.path().join("pki"))
-        .output()
-        .expect("run certgen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pki = dir.path().join("pki");
+    let (_dir, pki) = support::tls::certgen_output();
     let routes = Routes::start(1).await;
     let store = SnapshotStore::new();
     store.publish(routes.snapshot([0]));

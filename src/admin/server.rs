@@ -58,12 +58,7 @@ pub fn admin_router(http: Router, grpc: Option<Routes>) -> Router {
 }
 
 async fn not_found(request: Request) -> Response {
-    let grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if grpc {
+    if is_grpc(&request) {
         let path = request.uri().path().to_owned();
         return tonic::Status::unimplemented(format!("no gRPC method {path}")).into_http();
     }
@@ -78,15 +73,19 @@ pub fn remote_router(public: Router) -> Router {
 
 async fn loopback_only(request: Request) -> Response {
     let message = "the admin API and debug views answer only on loopback (kubectl port-forward)";
-    let grpc = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"));
-    if grpc {
+    if is_grpc(&request) {
         return tonic::Status::permission_denied(message).into_http();
     }
     (StatusCode::FORBIDDEN, format!("{message}\n")).into_response()
+}
+
+/// True for a gRPC request (answered with a gRPC status, not an HTTP page).
+fn is_grpc(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
 /// Binds `addr` for [`serve_admin`].

@@ -50,3 +50,21 @@ pub fn https_get(port: u16, host: &str) -> Result<(u16, String), String> {
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
     Ok((code.trim().parse().unwrap_or(0), body.to_owned()))
 }
+
+/// `interlock certgen --gateway envoy --out-dir` into a fresh temp dir: the dir
+/// to keep, and the output directory in it (`ca.crt`, `server/`, `envoy/`).
+pub fn certgen_output() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pki = dir.path().join("pki");
+    let out = Command::new(env!("CARGO_BIN_EXE_interlock"))
+        .args(["certgen", "--gateway", "envoy", "--out-dir"])
+        .arg(&pki)
+        .output()
+        .expect("run certgen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir, pki)
+}
