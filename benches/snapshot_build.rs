@@ -125,7 +125,7 @@ fn main() {
     let encoded_bytes: usize = ResourceType::ALL
         .iter()
         .flat_map(|kind| snapshot.resources(*kind).values())
-        .map(|r| r.body().value.len())
+        .map(|r| r.value().len())
         .sum();
 
     // Endpoints-only change: one service's endpoints move to another port.

@@ -313,7 +313,7 @@ fn main() {
     let encoded_bytes: usize = ResourceType::ALL
         .iter()
         .flat_map(|kind| snapshot.resources(*kind).values())
-        .map(|r| r.body().value.len())
+        .map(|r| r.value().len())
         .sum();
 
     // Endpoints-only changes: one slice's addresses move; the pipeline applies the

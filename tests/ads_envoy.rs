@@ -199,7 +199,7 @@ fn with_bad_regex(routes: &Routes, ids: impl IntoIterator<Item = usize>) -> Snap
         .get(ResourceType::Route, ROUTE_TABLE)
         .expect("route table");
     let mut decoded: envoy_types::pb::envoy::config::route::v3::RouteConfiguration =
-        prost::Message::decode(table.body().value.as_slice()).expect("decode");
+        prost::Message::decode(table.value()).expect("decode");
     let mut bad = route_table(
         ROUTE_TABLE,
         &[("bad.test".into(), "/".into(), "c-0".into())],

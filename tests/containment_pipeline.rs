@@ -44,7 +44,7 @@ fn routes(snapshot: &Snapshot) -> BTreeSet<(String, String)> {
     let Some(table) = snapshot.get(ResourceType::Route, "http") else {
         return BTreeSet::new();
     };
-    let table = RouteConfiguration::decode(table.body().value.as_slice()).expect("route table");
+    let table = RouteConfiguration::decode(table.value()).expect("route table");
     let mut out = BTreeSet::new();
     for vh in table.virtual_hosts {
         for route in vh.routes {

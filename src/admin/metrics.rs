@@ -217,6 +217,14 @@ impl Metrics {
             XdsEvent::Nacked { kind, .. } => {
                 m.nacks.get_or_create(&type_label(*kind)).inc();
             }
+            XdsEvent::NodeForgotten { node } => {
+                for kind in ResourceType::ALL {
+                    m.push_to_ack.remove(&NodeType {
+                        node: node.clone(),
+                        r#type: kind.short_name().to_owned(),
+                    });
+                }
+            }
             XdsEvent::Acked { latency: None, .. } | XdsEvent::Pushed { .. } => {}
         }
     }

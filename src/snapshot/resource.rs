@@ -25,9 +25,11 @@ pub struct Resource {
     kind: ResourceType,
     name: String,
     version: String,
-    body: Any,
-    /// `body` encoded as a protobuf `Any`, spliced as-is into every response.
+    /// The resource encoded as a protobuf `Any`, spliced as-is into every
+    /// response: the one copy of its bytes.
     wire: Vec<u8>,
+    /// Where the message's own bytes (the `Any`'s `value`) are in `wire`.
+    value: std::ops::Range<usize>,
     references: References,
 }
 
@@ -60,12 +62,14 @@ impl Resource {
             .field(&body.value)
             .finish();
         let wire = body.encode_to_vec();
+        // prost writes `value` (field 2) last, so it ends the encoding.
+        let value = wire.len() - body.value.len()..wire.len();
         Resource {
             kind,
             name,
             version,
-            body,
             wire,
+            value,
             references,
         }
     }
@@ -85,9 +89,18 @@ impl Resource {
         &self.version
     }
 
-    /// The encoded resource as it goes on the wire.
-    pub fn body(&self) -> &Any {
-        &self.body
+    /// The encoded message (the `Any`'s `value`), to decode it.
+    pub fn value(&self) -> &[u8] {
+        &self.wire[self.value.clone()]
+    }
+
+    /// The resource as a `google.protobuf.Any` (a copy: for tests and tools;
+    /// responses use [`Resource::wire_any`]).
+    pub fn to_any(&self) -> Any {
+        Any {
+            type_url: self.kind.type_url().to_owned(),
+            value: self.value().to_vec(),
+        }
     }
 
     /// The resource as an encoded `google.protobuf.Any`: what responses carry,

@@ -40,7 +40,7 @@ impl Snapshot {
             if !names_dropped {
                 continue;
             }
-            let Ok(mut decoded) = Listener::decode(listener.body().value.as_slice()) else {
+            let Ok(mut decoded) = Listener::decode(listener.value()) else {
                 continue;
             };
             decoded

@@ -36,6 +36,9 @@ pub enum XdsEvent {
         version: String,
         latency: Option<Duration>,
     },
+    /// A node gone for longer than the departure grace was forgotten (its
+    /// state and metric series go).
+    NodeForgotten { node: String },
     /// A response was NACKed.
     Nacked {
         node: String,
@@ -80,6 +83,8 @@ pub struct TypeStatus {
 pub struct NodeStatus {
     /// Open ADS streams for this node id.
     pub streams: usize,
+    /// When its last stream closed (it is forgotten a grace period later).
+    pub departed_at: Option<Instant>,
     /// The namespaces whose TLS Secrets this node may receive (`None`: all):
     /// a Secret outside them is not needed for an Ingress to be programmed there.
     pub secret_namespaces: Option<Arc<BTreeSet<String>>>,
@@ -103,6 +108,10 @@ impl NodeStatus {
 pub struct AckTracker {
     nodes: Arc<DashMap<String, NodeStatus>>,
     events: broadcast::Sender<XdsEvent>,
+    /// How long a node without streams is remembered.
+    grace: Duration,
+    /// When departed nodes were last looked for.
+    swept: Arc<std::sync::Mutex<Instant>>,
 }
 
 impl Default for AckTracker {
@@ -110,9 +119,16 @@ impl Default for AckTracker {
         AckTracker {
             nodes: Arc::default(),
             events: broadcast::channel(EVENT_BUFFER).0,
+            grace: DEPARTURE_GRACE,
+            swept: Arc::new(std::sync::Mutex::new(Instant::now())),
         }
     }
 }
+
+/// How long a node without streams is remembered by default: long enough to
+/// ride out a reconnect or an Interlock rollout, short enough that Envoy pods
+/// replaced by a rollout (new names) do not pile up.
+pub const DEPARTURE_GRACE: Duration = Duration::from_secs(300);
 
 impl AckTracker {
     /// An empty tracker.
@@ -120,13 +136,55 @@ impl AckTracker {
         AckTracker::default()
     }
 
+    /// Forgets a node (its state, and its metric series through
+    /// [`XdsEvent::NodeForgotten`]) `grace` after its last stream closed.
+    pub fn with_departure_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Forgets nodes departed longer than the grace ago; looks at most once
+    /// per tenth of the grace (and second), so callers on hot paths pay little.
+    fn sweep(&self) {
+        let now = Instant::now();
+        {
+            let mut swept = match self.swept.lock() {
+                Ok(swept) => swept,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let every = (self.grace / 10).min(Duration::from_secs(1));
+            if now.duration_since(*swept) < every {
+                return;
+            }
+            *swept = now;
+        }
+        let gone: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                n.streams == 0
+                    && n.departed_at
+                        .is_some_and(|at| now.duration_since(at) >= self.grace)
+            })
+            .map(|n| n.key().clone())
+            .collect();
+        for node in gone {
+            let removed = self.nodes.remove_if(&node, |_, n| n.streams == 0).is_some();
+            if removed {
+                self.emit(XdsEvent::NodeForgotten { node });
+            }
+        }
+    }
+
     /// Status of one node, if it ever connected.
     pub fn node(&self, node_id: &str) -> Option<NodeStatus> {
         self.nodes.get(node_id).map(|n| n.clone())
     }
 
-    /// Every node ever seen, by id (disconnected ones have `streams == 0`).
+    /// Every node seen within the departure grace, by id (disconnected ones
+    /// have `streams == 0`).
     pub fn nodes(&self) -> BTreeMap<String, NodeStatus> {
+        self.sweep();
         self.nodes
             .iter()
             .map(|e| (e.key().clone(), e.value().clone()))
@@ -156,7 +214,12 @@ impl AckTracker {
     }
 
     pub(crate) fn stream_opened(&self, node_id: &str, mode: Mode) {
-        self.nodes.entry(node_id.to_owned()).or_default().streams += 1;
+        self.sweep();
+        {
+            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+            node.streams += 1;
+            node.departed_at = None;
+        }
         self.emit(XdsEvent::StreamOpened {
             node: node_id.to_owned(),
             mode,
@@ -173,7 +236,11 @@ impl AckTracker {
     pub(crate) fn stream_closed(&self, node_id: &str, mode: Mode) {
         if let Some(mut node) = self.nodes.get_mut(node_id) {
             node.streams = node.streams.saturating_sub(1);
+            if node.streams == 0 {
+                node.departed_at = Some(Instant::now());
+            }
         }
+        self.sweep();
         self.emit(XdsEvent::StreamClosed {
             node: node_id.to_owned(),
             mode,

@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(bytes.len(), wire.encoded_len());
         let expected = DiscoveryResponse {
             version_info: "v1".into(),
-            resources: wire.resources.iter().map(|r| r.body().clone()).collect(),
+            resources: wire.resources.iter().map(|r| r.to_any()).collect(),
             type_url: ResourceType::Cluster.type_url().into(),
             nonce: "7".into(),
             ..DiscoveryResponse::default()
@@ -245,7 +245,7 @@ mod tests {
                 .map(|r| WireResource {
                     name: r.name().into(),
                     version: r.version().into(),
-                    resource: Some(r.body().clone()),
+                    resource: Some(r.to_any()),
                     ..WireResource::default()
                 })
                 .collect(),

@@ -237,7 +237,7 @@ fn decode<M: Message + Name + Default>(any: &Any) -> M {
 
 /// The ClusterLoadAssignment name an EDS cluster waits for; `None` for other clusters.
 fn cla_name(resource: &Resource) -> Option<String> {
-    let c: Cluster = decode(resource.body());
+    let c: Cluster = decode(&resource.to_any());
     let eds = matches!(
         c.cluster_discovery_type,
         Some(cluster::ClusterDiscoveryType::Type(t)) if t == cluster::DiscoveryType::Eds as i32
@@ -252,7 +252,7 @@ fn cla_name(resource: &Resource) -> Option<String> {
 
 /// The RDS names a listener's HTTP connection managers use.
 fn listener_routes(resource: &Resource) -> BTreeSet<String> {
-    let l: Listener = decode(resource.body());
+    let l: Listener = decode(&resource.to_any());
     l.filter_chains
         .iter()
         .chain(l.default_filter_chain.as_ref())
@@ -273,7 +273,7 @@ fn listener_routes(resource: &Resource) -> BTreeSet<String> {
 
 /// Every cluster a route table forwards to.
 fn route_clusters(resource: &Resource) -> BTreeSet<String> {
-    let r: RouteConfiguration = decode(resource.body());
+    let r: RouteConfiguration = decode(&resource.to_any());
     let mut out = BTreeSet::new();
     for action in r
         .virtual_hosts

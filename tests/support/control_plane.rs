@@ -36,7 +36,16 @@ impl ControlPlane {
         store: SnapshotStore,
         configure: impl FnOnce(AdsServer) -> AdsServer,
     ) -> ControlPlane {
-        let tracker = AckTracker::new();
+        ControlPlane::start_tracking(port, store, AckTracker::new(), configure)
+    }
+
+    /// Like [`ControlPlane::start_with`], recording into `tracker`.
+    pub fn start_tracking(
+        port: u16,
+        store: SnapshotStore,
+        tracker: AckTracker,
+        configure: impl FnOnce(AdsServer) -> AdsServer,
+    ) -> ControlPlane {
         let std_listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .unwrap_or_else(|e| panic!("cannot bind the xDS port {port}: {e}"));
         std_listener

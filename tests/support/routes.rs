@@ -111,7 +111,7 @@ pub fn acked_route_table(
 
 /// A route table resource, decoded.
 pub fn decode_route_table(table: &Arc<Resource>) -> RouteConfiguration {
-    RouteConfiguration::decode(table.body().value.as_slice())
+    RouteConfiguration::decode(table.value())
         .unwrap_or_else(|e| panic!("route table does not decode: {e}"))
 }
 

@@ -6,8 +6,8 @@ use crate::xds::{Mode, XdsEvent};
 use super::pb;
 use super::pb::event::Event;
 
-/// The wire form of an admin event.
-pub(super) fn to_pb(event: &AdminEvent) -> pb::Event {
+/// The wire form of an admin event; `None` for events the API does not carry.
+pub(super) fn to_pb(event: &AdminEvent) -> Option<pb::Event> {
     let event = match event {
         AdminEvent::SnapshotPublished {
             version,
@@ -18,7 +18,7 @@ pub(super) fn to_pb(event: &AdminEvent) -> pb::Event {
             publishes: *publishes,
             changed: changed.clone(),
         }),
-        AdminEvent::Xds(xds) => xds_to_pb(xds),
+        AdminEvent::Xds(xds) => xds_to_pb(xds)?,
         AdminEvent::IngressProgrammed {
             ingress,
             version,
@@ -38,11 +38,11 @@ pub(super) fn to_pb(event: &AdminEvent) -> pb::Event {
             error: error.clone(),
         }),
     };
-    pb::Event { event: Some(event) }
+    Some(pb::Event { event: Some(event) })
 }
 
-fn xds_to_pb(event: &XdsEvent) -> Event {
-    match event {
+fn xds_to_pb(event: &XdsEvent) -> Option<Event> {
+    let event = match event {
         XdsEvent::StreamOpened { node, mode } => Event::StreamOpened(pb::StreamOpened {
             node: node.clone(),
             mode: mode_name(*mode).to_owned(),
@@ -82,7 +82,9 @@ fn xds_to_pb(event: &XdsEvent) -> Event {
             version: version.clone(),
             error: error.clone(),
         }),
-    }
+        XdsEvent::NodeForgotten { .. } => return None,
+    };
+    Some(event)
 }
 
 /// "sotw" or "delta", as the proto documents.

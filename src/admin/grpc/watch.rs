@@ -27,7 +27,7 @@ pub(super) fn events(
     ingresses: Option<BTreeSet<ObjectKey>>,
 ) -> EventStream {
     let stream = BroadcastStream::new(events).filter_map(move |item| match item {
-        Ok(event) if wanted(&event, ingresses.as_ref()) => Some(Ok(to_pb(&event))),
+        Ok(event) if wanted(&event, ingresses.as_ref()) => to_pb(&event).map(Ok),
         Ok(_) | Err(BroadcastStreamRecvError::Lagged(_)) => None,
     });
     Box::pin(stream)

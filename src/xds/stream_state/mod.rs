@@ -34,10 +34,12 @@ use std::sync::Arc;
 use crate::snapshot::{PerType, Resource, ResourceMap, ResourceType};
 
 use super::subscription::Subscription;
+use nacked::NackedVersions;
 
 mod answer;
 mod in_sync;
 mod known_rejection;
+mod nacked;
 mod plan;
 mod request;
 mod resume;
@@ -154,7 +156,7 @@ struct TypeState {
     acked_nonce: Option<String>,
     /// Envoy has had an answer of this type, or held config from before a reconnect.
     answered: bool,
-    nacked: BTreeSet<String>,
+    nacked: NackedVersions,
     /// Envoy's error of the last NACK of this type.
     nack_error: Option<String>,
     /// SotW: the explicit names the last response answered.
