@@ -6,6 +6,7 @@ mod quickstart;
 mod serve;
 mod serve_kube;
 mod wait;
+mod xds_limits;
 
 use clap::{Parser, Subcommand};
 

@@ -71,6 +71,8 @@ pub struct ServeArgs {
     pub drain_timeout: Duration,
     #[command(flatten)]
     pub kube: KubeArgs,
+    #[command(flatten)]
+    pub xds_limits: super::xds_limits::XdsLimitArgs,
     /// Address Envoy's gateway listeners bind (an IP: Envoy rejects names).
     #[arg(long, default_value = "0.0.0.0")]
     pub listen_address: std::net::IpAddr,
@@ -166,9 +168,8 @@ pub async fn start(
     };
     let status = pipeline.status();
     tokio::spawn(pipeline.run(received));
-    let listener = tokio::net::TcpListener::bind(args.xds_address)
-        .await
-        .with_context(|| format!("cannot listen for xDS on {}", args.xds_address))?;
+    let listener =
+        interlock::xds::bind_xds(args.xds_address, args.xds_limits.xds_listen_backlog).await?;
     let admin_listener = admin::bind_admin(args.admin_address).await?;
     // Started before the ADS server accepts, so streams are seen from the first.
     let services = AdminServices::with_drain(store.clone(), tracker.clone(), status, drain.clone());
@@ -187,7 +188,9 @@ pub async fn start(
         None => None,
     };
     info!(xds = %args.xds_address, admin = %args.admin_address, "interlock serving");
-    let mut server = AdsServer::new(store, tracker.clone()).with_drain(drain.clone());
+    let mut server = AdsServer::new(store, tracker.clone())
+        .with_drain(drain.clone())
+        .with_limits(args.xds_limits.to_limits());
     if let Some(tls) = tls {
         tokio::spawn(std::sync::Arc::clone(&tls).watch(TLS_RELOAD_INTERVAL));
         server = server

@@ -3,8 +3,11 @@
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryRequest;
 
+use tonic::Status;
+
 use crate::snapshot::ResourceType;
 
+use super::limits::{truncate, NameCount, XdsLimits};
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::wire::DeltaResponse;
@@ -21,9 +24,34 @@ impl Protocol for Delta {
         request.node.as_ref()
     }
 
-    fn apply(state: &mut StreamState, r: &DeltaDiscoveryRequest) -> Option<Outcome> {
+    fn admit(
+        names: &mut NameCount,
+        r: &DeltaDiscoveryRequest,
+        max_names: usize,
+    ) -> Result<(), Status> {
+        match ResourceType::from_type_url(&r.type_url) {
+            Some(kind) => names.apply_delta(
+                kind,
+                &r.resource_names_subscribe,
+                &r.resource_names_unsubscribe,
+                max_names,
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn apply(
+        state: &mut StreamState,
+        r: &DeltaDiscoveryRequest,
+        limits: &XdsLimits,
+    ) -> Option<Outcome> {
         let kind = ResourceType::from_type_url(&r.type_url)?;
-        let error = r.error_detail.as_ref().map(|e| e.message.clone());
+        // Cut before it is stored or logged (escaped where logged): Envoy's text,
+        // but any client's bytes.
+        let error = r
+            .error_detail
+            .as_ref()
+            .map(|e| truncate(&e.message, limits.max_error_detail_bytes));
         Some(state.on_delta_request(
             kind,
             &r.response_nonce,

@@ -5,6 +5,7 @@
 mod ack_tracker;
 mod delta;
 mod drain;
+mod limits;
 mod scoped_target;
 mod server;
 mod service;
@@ -17,7 +18,8 @@ mod wire;
 
 pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent};
 pub use drain::{Drain, DrainPhase};
-pub use server::{AdsServer, XdsError};
+pub use limits::XdsLimits;
+pub use server::{bind_xds, AdsServer, XdsError};
 pub use service::AdsService;
 pub use stream_state::{Mode, Outcome, Planned, StreamState};
 pub use subscription::Subscription;

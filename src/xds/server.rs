@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
@@ -16,6 +16,7 @@ use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::limits::{client_name, Limit, StreamCount, XdsLimits};
 use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
 use super::tls::{tls_incoming, NodeIdRules, ReloadingTls, SecretScopes, XdsPeer};
@@ -41,10 +42,29 @@ pub enum XdsError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// Binds the xDS listener on `addr` with an accept backlog of `backlog`
+/// (`--xds-listen-backlog`; the kernel caps it at `net.core.somaxconn`), so a
+/// connect storm waits in the kernel instead of being reset.
+pub async fn bind_xds(addr: SocketAddr, backlog: u32) -> Result<TcpListener, XdsError> {
+    let bind = || {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(backlog)
+    };
+    bind().map_err(|source| XdsError::Bind { addr, source })
+}
+
 /// The ADS server (SotW and delta on one port), serving whatever the store holds.
 #[derive(Clone)]
 pub struct AdsServer {
     ctx: StreamContext,
+    /// Streams open now, against `ctx.limits.max_streams`.
+    open: StreamCount,
     /// Mutual TLS, when on.
     tls: Option<Arc<ReloadingTls>>,
 }
@@ -62,7 +82,10 @@ impl AdsServer {
                 drain: Drain::default(),
                 auth: None,
                 scopes: Arc::default(),
+                limits: Arc::default(),
+                breaches: Default::default(),
             },
+            open: StreamCount::default(),
             tls: None,
         }
     }
@@ -81,6 +104,18 @@ impl AdsServer {
     pub fn with_secret_scopes(mut self, scopes: SecretScopes) -> Self {
         self.ctx.scopes = Arc::new(scopes);
         self
+    }
+
+    /// Applies `limits` (streams, first-request timeout, names, sizes, HTTP/2
+    /// reset floods; see [`XdsLimits`]) instead of the defaults.
+    pub fn with_limits(mut self, limits: XdsLimits) -> Self {
+        self.ctx.limits = Arc::new(limits);
+        self
+    }
+
+    /// The limits this server applies.
+    pub fn limits(&self) -> &XdsLimits {
+        &self.ctx.limits
     }
 
     /// Follows `drain`: refuses new streams once it starts and ends open ones
@@ -111,9 +146,7 @@ impl AdsServer {
         addr: SocketAddr,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), XdsError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| XdsError::Bind { addr, source })?;
+        let listener = bind_xds(addr, self.ctx.limits.listen_backlog).await?;
         self.serve_on(listener, shutdown).await
     }
 
@@ -123,7 +156,14 @@ impl AdsServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), XdsError> {
-        let builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(KEEPALIVE));
+        let limits = &self.ctx.limits;
+        // tonic turns h2's guard against local-error reset floods off unless
+        // given a value (RUSTSEC-2024-0003): set both reset limits explicitly.
+        let builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(KEEPALIVE))
+            .max_concurrent_streams(limits.max_streams_per_connection)
+            .http2_max_pending_accept_reset_streams(Some(limits.max_pending_accept_reset_streams))
+            .http2_max_local_error_reset_streams(Some(limits.max_local_error_reset_streams));
         if let Some(tls) = self.tls.clone() {
             let incoming = tls_incoming(listener, tls);
             builder
@@ -148,19 +188,33 @@ impl AdsServer {
     }
 
     /// Starts a stream's task; refused with UNAVAILABLE while draining, so the
-    /// Envoy retries (and reaches another replica).
+    /// Envoy retries (and reaches another replica), and with RESOURCE_EXHAUSTED
+    /// while `--xds-max-streams` are open. `remote` is the peer's address.
     pub(crate) fn spawn<P: Protocol>(
         &self,
         requests: Streaming<P::Request>,
         peer: Option<XdsPeer>,
+        remote: Option<SocketAddr>,
     ) -> Result<ResponseStream<P::Response>, Status> {
         if self.ctx.drain.is_draining() {
             return Err(Status::unavailable(
                 "this Interlock replica is shutting down; connect to another",
             ));
         }
+        let client = client_name(remote.or(peer.as_ref().map(|p| p.addr)), None);
+        let max = self.ctx.limits.max_streams;
+        let Some(slot) = self.open.try_open(max) else {
+            self.ctx.breaches.breach(
+                Limit::Streams,
+                &client,
+                &format!("a stream beyond the {max} open on this server (--xds-max-streams)"),
+            );
+            return Err(Status::resource_exhausted(format!(
+                "this Interlock replica serves at most {max} xDS streams; retry later or connect to another"
+            )));
+        };
         let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
-        tokio::spawn(run::<P>(requests, tx, self.ctx.clone(), peer));
+        tokio::spawn(run::<P>(requests, tx, self.ctx.clone(), peer, client, slot));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 }

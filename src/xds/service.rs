@@ -49,7 +49,8 @@ impl StreamingService<DiscoveryRequest> for SotwMethod {
 
     fn call(&mut self, request: Request<Streaming<DiscoveryRequest>>) -> Self::Future {
         let peer = request.extensions().get::<XdsPeer>().cloned();
-        let stream = self.0.spawn::<Sotw>(request.into_inner(), peer);
+        let remote = request.remote_addr();
+        let stream = self.0.spawn::<Sotw>(request.into_inner(), peer, remote);
         Box::pin(async move { stream.map(Response::new) })
     }
 }
@@ -61,7 +62,8 @@ impl StreamingService<DeltaDiscoveryRequest> for DeltaMethod {
 
     fn call(&mut self, request: Request<Streaming<DeltaDiscoveryRequest>>) -> Self::Future {
         let peer = request.extensions().get::<XdsPeer>().cloned();
-        let stream = self.0.spawn::<Delta>(request.into_inner(), peer);
+        let remote = request.remote_addr();
+        let stream = self.0.spawn::<Delta>(request.into_inner(), peer, remote);
         Box::pin(async move { stream.map(Response::new) })
     }
 }
@@ -81,14 +83,19 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let server = self.server.clone();
+        // Larger requests are refused before they are decoded (RESOURCE_EXHAUSTED,
+        // see `stream::refuse_undecodable`).
+        let max_message = server.limits().max_message_bytes;
         match req.uri().path() {
             SOTW_PATH => Box::pin(async move {
-                let mut grpc = Grpc::new(ProstCodec::<SotwResponse, DiscoveryRequest>::default());
+                let mut grpc = Grpc::new(ProstCodec::<SotwResponse, DiscoveryRequest>::default())
+                    .max_decoding_message_size(max_message);
                 Ok(grpc.streaming(SotwMethod(server), req).await)
             }),
             DELTA_PATH => Box::pin(async move {
                 let mut grpc =
-                    Grpc::new(ProstCodec::<DeltaResponse, DeltaDiscoveryRequest>::default());
+                    Grpc::new(ProstCodec::<DeltaResponse, DeltaDiscoveryRequest>::default())
+                        .max_decoding_message_size(max_message);
                 Ok(grpc.streaming(DeltaMethod(server), req).await)
             }),
             _ => Box::pin(async move { Ok(Status::unimplemented("unknown method").into_http()) }),

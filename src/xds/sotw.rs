@@ -3,8 +3,11 @@
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 
+use tonic::Status;
+
 use crate::snapshot::ResourceType;
 
+use super::limits::{truncate, NameCount, XdsLimits};
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::wire::SotwResponse;
@@ -21,9 +24,21 @@ impl Protocol for Sotw {
         request.node.as_ref()
     }
 
-    fn apply(state: &mut StreamState, r: &DiscoveryRequest) -> Option<Outcome> {
+    fn admit(_: &mut NameCount, r: &DiscoveryRequest, max_names: usize) -> Result<(), Status> {
+        match ResourceType::from_type_url(&r.type_url) {
+            Some(kind) => NameCount::check_sotw(kind, &r.resource_names, max_names),
+            None => Ok(()),
+        }
+    }
+
+    fn apply(state: &mut StreamState, r: &DiscoveryRequest, limits: &XdsLimits) -> Option<Outcome> {
         let kind = ResourceType::from_type_url(&r.type_url)?;
-        let error = r.error_detail.as_ref().map(|e| e.message.clone());
+        // Cut before it is stored or logged (escaped where logged): Envoy's text,
+        // but any client's bytes.
+        let error = r
+            .error_detail
+            .as_ref()
+            .map(|e| truncate(&e.message, limits.max_error_detail_bytes));
         Some(state.on_sotw_request(
             kind,
             &r.version_info,

@@ -13,6 +13,7 @@ use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::limits::{clean, Limit, NameCount, OnceLog, StreamSlot, XdsLimits};
 use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
@@ -27,6 +28,10 @@ pub(crate) struct StreamContext {
     pub auth: Option<Arc<NodeIdRules>>,
     /// With mutual TLS: which namespaces' Secrets each identity may receive.
     pub scopes: Arc<SecretScopes>,
+    /// What a client may make a stream hold or wait for.
+    pub limits: Arc<XdsLimits>,
+    /// Which clients have been logged going over a limit.
+    pub breaches: OnceLog,
 }
 
 /// The wire form of one ADS flavour.
@@ -37,27 +42,78 @@ pub(crate) trait Protocol: Send + 'static {
 
     /// The node, sent on (at least) the first request.
     fn node(request: &Self::Request) -> Option<&Node>;
+    /// Refuses a request that would subscribe the stream to more than
+    /// `max_names` names of its type, before any of them is kept.
+    fn admit(
+        names: &mut NameCount,
+        request: &Self::Request,
+        max_names: usize,
+    ) -> Result<(), Status>;
     /// Feeds a request into the state; `None` for types Interlock does not serve.
-    fn apply(state: &mut StreamState, request: &Self::Request) -> Option<Outcome>;
+    fn apply(
+        state: &mut StreamState,
+        request: &Self::Request,
+        limits: &XdsLimits,
+    ) -> Option<Outcome>;
     /// Renders a planned response.
     fn render(planned: Planned) -> Self::Response;
 }
 
-/// Runs one stream until Envoy hangs up or the response channel closes.
+/// Runs one stream until Envoy hangs up or the response channel closes. `slot`
+/// is the stream's place under the global cap, freed when this ends; `client`
+/// names the peer in limit logs.
 pub(crate) async fn run<P: Protocol>(
     mut requests: Streaming<P::Request>,
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: StreamContext,
     peer: Option<XdsPeer>,
+    client: String,
+    slot: StreamSlot,
 ) {
-    let Ok(Some(first)) = requests.message().await else {
-        return;
+    let _slot = slot;
+    let limits = Arc::clone(&ctx.limits);
+    let first = match tokio::time::timeout(limits.first_request_timeout, requests.message()).await {
+        Ok(Ok(Some(first))) => first,
+        Ok(Ok(None)) => return,
+        Ok(Err(status)) => {
+            refuse_undecodable(&ctx, &client, &responses, status).await;
+            return;
+        }
+        Err(_) => {
+            let timeout = limits.first_request_timeout;
+            ctx.breaches.breach(
+                Limit::FirstRequest,
+                &client,
+                &format!("no request within {timeout:?} of opening a stream (--xds-first-request-timeout)"),
+            );
+            let status = Status::deadline_exceeded(format!(
+                "no DiscoveryRequest within {timeout:?} of opening the stream"
+            ));
+            let _ = responses.send(Err(status)).await;
+            return;
+        }
     };
     let node_id = P::node(&first)
-        .map(|n| n.id.clone())
+        .map(|n| n.id.as_str())
         .filter(|id| !id.is_empty());
     let key = match node_id {
-        Some(id) => node_key(&ctx, peer.as_ref(), id),
+        Some(id) if !node_id_fits(id, limits.max_node_id_bytes) => {
+            ctx.breaches.breach(
+                Limit::NodeId,
+                &client,
+                &format!(
+                    "node.id of {} bytes (at most {}, no control characters): {}",
+                    id.len(),
+                    limits.max_node_id_bytes,
+                    clean(id, 64)
+                ),
+            );
+            Err(Status::invalid_argument(format!(
+                "node.id must be at most {} bytes without control characters",
+                limits.max_node_id_bytes
+            )))
+        }
+        Some(id) => node_key(&ctx, peer.as_ref(), id.to_owned()),
         None => Err(Status::invalid_argument("first request must carry node.id")),
     };
     let key = match key {
@@ -85,12 +141,44 @@ pub(crate) async fn run<P: Protocol>(
         requests,
         responses,
         &ctx,
-        &key,
+        (&key, &client),
         ScopedTarget::new(scope),
     )
     .await;
     drop(guard);
     info!(node = %key, "xDS stream closed");
+}
+
+/// True when `id` may be a node id: not longer than `max` bytes, and without
+/// control characters (it is logged and shown as it is).
+fn node_id_fits(id: &str, max: usize) -> bool {
+    id.len() <= max && !id.chars().any(char::is_control)
+}
+
+/// Answers a request tonic could not decode: one over `--xds-max-message-bytes`
+/// with `RESOURCE_EXHAUSTED` (tonic says `OUT_OF_RANGE`), logged once per
+/// client; anything else ends the stream quietly (the client has gone).
+async fn refuse_undecodable<R>(
+    ctx: &StreamContext,
+    client: &str,
+    responses: &mpsc::Sender<Result<R, Status>>,
+    status: Status,
+) {
+    if status.code() != tonic::Code::OutOfRange {
+        debug!(%client, %status, "stream ended with an error");
+        return;
+    }
+    let max = ctx.limits.max_message_bytes;
+    ctx.breaches.breach(
+        Limit::MessageSize,
+        client,
+        &format!("a request over {max} bytes (--xds-max-message-bytes)"),
+    );
+    let _ = responses
+        .send(Err(Status::resource_exhausted(format!(
+            "request larger than the {max} bytes this server accepts"
+        ))))
+        .await;
 }
 
 /// The name a stream's node is tracked by: its `node.id`, and with mutual TLS
@@ -144,10 +232,11 @@ async fn drive<P: Protocol>(
     mut requests: Streaming<P::Request>,
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: &StreamContext,
-    node_id: &str,
+    (node_id, client): (&str, &str),
     mut scoped: ScopedTarget,
 ) {
     let mut state = StreamState::new(P::MODE);
+    let mut names = NameCount::default();
     let mut published = ctx.store.subscribe();
     // One wait for the whole stream, not a new subscription per loop turn.
     let closed = ctx.drain.closed();
@@ -155,7 +244,13 @@ async fn drive<P: Protocol>(
     let mut next = Some(first);
     loop {
         if let Some(request) = next.take() {
-            match P::apply(&mut state, &request) {
+            if let Err(status) = P::admit(&mut names, &request, ctx.limits.max_names) {
+                ctx.breaches.breach(Limit::Names, client, status.message());
+                debug!(node = %node_id, %client, "refused a subscription over --xds-max-names; ending the stream");
+                let _ = responses.send(Err(status)).await;
+                return;
+            }
+            match P::apply(&mut state, &request, &ctx.limits) {
                 Some(outcome) => record(ctx, node_id, outcome, &scoped),
                 None => debug!(node = %node_id, "request for a type Interlock does not serve"),
             }
@@ -195,7 +290,8 @@ async fn drive<P: Protocol>(
                 Ok(Some(request)) => next = Some(request),
                 Ok(None) => return,
                 Err(status) => {
-                    debug!(node = %node_id, %status, "stream ended with an error");
+                    debug!(node = %node_id, "request not decoded");
+                    refuse_undecodable(ctx, client, &responses, status).await;
                     return;
                 }
             },
@@ -228,7 +324,8 @@ fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome, scoped: &ScopedT
             error,
             snapshot,
         } => {
-            warn!(node = %node_id, %kind, %version, %error, "NACK: Envoy rejected config; this version will not be re-sent");
+            let shown = clean(&error, ctx.limits.max_error_detail_bytes);
+            warn!(node = %node_id, %kind, %version, error = %shown, "NACK: Envoy rejected config; this version will not be re-sent");
             ctx.store.report(Verdict::Rejected {
                 node: node_id.to_owned(),
                 snapshot: scoped.published_version(&snapshot),
