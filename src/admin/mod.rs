@@ -5,16 +5,21 @@
 
 mod events;
 pub mod grpc;
+mod health;
 pub mod http;
 mod metrics;
 mod programmed;
 mod server;
 
 pub use events::{AdminEvent, EventHub};
+pub use health::{Health, Supervised, TaskEnd, TaskFailure};
 pub use http::{public_router, router, AdminState};
 pub use metrics::{Metrics, LATENCY_BUCKETS};
 pub use programmed::{ingress_states, IngressState};
-pub use server::{admin_router, bind_admin, remote_router, serve_admin, AdminServerError};
+pub use server::{
+    admin_router, bind_admin, remote_router, serve_admin, serve_admin_with, AdminLimits,
+    AdminServerError,
+};
 
 use crate::pipeline::StatusHandle;
 use crate::snapshot::SnapshotStore;

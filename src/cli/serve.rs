@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use interlock::admin::{self, AdminServices};
+use interlock::admin::{self, AdminLimits, AdminServices, Health};
 use interlock::debounce::DebounceConfig;
 use interlock::pipeline::{Pipeline, PipelineConfig};
 use interlock::snapshot::SnapshotStore;
 use interlock::sources::file::FileSource;
+use interlock::sources::health::SourceHealth;
 use interlock::sources::kube::KubeSource;
 use interlock::translate::TranslateConfig;
 use interlock::world::SecretRefetch;
@@ -20,7 +21,7 @@ use interlock::xds::tls::{
 };
 use interlock::xds::{AckTracker, AdsServer, Drain};
 use tokio::sync::{broadcast, mpsc};
-use tracing::info;
+use tracing::{error, info, warn};
 
 use super::serve_kube::{self, KubeArgs};
 
@@ -59,6 +60,22 @@ pub struct ServeArgs {
     /// on loopback (probes, metrics and `/peer/ingresses` always are).
     #[arg(long)]
     pub admin_debug_anywhere: bool,
+    /// Longest an admin client may take to send a request's headers (and its
+    /// first request after connecting); slower connections are closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub admin_header_read_timeout: Duration,
+    /// Admin connections served at once; beyond it new ones are closed at once.
+    #[arg(long, default_value_t = 1024)]
+    pub admin_max_connections: usize,
+    /// `/readyz` turns false when a source that has synced has been failing
+    /// (e.g. its Kubernetes watch cannot reach the API server) for longer
+    /// than this; `0s`: never.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub source_outage_unready_after: Duration,
+    /// TEST HOOK, not for production: abort the pipeline task this long after
+    /// start, to test supervision (`/healthz` fails, `serve` exits non-zero).
+    #[arg(long, hide = true, value_parser = humantime::parse_duration)]
+    pub test_abort_pipeline_after: Option<Duration>,
     /// Directory of Kubernetes YAML (Ingress, IngressClass, Service, EndpointSlice,
     /// Secret) to serve, watched live: the embedded default, no cluster needed.
     /// Without it, Interlock watches a Kubernetes API server.
@@ -141,15 +158,12 @@ pub async fn start(
     let (events, received) = mpsc::channel(1024);
     let drain = Drain::default();
     let mut kube_source = None;
+    let mut file_source = None;
     let pipeline = match &args.ingress_dir {
         Some(dir) => {
             let source =
                 FileSource::new(dir).with_context(|| format!("cannot watch {}", dir.display()))?;
-            tokio::spawn(async move {
-                if let Err(e) = source.run(events).await {
-                    tracing::error!(error = %e, "file source stopped");
-                }
-            });
+            file_source = Some((source, events));
             info!(dir = %dir.display(), "serving a directory of Kubernetes YAML");
             Pipeline::new(config, store.clone(), ["file"])
         }
@@ -167,7 +181,27 @@ pub async fn start(
         }
     };
     let status = pipeline.status();
-    tokio::spawn(pipeline.run(received));
+    // Every long-running task is spawned through `health` (supervised).
+    let sources = match &kube_source {
+        Some((_, source, _)) => source.health(),
+        None => SourceHealth::default(),
+    };
+    let outage_threshold =
+        (!args.source_outage_unready_after.is_zero()).then_some(args.source_outage_unready_after);
+    let health = Health::new(sources, outage_threshold);
+    if let Some((source, events)) = file_source {
+        health.spawn("file source", source.run(events));
+    }
+    let pipeline = health.spawn("pipeline", pipeline.run(received));
+    if let Some(after) = args.test_abort_pipeline_after {
+        // TEST HOOK (hidden flag): see `--test-abort-pipeline-after`.
+        let abort = pipeline.abort;
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            warn!("test hook: aborting the pipeline task");
+            abort.abort();
+        });
+    }
     let listener =
         interlock::xds::bind_xds(args.xds_address, args.xds_limits.xds_listen_backlog).await?;
     let admin_listener = admin::bind_admin(args.admin_address).await?;
@@ -181,8 +215,9 @@ pub async fn start(
                 &source,
                 services.hub.clone(),
                 &drain,
+                &health,
             )?;
-            tokio::spawn(source.run(events));
+            health.spawn("kube source", source.run(events));
             Some(parts)
         }
         None => None,
@@ -192,42 +227,73 @@ pub async fn start(
         .with_drain(drain.clone())
         .with_limits(args.xds_limits.to_limits());
     if let Some(tls) = tls {
-        tokio::spawn(std::sync::Arc::clone(&tls).watch(TLS_RELOAD_INTERVAL));
+        health.spawn(
+            "xDS TLS reload",
+            std::sync::Arc::clone(&tls).watch(TLS_RELOAD_INTERVAL),
+        );
         server = server
             .with_tls(tls, NodeIdRules::new(args.node_id_rule.clone()))
             .with_secret_scopes(SecretScopes::new(args.gateway_namespaces.clone()));
     }
     let drain_timeout = args.drain_timeout;
-    let admin_debug_anywhere = args.admin_debug_anywhere;
+    let xds = health.spawn("xDS server", server.serve_draining(listener));
+    let AdminServices {
+        http, grpc, public, ..
+    } = services;
+    let closed = drain.clone();
+    let public = (!args.admin_debug_anywhere).then_some(public);
+    let with_health = |router: axum::Router| router.layer(axum::Extension(health.clone()));
+    let limits = AdminLimits {
+        header_read_timeout: args.admin_header_read_timeout,
+        max_connections: args.admin_max_connections,
+        ..AdminLimits::default()
+    };
+    let admin = health.spawn(
+        "admin server",
+        admin::serve_admin_with(
+            admin_listener,
+            with_health(http),
+            Some(grpc),
+            public.map(with_health),
+            limits,
+            async move { closed.closed().await },
+        ),
+    );
     Ok(tokio::spawn(async move {
-        let xds = async {
-            server.serve_draining(listener).await?;
-            anyhow::Ok(())
+        let failed = tokio::select! {
+            () = shutdown_signal() => false,
+            _ = health.failed() => true,
         };
-        let admin = async {
-            let AdminServices {
-                http, grpc, public, ..
-            } = services;
-            let closed = drain.clone();
-            let public = (!admin_debug_anywhere).then_some(public);
-            admin::serve_admin(admin_listener, http, Some(grpc), public, async move {
-                closed.closed().await
-            })
-            .await?;
-            anyhow::Ok(())
-        };
-        let shutdown = async {
-            shutdown_signal().await;
-            drain_streams(&drain, &tracker, drain_timeout).await;
-            if let Some(parts) = kube_parts {
-                serve_kube::stop(parts).await;
-            }
-            anyhow::Ok(())
-        };
-        tokio::try_join!(xds, admin, shutdown)?;
-        Ok(())
+        if failed {
+            // A dead task often takes its neighbours with it (the pipeline's
+            // end closes the source's channel): let those be reported too.
+            tokio::time::sleep(FAILURE_SETTLE).await;
+        }
+        // From here on, tasks ending is expected (failures stay reported).
+        health.stopping();
+        let failures = health.failures();
+        if !failures.is_empty() {
+            let failures = failures.iter().map(ToString::to_string);
+            let failures = failures.collect::<Vec<_>>().join("; ");
+            error!(%failures, "draining, then exiting with an error (/healthz fails meanwhile)");
+        }
+        drain_streams(&drain, &tracker, drain_timeout).await;
+        if let Some(parts) = kube_parts {
+            serve_kube::stop(parts).await;
+        }
+        let _ = xds.done.await;
+        let _ = admin.done.await;
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let failures = failures.iter().map(ToString::to_string);
+        Err(anyhow::anyhow!(failures.collect::<Vec<_>>().join("; ")))
     }))
 }
+
+/// After a supervised task fails, how long other tasks' ends still count as
+/// failures (reported with it) before shutdown starts.
+const FAILURE_SETTLE: Duration = Duration::from_millis(200);
 
 /// Secret fetches that may wait for the Kubernetes source.
 const SECRET_REFETCH_QUEUE: usize = 4096;

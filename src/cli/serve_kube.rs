@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use interlock::admin::EventHub;
+use interlock::admin::{EventHub, Health};
 use interlock::ingress_status::{
     parse_addresses, watch_peers, watch_publish_service, ServiceRef, StatusWriter,
 };
@@ -66,7 +66,8 @@ pub struct KubeArgs {
 
 /// The running Kubernetes parts, for the shutdown sequence.
 pub struct KubeParts {
-    /// Ends once the Lease is released (after `drain` starts).
+    /// Ends once the Lease is released (after `drain` starts) and the
+    /// supervisor has seen it end.
     pub elector: JoinHandle<()>,
 }
 
@@ -108,15 +109,16 @@ pub async fn source(args: &KubeArgs) -> anyhow::Result<(Client, KubeSource)> {
     Ok((client, source))
 }
 
-/// Starts leader election and the status writer. Both stop when `drain`
-/// starts: the writer first (status stays as it is), then the Lease is
-/// released so another replica takes over at once.
+/// Starts leader election and the status writer (supervised by `health`).
+/// Both stop when `drain` starts: the writer first (status stays as it is),
+/// then the Lease is released so another replica takes over at once.
 pub fn start_status(
     args: &KubeArgs,
     client: Client,
     source: &KubeSource,
     hub: EventHub,
     drain: &Drain,
+    health: &Health,
 ) -> anyhow::Result<KubeParts> {
     let lease = args.lease_config();
     let (identity, lease_name) = (
@@ -127,11 +129,10 @@ pub fn start_status(
     let (addresses, addresses_rx) = watch::channel(parse_addresses(&args.status_address));
     match &args.publish_service {
         Some(service) => {
-            tokio::spawn(watch_publish_service(
-                client.clone(),
-                service.clone(),
-                addresses,
-            ));
+            health.spawn(
+                "publish service watch",
+                watch_publish_service(client.clone(), service.clone(), addresses),
+            );
         }
         None if args.status_address.is_empty() => {
             info!("neither --status-address nor --publish-service: Ingress status is not written")
@@ -147,27 +148,30 @@ pub fn start_status(
     );
     if let Some(service) = &args.peer_service {
         let (peers, peers_rx) = watch::channel(Vec::new());
-        tokio::spawn(watch_peers(client, service.clone(), peers));
+        health.spawn(
+            "peer service watch",
+            watch_peers(client, service.clone(), peers),
+        );
         writer = writer.with_peers(peers_rx);
     }
     let (writer_stopped, writer_done) = tokio::sync::oneshot::channel::<()>();
     let stop_writer = drain.clone();
-    tokio::spawn(async move {
+    health.spawn("status writer", async move {
         writer.run(async move { stop_writer.started().await }).await;
         let _ = writer_stopped.send(());
     });
     let release = drain.clone();
     info!(%identity, lease = %lease_name, "leader election");
-    let elector = tokio::spawn(async move {
+    let elector = health.spawn("leader elector", async move {
         let stopped = async move {
             release.started().await;
             let _ = writer_done.await;
         };
-        if let Err(e) = elector.run(stopped).await {
-            tracing::error!(error = %e, "leader election stopped");
-        }
+        elector.run(stopped).await
     });
-    Ok(KubeParts { elector })
+    Ok(KubeParts {
+        elector: elector.done,
+    })
 }
 
 /// Gives the parts a moment to release the Lease.

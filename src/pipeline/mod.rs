@@ -196,7 +196,8 @@ impl Pipeline {
     /// Builds and publishes; says what containment wants next.
     fn publish(&mut self) -> Decision {
         let started = Instant::now();
-        let build = self.rebuilder.build();
+        let rebuilder = &mut self.rebuilder;
+        let build = off_the_async_workers(|| rebuilder.build());
         let quarantined = Arc::new(self.containment.report(self.rebuilder.world()));
         let diagnostics = with_quarantine(self.rebuilder.diagnostics(), &quarantined);
         self.report(&diagnostics);
@@ -260,6 +261,21 @@ impl Pipeline {
             warn!("{line}");
         }
         self.reported = current;
+    }
+}
+
+/// Runs `work` (CPU-heavy: a full translation takes ~190 ms at 10,000
+/// Ingresses) so it does not stall the other tasks of this worker thread (xDS
+/// streams, probes): on a multi-thread runtime the worker hands its queue to
+/// another thread first ([`tokio::task::block_in_place`]); on a current-thread
+/// runtime (tests) or outside one, it just runs.
+fn off_the_async_workers<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

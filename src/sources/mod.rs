@@ -3,4 +3,5 @@
 //! a cluster or a directory fed it.
 
 pub mod file;
+pub mod health;
 pub mod kube;

@@ -90,6 +90,47 @@ impl InterlockProcess {
         }
     }
 
+    /// Starts `interlock serve --ingress-dir ingress_dir` (the file source, no
+    /// cluster) on fresh loopback ports, plus `extra` flags. Its log goes to
+    /// `dir/<name>.log`.
+    pub fn start_files(ingress_dir: &Path, dir: &Path, name: &str, extra: &[&str]) -> Self {
+        let (xds_port, admin_port) = (free_port(), free_port());
+        let (http_port, https_port) = (free_port(), free_port());
+        let log = dir.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("create interlock log");
+        let err = out.try_clone().expect("clone log handle");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_interlock"));
+        command
+            .arg("serve")
+            .arg("--ingress-dir")
+            .arg(ingress_dir)
+            .args(["--xds-address", &format!("127.0.0.1:{xds_port}")])
+            .args(["--admin-address", &format!("127.0.0.1:{admin_port}")])
+            .args(["--listen-address", "127.0.0.1"])
+            .args(["--http-port", &http_port.to_string()])
+            .args(["--https-port", &https_port.to_string()])
+            .args(["--debounce", "20ms", "--debounce-max", "200ms"])
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("INTERLOCK_TEST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let child = command.spawn().expect("start interlock serve");
+        InterlockProcess {
+            child,
+            xds_port,
+            admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
+            http_port,
+            https_port,
+            identity: name.to_owned(),
+            log,
+        }
+    }
+
     /// Envoy's HTTP listener address for this replica's config.
     pub fn http(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.http_port))

@@ -14,9 +14,10 @@ use tokio_stream::StreamExt;
 use tracing::info;
 
 use super::observed_status::ObservedIngressStatus;
-use super::resilient_watch::resilient_watch;
+use super::resilient_watch::resilient_watch_reporting;
 use super::scrub::scrub;
 use super::source::source_name;
+use crate::sources::health::SourceHealth;
 use crate::world::{Kind, Object, ObjectKey, ObjectRef, WorldEvent};
 
 /// A Kubernetes type the source watches.
@@ -101,17 +102,26 @@ fn split(object: impl Watched) -> (Object, Option<(ObjectKey, Vec<IngressLoadBal
 }
 
 /// Watches `api` until `events` is closed (errors are retried, see
-/// [`resilient_watch`]); a watch that expired re-lists, and the re-list
-/// replaces the kind in one event.
+/// [`resilient_watch`](super::resilient_watch)); a watch that expired
+/// re-lists, and the re-list replaces the kind in one event. Each list and
+/// each outage is reported to `health`.
 pub(super) async fn watch_kind<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
     observed: ObservedIngressStatus,
     events: mpsc::Sender<WorldEvent>,
+    health: SourceHealth,
 ) {
     let intake = Intake { observed };
     let source = source_name(K::KIND);
-    let stream = resilient_watch(api, config, K::KIND.to_string());
+    let reporting = (health.clone(), source.clone());
+    let stream = resilient_watch_reporting(api, config, K::KIND.to_string(), move |outage| {
+        let (health, source) = &reporting;
+        match outage {
+            Some(error) => health.failing(source, &error.to_string()),
+            None => health.recovered(source),
+        }
+    });
     tokio::pin!(stream);
     let mut listing: Option<Vec<K>> = None;
     while let Some(event) = stream.next().await {
@@ -127,6 +137,7 @@ pub(super) async fn watch_kind<K: Watched>(
             Event::InitDone => {
                 let objects = intake.admit_all(listing.take().unwrap_or_default());
                 info!(kind = %K::KIND, objects = objects.len(), "listed");
+                health.synced(&source);
                 let replace = WorldEvent::Replace {
                     kind: K::KIND,
                     objects,

@@ -20,5 +20,5 @@ pub use backoff::WatchBackoff;
 pub use client::{connect, KubeSourceError};
 pub use config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 pub use observed_status::ObservedIngressStatus;
-pub use resilient_watch::resilient_watch;
+pub use resilient_watch::{resilient_watch, resilient_watch_reporting};
 pub use source::{source_name, KubeSource};

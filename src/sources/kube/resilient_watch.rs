@@ -24,6 +24,22 @@ pub fn resilient_watch<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
+    resilient_watch_reporting(api, config, what, |_| {})
+}
+
+/// [`resilient_watch`] that also tells `outage` of every failed attempt
+/// (`Some(error)`) and of the end of an outage (`None`, on the first event
+/// after it). A watch that restarts without re-listing yields no event, so
+/// an outage may end silently: the failed attempts stop.
+pub fn resilient_watch_reporting<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    what: String,
+    mut outage: impl FnMut(Option<&watcher::Error>) + Send + 'static,
+) -> impl Stream<Item = Event<K>> + Send
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
     let mut failing = false;
     watcher(api, config)
         .backoff(WatchBackoff::default())
@@ -31,6 +47,7 @@ where
             Ok(event) => {
                 if std::mem::take(&mut failing) {
                     info!(watch = %what, "watch recovered");
+                    outage(None);
                 }
                 Some(event)
             }
@@ -39,6 +56,7 @@ where
                 if !std::mem::replace(&mut failing, true) {
                     warn!(watch = %what, %error, "watch failed; retrying with backoff (the last good state stays)");
                 }
+                outage(Some(&error));
                 None
             }
         })

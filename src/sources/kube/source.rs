@@ -12,6 +12,7 @@ use super::config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 use super::kind_watch::{watch_kind, Watched};
 use super::observed_status::ObservedIngressStatus;
 use super::secret_fetch::SecretFetch;
+use crate::sources::health::SourceHealth;
 use crate::world::{Kind, ObjectKey, WorldEvent};
 
 /// The name a kind's watcher reports in [`WorldEvent::Synced`]: the pipeline's
@@ -28,6 +29,8 @@ pub struct KubeSource {
     observed: ObservedIngressStatus,
     /// Secrets whose data the pipeline asks for again.
     refetch: Option<mpsc::Receiver<ObjectKey>>,
+    /// Each kind's watch: synced, in an outage since when.
+    health: SourceHealth,
 }
 
 impl KubeSource {
@@ -38,6 +41,7 @@ impl KubeSource {
             config,
             observed: ObservedIngressStatus::default(),
             refetch: None,
+            health: SourceHealth::default(),
         }
     }
 
@@ -56,6 +60,12 @@ impl KubeSource {
     /// The Ingress addresses as the API server has them (for the status writer).
     pub fn observed_status(&self) -> ObservedIngressStatus {
         self.observed.clone()
+    }
+
+    /// Whether each kind's watch is in sync or in an outage (by
+    /// [`source_name`]), for `/readyz`.
+    pub fn health(&self) -> SourceHealth {
+        self.health.clone()
     }
 
     /// Watches until `events` is closed.
@@ -106,6 +116,7 @@ impl KubeSource {
             config,
             self.observed.clone(),
             events.clone(),
+            self.health.clone(),
         ));
     }
 }
