@@ -56,6 +56,11 @@ pub struct ServeArgs {
     /// (`/healthz`, `/readyz`, `/metrics`, `/debug/*`, and a live page at `/`).
     #[arg(long, default_value = "127.0.0.1:18001")]
     pub admin_address: SocketAddr,
+    /// How long a gateway node is remembered after its last xDS stream closed
+    /// (its ACK state and metric series); pods replaced by a rollout have new
+    /// names, so the departed must not pile up.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub node_grace: Duration,
     /// Serve the debug views and the admin gRPC API to any client, not only
     /// on loopback (probes, metrics and `/peer/ingresses` always are).
     #[arg(long)]
@@ -139,7 +144,7 @@ pub async fn start(
     );
     let tls = xds_tls(args)?;
     let store = SnapshotStore::new();
-    let tracker = AckTracker::new();
+    let tracker = AckTracker::new().with_departure_grace(args.node_grace);
     let config = PipelineConfig {
         translate: TranslateConfig {
             listen_address: args.listen_address.to_string(),
