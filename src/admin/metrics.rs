@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::pipeline::{PipelineStatus, StatusHandle};
 use crate::snapshot::{ResourceType, Snapshot, SnapshotStore};
-use crate::xds::{Mode, XdsEvent};
+use crate::xds::{Mode, XdsEvent, XdsObserver};
 
 use super::events::{AdminEvent, EventHub};
 
@@ -84,6 +84,7 @@ struct Inner {
     published: Counter,
     coalesced: Counter,
     quarantined: Gauge,
+    lagged: Counter,
     /// Highest `PipelineStatus::publishes` already accounted for, so each
     /// publish's build and latency samples are observed exactly once.
     seen_publishes: AtomicU64,
@@ -108,6 +109,7 @@ impl Metrics {
         let published = Counter::default();
         let coalesced = Counter::default();
         let quarantined = Gauge::default();
+        let lagged = Counter::default();
         // Every mode and type is present from the start, so dashboards and
         // alerts see zeros rather than missing series.
         for mode in [Mode::Sotw, Mode::Delta] {
@@ -165,6 +167,11 @@ impl Metrics {
             "Objects Envoy rejected, left out or served at their last accepted version until they change",
             quarantined.clone(),
         );
+        registry.register(
+            "interlock_admin_events_lagged",
+            "Admin events a slow consumer of the event stream missed (the metrics feed re-reads state, so it loses no sample)",
+            lagged.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -177,6 +184,7 @@ impl Metrics {
                 published,
                 coalesced,
                 quarantined,
+                lagged,
                 seen_publishes: AtomicU64::new(0),
             }),
         }
@@ -184,9 +192,12 @@ impl Metrics {
 
     /// Accounts for one admin event (xDS streams, ACK latencies, NACKs).
     pub fn record(&self, event: &AdminEvent) {
-        let AdminEvent::Xds(event) = event else {
-            return;
-        };
+        if let AdminEvent::Xds(event) = event {
+            self.record_xds(event);
+        }
+    }
+
+    fn record_xds(&self, event: &XdsEvent) {
         let m = &self.inner;
         match event {
             XdsEvent::StreamOpened { mode, .. } => {
@@ -277,16 +288,25 @@ impl Metrics {
         tokio::spawn(async move {
             metrics.sync(&pipeline.get(), store.current().as_deref());
             loop {
+                // xDS events are observed at the source (see `XdsObserver`);
+                // this loop only re-reads the pipeline status.
                 match events.recv().await {
-                    Ok(event) => metrics.record(&event),
+                    Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "metrics fell behind the admin event stream");
+                        metrics.inner.lagged.inc_by(missed);
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
                 metrics.sync(&pipeline.get(), store.current().as_deref());
             }
         })
+    }
+}
+
+impl XdsObserver for Metrics {
+    /// Every stream, ACK latency and NACK, counted as it happens.
+    fn observe(&self, event: &XdsEvent) {
+        self.record_xds(event);
     }
 }
 

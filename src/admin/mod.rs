@@ -21,6 +21,8 @@ pub use server::{
     AdminServerError,
 };
 
+use std::sync::Arc;
+
 use crate::pipeline::StatusHandle;
 use crate::snapshot::SnapshotStore;
 use crate::xds::{AckTracker, Drain};
@@ -55,6 +57,7 @@ impl AdminServices {
     ) -> Self {
         let hub = EventHub::spawn(store.clone(), tracker.clone(), pipeline.clone());
         let metrics = Metrics::new();
+        tracker.observe(Arc::new(metrics.clone()));
         metrics.spawn(&hub, store.clone(), pipeline.clone());
         let state = AdminState {
             store: store.clone(),

@@ -112,6 +112,14 @@ pub struct AckTracker {
     grace: Duration,
     /// When departed nodes were last looked for.
     swept: Arc<std::sync::Mutex<Instant>>,
+    /// Sees every event synchronously (see [`AckTracker::observe`]).
+    observer: Arc<std::sync::OnceLock<Arc<dyn XdsObserver>>>,
+}
+
+/// Something that must see every xDS event, none lost to a slow consumer.
+pub trait XdsObserver: Send + Sync {
+    /// Called once per event, on the thread that caused it: keep it cheap.
+    fn observe(&self, event: &XdsEvent);
 }
 
 impl Default for AckTracker {
@@ -121,6 +129,7 @@ impl Default for AckTracker {
             events: broadcast::channel(EVENT_BUFFER).0,
             grace: DEPARTURE_GRACE,
             swept: Arc::new(std::sync::Mutex::new(Instant::now())),
+            observer: Arc::default(),
         }
     }
 }
@@ -208,7 +217,17 @@ impl AckTracker {
         self.events.subscribe()
     }
 
+    /// Hands every event to `observer` as it happens, before the lossy
+    /// broadcast: what must count every sample (metrics) observes here. The
+    /// first observer set stays.
+    pub fn observe(&self, observer: Arc<dyn XdsObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
     fn emit(&self, event: XdsEvent) {
+        if let Some(observer) = self.observer.get() {
+            observer.observe(&event);
+        }
         // No subscriber is fine: events are for whoever listens.
         let _ = self.events.send(event);
     }
@@ -340,5 +359,51 @@ impl AckTracker {
             version: rejected_version,
             error,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Counting(AtomicUsize);
+
+    impl XdsObserver for Counting {
+        fn observe(&self, event: &XdsEvent) {
+            if matches!(event, XdsEvent::Acked { .. }) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[test]
+    fn an_observer_sees_every_ack_however_many_the_broadcast_drops() {
+        let tracker = AckTracker::new();
+        let counting = Arc::new(Counting(AtomicUsize::new(0)));
+        tracker.observe(counting.clone());
+        // A subscriber that never reads: the broadcast keeps only the last
+        // EVENT_BUFFER events for it.
+        let _slow = tracker.subscribe();
+        let n = EVENT_BUFFER * 3;
+        for i in 0..n {
+            tracker.sent("n", ResourceType::Route, &i.to_string());
+            tracker.acked("n", ResourceType::Route, i.to_string(), Arc::default());
+        }
+        assert_eq!(counting.0.load(Ordering::Relaxed), n);
+    }
+
+    #[test]
+    fn a_departed_node_is_forgotten_after_the_grace_and_not_before() {
+        let tracker = AckTracker::new().with_departure_grace(Duration::from_millis(30));
+        tracker.stream_opened("n", Mode::Sotw);
+        tracker.stream_closed("n", Mode::Sotw);
+        assert!(tracker.node("n").is_some(), "within the grace");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(tracker.nodes().is_empty(), "forgotten");
+        tracker.stream_opened("n", Mode::Sotw);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(tracker.nodes().len(), 1, "a connected node is kept");
     }
 }

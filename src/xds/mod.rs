@@ -16,7 +16,7 @@ mod subscription;
 pub mod tls;
 mod wire;
 
-pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent};
+pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent, XdsObserver};
 pub use drain::{Drain, DrainPhase};
 pub use limits::XdsLimits;
 pub use server::{bind_xds, AdsServer, XdsError};
