@@ -1,6 +1,7 @@
 //! Prometheus metrics: how fast changes reach Envoy and what it holds, fed by
 //! the admin event stream and the pipeline's status, exposed on `/metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::pipeline::{PipelineStatus, StatusHandle};
 use crate::snapshot::{ResourceType, Snapshot, SnapshotStore};
+use crate::sources::health::SourceState;
 use crate::xds::{Mode, XdsEvent, XdsObserver};
 
 use super::events::{AdminEvent, EventHub};
@@ -41,6 +43,12 @@ struct NodeType {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TypeLabel {
     r#type: String,
+}
+
+/// Labels of per-source-kind series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
 }
 
 /// Labels of per-mode series.
@@ -85,6 +93,7 @@ struct Inner {
     coalesced: Counter,
     quarantined: Gauge,
     lagged: Counter,
+    source_last_sync: Family<KindLabel, Gauge>,
     /// Highest `PipelineStatus::publishes` already accounted for, so each
     /// publish's build and latency samples are observed exactly once.
     seen_publishes: AtomicU64,
@@ -110,6 +119,7 @@ impl Metrics {
         let coalesced = Counter::default();
         let quarantined = Gauge::default();
         let lagged = Counter::default();
+        let source_last_sync = Family::<KindLabel, Gauge>::default();
         // Every mode and type is present from the start, so dashboards and
         // alerts see zeros rather than missing series.
         for mode in [Mode::Sotw, Mode::Delta] {
@@ -168,6 +178,11 @@ impl Metrics {
             quarantined.clone(),
         );
         registry.register(
+            "interlock_source_last_sync_timestamp_seconds",
+            "When each source last finished a full list (Unix seconds; an alert on its age finds a source that stopped syncing)",
+            source_last_sync.clone(),
+        );
+        registry.register(
             "interlock_admin_events_lagged",
             "Admin events a slow consumer of the event stream missed (the metrics feed re-reads state, so it loses no sample)",
             lagged.clone(),
@@ -185,6 +200,7 @@ impl Metrics {
                 coalesced,
                 quarantined,
                 lagged,
+                source_last_sync,
                 seen_publishes: AtomicU64::new(0),
             }),
         }
@@ -264,6 +280,24 @@ impl Metrics {
                 let count = i64::try_from(snapshot.resources(kind).len()).unwrap_or(i64::MAX);
                 m.resources.get_or_create(&type_label(kind)).set(count);
             }
+        }
+    }
+
+    /// Sets each source's last full list from `states` (keyed by source name,
+    /// e.g. `kube/Ingress`; the label is the part after the last `/`).
+    pub fn sync_sources(&self, states: &BTreeMap<String, SourceState>) {
+        for (source, state) in states {
+            let Some(at) = state.last_sync else {
+                continue;
+            };
+            let seconds = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let kind = source.rsplit('/').next().unwrap_or(source).to_owned();
+            self.inner
+                .source_last_sync
+                .get_or_create(&KindLabel { kind })
+                .set(seconds);
         }
     }
 
@@ -410,5 +444,24 @@ mod tests {
             ),
             Some(1.0)
         );
+    }
+
+    #[test]
+    fn each_source_reports_when_it_last_synced() {
+        let metrics = Metrics::new();
+        let health = crate::sources::health::SourceHealth::default();
+        health.synced("kube/Ingress");
+        metrics.sync_sources(&health.states());
+        let text = metrics.encode().expect("encode");
+        let at = sample(
+            &text,
+            "interlock_source_last_sync_timestamp_seconds{kind=\"Ingress\"}",
+        )
+        .expect("the series");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        assert!((now - at).abs() < 60.0, "{at} vs {now}");
     }
 }
