@@ -97,6 +97,15 @@ async fn end_status<T>(responses: &mut Streaming<T>) -> tonic::Status {
     .expect("the stream to end")
 }
 
+/// The first response of an accepted stream, within [`ANSWER`].
+async fn first_answer(responses: &mut Streaming<DiscoveryResponse>) -> DiscoveryResponse {
+    tokio::time::timeout(ANSWER, responses.message())
+        .await
+        .expect("an answer")
+        .expect("no error")
+        .expect("a response")
+}
+
 /// The status a stream was refused with: at open, or as its first answer.
 async fn refusal(stream: SotwStream) -> tonic::Status {
     match stream.1 {
@@ -273,11 +282,7 @@ async fn a_request_over_the_message_size_limit_is_refused() {
     let request = sotw("small", ResourceType::Cluster, vec![]);
     let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
     let mut responses = opened.expect("accepted");
-    let first = tokio::time::timeout(ANSWER, responses.message())
-        .await
-        .expect("an answer")
-        .expect("no error");
-    assert!(first.is_some());
+    first_answer(&mut responses).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,11 +304,7 @@ async fn an_overlong_node_id_is_refused() {
     let request = sotw(&fits, ResourceType::Cluster, vec![]);
     let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
     let mut responses = opened.expect("accepted");
-    let first = tokio::time::timeout(ANSWER, responses.message())
-        .await
-        .expect("an answer")
-        .expect("no error");
-    assert!(first.is_some());
+    first_answer(&mut responses).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,11 +319,7 @@ async fn a_nack_error_detail_is_truncated_before_it_is_kept() {
     )
     .await;
     let mut responses = opened.expect("accepted");
-    let first = tokio::time::timeout(ANSWER, responses.message())
-        .await
-        .expect("an answer")
-        .expect("no error")
-        .expect("a response");
+    let first = first_answer(&mut responses).await;
     let huge = format!("bad cluster\n{}", "x".repeat(1 << 20));
     tx.send(DiscoveryRequest {
         response_nonce: first.nonce.clone(),

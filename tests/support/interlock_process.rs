@@ -36,34 +36,58 @@ impl InterlockProcess {
         listeners: Option<(u16, u16)>,
         extra: &[&str],
     ) -> Self {
+        InterlockProcess::launch(dir, identity, listeners, extra, |command| {
+            command
+                .arg("--kubeconfig")
+                .arg(kubeconfig)
+                .args(["--identity", identity])
+                .args(["--leader-election-namespace", "default"])
+                .args(["--leader-election-lease-duration", "3s"])
+                .args(["--leader-election-renew-deadline", "2s"])
+                .args(["--leader-election-retry-period", "300ms"])
+                .env_remove("POD_NAME")
+                .env_remove("POD_NAMESPACE");
+        })
+    }
+
+    /// Starts `interlock serve --ingress-dir ingress_dir` (the file source, no
+    /// cluster) on fresh loopback ports, plus `extra` flags. Its log goes to
+    /// `dir/<name>.log`.
+    pub fn start_files(ingress_dir: &Path, dir: &Path, name: &str, extra: &[&str]) -> Self {
+        InterlockProcess::launch(dir, name, None, extra, |command| {
+            command.arg("--ingress-dir").arg(ingress_dir);
+        })
+    }
+
+    /// `interlock serve` with the flags every test process shares, plus what
+    /// `source` adds; logs to `dir/<name>.log`.
+    fn launch(
+        dir: &Path,
+        name: &str,
+        listeners: Option<(u16, u16)>,
+        extra: &[&str],
+        source: impl FnOnce(&mut Command),
+    ) -> Self {
         let (xds_port, admin_port) = (free_port(), free_port());
         let (http_port, https_port) = listeners.unwrap_or_else(|| (free_port(), free_port()));
-        let log = dir.join(format!("{identity}.log"));
+        let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("create interlock log");
         let err = out.try_clone().expect("clone log handle");
         let mut command = Command::new(env!("CARGO_BIN_EXE_interlock"));
+        command.arg("serve");
+        source(&mut command);
         command
-            .arg("serve")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
             .args(["--xds-address", &format!("127.0.0.1:{xds_port}")])
             .args(["--admin-address", &format!("127.0.0.1:{admin_port}")])
             .args(["--listen-address", "127.0.0.1"])
             .args(["--http-port", &http_port.to_string()])
             .args(["--https-port", &https_port.to_string()])
             .args(["--debounce", "20ms", "--debounce-max", "200ms"])
-            .args(["--identity", identity])
-            .args(["--leader-election-namespace", "default"])
-            .args(["--leader-election-lease-duration", "3s"])
-            .args(["--leader-election-renew-deadline", "2s"])
-            .args(["--leader-election-retry-period", "300ms"])
             .args(extra)
             .env(
                 "RUST_LOG",
                 std::env::var("INTERLOCK_TEST_LOG").unwrap_or_else(|_| "info".into()),
             )
-            .env_remove("POD_NAME")
-            .env_remove("POD_NAMESPACE")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -78,47 +102,6 @@ impl InterlockProcess {
         ] {
             command.env_remove(proxy);
         }
-        let child = command.spawn().expect("start interlock serve");
-        InterlockProcess {
-            child,
-            xds_port,
-            admin: SocketAddr::from(([127, 0, 0, 1], admin_port)),
-            http_port,
-            https_port,
-            identity: identity.to_owned(),
-            log,
-        }
-    }
-
-    /// Starts `interlock serve --ingress-dir ingress_dir` (the file source, no
-    /// cluster) on fresh loopback ports, plus `extra` flags. Its log goes to
-    /// `dir/<name>.log`.
-    pub fn start_files(ingress_dir: &Path, dir: &Path, name: &str, extra: &[&str]) -> Self {
-        let (xds_port, admin_port) = (free_port(), free_port());
-        let (http_port, https_port) = (free_port(), free_port());
-        let log = dir.join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).expect("create interlock log");
-        let err = out.try_clone().expect("clone log handle");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_interlock"));
-        command
-            .arg("serve")
-            .arg("--ingress-dir")
-            .arg(ingress_dir)
-            .args(["--xds-address", &format!("127.0.0.1:{xds_port}")])
-            .args(["--admin-address", &format!("127.0.0.1:{admin_port}")])
-            .args(["--listen-address", "127.0.0.1"])
-            .args(["--http-port", &http_port.to_string()])
-            .args(["--https-port", &https_port.to_string()])
-            .args(["--debounce", "20ms", "--debounce-max", "200ms"])
-            .args(extra)
-            .env(
-                "RUST_LOG",
-                std::env::var("INTERLOCK_TEST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true);
         let child = command.spawn().expect("start interlock serve");
         InterlockProcess {
             child,
