@@ -25,13 +25,14 @@ impl Protocol for Delta {
     }
 
     fn admit(
-        names: &mut NameCount,
+        state: &StreamState,
         r: &DeltaDiscoveryRequest,
         max_names: usize,
     ) -> Result<(), Status> {
         match ResourceType::from_type_url(&r.type_url) {
-            Some(kind) => names.apply_delta(
+            Some(kind) => NameCount::check_delta(
                 kind,
+                state.subscription(kind),
                 &r.resource_names_subscribe,
                 &r.resource_names_unsubscribe,
                 max_names,

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use tonic::Status;
 use tracing::{debug, warn};
-use xxhash_rust::xxh3::xxh3_64;
 
-use crate::snapshot::{PerType, ResourceType};
+use crate::snapshot::ResourceType;
+
+use super::subscription::Subscription;
 
 /// The limits of one ADS server. [`Default`] gives the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,12 +190,9 @@ pub(crate) fn clean(text: &str, max: usize) -> String {
     out
 }
 
-/// The names a stream has subscribed to per type, counted (as hashes, 8 bytes
-/// each) so a delta subscription is refused before it grows past the cap.
-#[derive(Debug, Default)]
-pub(crate) struct NameCount {
-    delta: PerType<HashSet<u64>>,
-}
+/// The cap on names per type per stream, checked against what the stream
+/// already subscribed before a request's names are kept.
+pub(crate) struct NameCount;
 
 impl NameCount {
     /// A SotW request replaces the subscription: refused when it names more
@@ -210,12 +208,11 @@ impl NameCount {
         Err(too_many(kind, explicit, max))
     }
 
-    /// A delta request adds `subscribe` and then drops `unsubscribe`: refused
-    /// when the result would hold more than `max` names, counted before any of
-    /// them is kept.
-    pub fn apply_delta(
-        &mut self,
+    /// A delta request adds `subscribe` and then drops `unsubscribe` from
+    /// `held`: refused when the result would hold more than `max` names.
+    pub fn check_delta(
         kind: ResourceType,
+        held: &Subscription,
         subscribe: &[String],
         unsubscribe: &[String],
         max: usize,
@@ -223,30 +220,12 @@ impl NameCount {
         if subscribe.is_empty() && unsubscribe.is_empty() {
             return Ok(());
         }
-        let held = &mut self.delta[kind];
-        let explicit = |n: &&String| *n != "*";
-        if subscribe.iter().filter(explicit).count() > max {
-            return Err(too_many(kind, held.len() + subscribe.len(), max));
+        if subscribe.iter().filter(|n| *n != "*").count() > max {
+            return Err(too_many(kind, held.names().len() + subscribe.len(), max));
         }
-        let added: HashSet<u64> = subscribe
-            .iter()
-            .filter(explicit)
-            .map(|n| xxh3_64(n.as_bytes()))
-            .filter(|h| !held.contains(h))
-            .collect();
-        let dropped: HashSet<u64> = unsubscribe
-            .iter()
-            .filter(explicit)
-            .map(|n| xxh3_64(n.as_bytes()))
-            .filter(|h| held.contains(h) || added.contains(h))
-            .collect();
-        let after = held.len() + added.len() - dropped.len();
+        let after = held.names_after_delta(subscribe, unsubscribe);
         if after > max {
             return Err(too_many(kind, after, max));
-        }
-        held.extend(added);
-        for h in &dropped {
-            held.remove(h);
         }
         Ok(())
     }
@@ -291,21 +270,25 @@ mod tests {
     #[test]
     fn delta_counts_what_is_already_subscribed() {
         let kind = ResourceType::Route;
-        let mut count = NameCount::default();
-        count.apply_delta(kind, &names(8), &[], 10).unwrap();
+        let mut held = crate::snapshot::PerType::<Subscription>::default();
+        // Checks a request, and keeps it when it passes (as the stream does).
+        let mut apply = |kind: ResourceType, subscribe: &[String], unsubscribe: &[String]| {
+            let checked = NameCount::check_delta(kind, &held[kind], subscribe, unsubscribe, 10);
+            if checked.is_ok() {
+                held[kind].apply_delta(kind, false, subscribe, unsubscribe);
+            }
+            checked
+        };
+        apply(kind, &names(8), &[]).unwrap();
         // Repeats are not new names.
-        count.apply_delta(kind, &names(10), &[], 10).unwrap();
+        apply(kind, &names(10), &[]).unwrap();
         let more = vec!["x".to_owned()];
-        assert!(count.apply_delta(kind, &more, &[], 10).is_err());
+        assert!(apply(kind, &more, &[]).is_err());
         // Unsubscribing in the same request makes room.
-        count
-            .apply_delta(kind, &more, &["n0".to_owned()], 10)
-            .unwrap();
-        assert!(count.apply_delta(kind, &["y".to_owned()], &[], 10).is_err());
+        apply(kind, &more, &["n0".to_owned()]).unwrap();
+        assert!(apply(kind, &["y".to_owned()], &[]).is_err());
         // Other types have their own cap.
-        count
-            .apply_delta(ResourceType::Endpoints, &names(10), &[], 10)
-            .unwrap();
+        apply(ResourceType::Endpoints, &names(10), &[]).unwrap();
     }
 
     #[test]

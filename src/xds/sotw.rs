@@ -24,7 +24,7 @@ impl Protocol for Sotw {
         request.node.as_ref()
     }
 
-    fn admit(_: &mut NameCount, r: &DiscoveryRequest, max_names: usize) -> Result<(), Status> {
+    fn admit(_: &StreamState, r: &DiscoveryRequest, max_names: usize) -> Result<(), Status> {
         match ResourceType::from_type_url(&r.type_url) {
             Some(kind) => NameCount::check_sotw(kind, &r.resource_names, max_names),
             None => Ok(()),

@@ -13,7 +13,7 @@ use crate::snapshot::{SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
-use super::limits::{clean, Limit, NameCount, OnceLog, StreamSlot, XdsLimits};
+use super::limits::{clean, Limit, OnceLog, StreamSlot, XdsLimits};
 use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
@@ -44,11 +44,7 @@ pub(crate) trait Protocol: Send + 'static {
     fn node(request: &Self::Request) -> Option<&Node>;
     /// Refuses a request that would subscribe the stream to more than
     /// `max_names` names of its type, before any of them is kept.
-    fn admit(
-        names: &mut NameCount,
-        request: &Self::Request,
-        max_names: usize,
-    ) -> Result<(), Status>;
+    fn admit(state: &StreamState, request: &Self::Request, max_names: usize) -> Result<(), Status>;
     /// Feeds a request into the state; `None` for types Interlock does not serve.
     fn apply(
         state: &mut StreamState,
@@ -236,7 +232,6 @@ async fn drive<P: Protocol>(
     mut scoped: ScopedTarget,
 ) {
     let mut state = StreamState::new(P::MODE);
-    let mut names = NameCount::default();
     let mut published = ctx.store.subscribe();
     // One wait for the whole stream, not a new subscription per loop turn.
     let closed = ctx.drain.closed();
@@ -244,7 +239,7 @@ async fn drive<P: Protocol>(
     let mut next = Some(first);
     loop {
         if let Some(request) = next.take() {
-            if let Err(status) = P::admit(&mut names, &request, ctx.limits.max_names) {
+            if let Err(status) = P::admit(&state, &request, ctx.limits.max_names) {
                 ctx.breaches.breach(Limit::Names, client, status.message());
                 debug!(node = %node_id, %client, "refused a subscription over --xds-max-names; ending the stream");
                 let _ = responses.send(Err(status)).await;

@@ -65,6 +65,24 @@ impl Subscription {
         true
     }
 
+    /// How many explicit names the subscription would hold after a delta
+    /// request adding `subscribe` and then dropping `unsubscribe`, without
+    /// applying it (limits refuse a request before anything is kept).
+    pub fn names_after_delta(&self, subscribe: &[String], unsubscribe: &[String]) -> usize {
+        let added: BTreeSet<&str> = subscribe
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != WILDCARD && !self.names.contains(*n))
+            .collect();
+        let dropped = unsubscribe
+            .iter()
+            .map(String::as_str)
+            .filter(|n| *n != WILDCARD && (self.names.contains(*n) || added.contains(n)))
+            .collect::<BTreeSet<&str>>()
+            .len();
+        self.names.len() + added.len() - dropped
+    }
+
     /// A delta request changes the subscription; `first` marks the stream's first
     /// request for the type, where an empty list means legacy wildcard for LDS/CDS.
     pub fn apply_delta(

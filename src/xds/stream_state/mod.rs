@@ -202,6 +202,11 @@ pub struct StreamState {
 // === impl StreamState ===
 
 impl StreamState {
+    /// What Envoy subscribed to of `kind` (limits count its names).
+    pub fn subscription(&self, kind: ResourceType) -> &Subscription {
+        &self.types[kind].subscription
+    }
+
     /// A fresh stream.
     pub fn new(mode: Mode) -> Self {
         StreamState {
