@@ -29,6 +29,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::yaml_quote;
+use crate::x509::dns_name::{dns_name_problem, DnsNameProblem};
 
 /// Certificate file of a `kubernetes.io/tls` Secret volume (the client certificate chain).
 pub const SECRET_CERT_FILE: &str = "tls.crt";
@@ -334,24 +335,19 @@ fn dns_name(name: &str) -> Result<String, XdsTlsError> {
         name: name.to_owned(),
         reason,
     };
-    if name.parse::<IpAddr>().is_ok() {
-        return Err(fail(
-            "is an IP address: give a DNS name of Interlock's certificate (e.g. interlock)",
-        ));
-    }
-    if name.is_empty() || name.len() > 253 {
-        return Err(fail("must have 1 to 253 characters"));
-    }
-    let label_ok = |l: &str| {
-        (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if !name.split('.').all(label_ok) {
-        return Err(fail(
-            "is not a DNS name (dot-separated labels of letters, digits and inner hyphens)",
-        ));
+    match dns_name_problem(name) {
+        None => {}
+        Some(DnsNameProblem::IpAddress) => {
+            return Err(fail(
+                "is an IP address: give a DNS name of Interlock's certificate (e.g. interlock)",
+            ))
+        }
+        Some(DnsNameProblem::Length) => return Err(fail("must have 1 to 253 characters")),
+        Some(DnsNameProblem::Labels) => {
+            return Err(fail(
+                "is not a DNS name (dot-separated labels of letters, digits and inner hyphens)",
+            ))
+        }
     }
     Ok(name.to_ascii_lowercase())
 }

@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::CertError;
+use crate::x509::dns_name::valid_labels;
 
 /// The trust domain when none is given.
 pub const DEFAULT_TRUST_DOMAIN: &str = "interlock.local";
@@ -109,17 +110,7 @@ pub fn validate_server_name(value: &str) -> Result<(), CertError> {
     if value.is_empty() || value.len() > 253 {
         return Err(invalid("must be 1 to 253 characters"));
     }
-    let name = value.strip_prefix("*.").unwrap_or(value);
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if !name.split('.').all(label_ok) {
+    if !valid_labels(value.strip_prefix("*.").unwrap_or(value)) {
         return Err(invalid(
             "labels must be 1 to 63 letters, digits and '-', not starting or ending with '-'",
         ));

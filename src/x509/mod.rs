@@ -6,5 +6,6 @@
 
 pub(crate) mod certificate;
 pub(crate) mod der;
+pub mod dns_name;
 pub mod keys;
 pub mod san;
