@@ -20,12 +20,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
-use interlock::snapshot::ResourceType;
 use measure::{env_number, percentile, two_worker_runtime};
 use serde_json::json;
 use support::gateway::{
     ingress_yaml, service_yaml, simple_ingress, FileGateway, GatewayOptions, PathSpec,
 };
+use support::route_ack::wait_initial_config;
 use support::Upstream;
 
 const PER_FILE: usize = 100;
@@ -71,14 +71,7 @@ async fn run(n: usize, bad: Option<usize>, delta: bool, up: &Upstream) -> Run {
     let gw = FileGateway::start_opts(&[("services.yaml", services)], options).await;
     let node = gw.node().to_owned();
     let tracker = gw.plane.tracker.clone();
-    let deadline = Instant::now() + TIMEOUT;
-    while tracker
-        .node(&node)
-        .is_none_or(|s| s.types[ResourceType::Listener].acked.is_empty())
-    {
-        assert!(Instant::now() < deadline, "empty config never ACKed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_initial_config(&tracker, &node, TIMEOUT).await;
     let publishes_before = gw.status.get().publishes;
     let ids: Vec<usize> = (0..n).collect();
     let mut last_write = Instant::now();

@@ -25,14 +25,13 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
-use interlock::snapshot::ResourceType;
 use measure::{
     cpu_time, env_number, env_numbers, mib, percentile, proc_status_kib, two_worker_runtime,
 };
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
-use support::route_ack::{change_latencies, wait_domains_acked};
+use support::route_ack::{change_latencies, wait_domains_acked, wait_initial_config};
 use support::Upstream;
 
 const UPSTREAMS: usize = 10;
@@ -134,14 +133,7 @@ async fn measure_burst(n: usize, upstreams: &[Upstream]) -> BurstResult {
     .await;
     let node = gw.node().to_owned();
     let tracker = gw.plane.tracker.clone();
-    let deadline = Instant::now() + TIMEOUT;
-    while tracker
-        .node(&node)
-        .is_none_or(|s| s.types[ResourceType::Route].acked.is_empty())
-    {
-        assert!(Instant::now() < deadline, "empty config never ACKed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_initial_config(&tracker, &node, TIMEOUT).await;
     let publishes_before = gw.status.get().publishes;
     let live = {
         let (tracker, node) = (tracker.clone(), node.clone());

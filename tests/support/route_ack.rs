@@ -48,6 +48,20 @@ pub async fn next_route_table_ack(
     }
 }
 
+/// Waits until `node` has ACKed its first route table (the initial config,
+/// even an empty one: listeners come before routes).
+pub async fn wait_initial_config(tracker: &AckTracker, node: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while tracker.node(node).is_none_or(|s| {
+        s.types[interlock::snapshot::ResourceType::Route]
+            .acked
+            .is_empty()
+    }) {
+        assert!(Instant::now() < deadline, "initial config never ACKed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits until `node` has ACKed a route table with at least `n` domains.
 pub async fn wait_domains_acked(tracker: &AckTracker, node: &str, n: usize, timeout: Duration) {
     let deadline = Instant::now() + timeout;
