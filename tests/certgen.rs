@@ -580,13 +580,10 @@ fn an_existing_ca_issues_a_new_gateway_without_copying_its_key() {
     assert!(!third.exists());
 }
 
-#[test]
-fn a_ca_made_by_openssl_signs_certificates_that_chain_to_it() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path();
-    let (key, cert) = (path(dir, "ca.key"), path(dir, "ca.crt"));
-    // PrintableString country, several attributes, SKI/AKI: as operators' CAs are.
-    let (ok, text) = openssl(&[
+/// A self-signed P-256 CA for `subject` made by the openssl CLI (plus `extra`
+/// arguments), valid 30 days, into `key` and `cert`.
+fn openssl_ca(subject: &str, extra: &[&str], key: &str, cert: &str) {
+    let mut args = vec![
         "req",
         "-x509",
         "-newkey",
@@ -595,17 +592,26 @@ fn a_ca_made_by_openssl_signs_certificates_that_chain_to_it() {
         "ec_paramgen_curve:P-256",
         "-nodes",
         "-subj",
-        "/C=DE/O=Example Org/OU=Platform/CN=Example Root CA",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-        "-days",
-        "30",
-        "-keyout",
-        &key,
-        "-out",
-        &cert,
-    ]);
+        subject,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-days", "30", "-keyout", key, "-out", cert]);
+    let (ok, text) = openssl(&args);
     assert!(ok, "{text}");
+}
+
+#[test]
+fn a_ca_made_by_openssl_signs_certificates_that_chain_to_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let (key, cert) = (path(dir, "ca.key"), path(dir, "ca.crt"));
+    // PrintableString country, several attributes, SKI/AKI: as operators' CAs are.
+    openssl_ca(
+        "/C=DE/O=Example Org/OU=Platform/CN=Example Root CA",
+        &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        &key,
+        &cert,
+    );
     let ca = Issuer::from_pem(
         &fs::read_to_string(&cert).expect("cert"),
         &fs::read_to_string(&key).expect("key"),
@@ -633,24 +639,7 @@ fn a_ca_made_by_openssl_signs_certificates_that_chain_to_it() {
 
     // A name rcgen cannot write back (the same attribute twice) is refused, not
     // turned into certificates that would not chain.
-    let (ok, text) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/DC=example/DC=com/CN=Twice",
-        "-days",
-        "30",
-        "-keyout",
-        &key,
-        "-out",
-        &cert,
-    ]);
-    assert!(ok, "{text}");
+    openssl_ca("/DC=example/DC=com/CN=Twice", &[], &key, &cert);
     let err = Issuer::from_pem(
         &fs::read_to_string(&cert).expect("cert"),
         &fs::read_to_string(&key).expect("key"),
