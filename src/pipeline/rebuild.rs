@@ -232,11 +232,6 @@ impl Rebuilder {
         self.served.get(object)
     }
 
-    /// What is served: the world with the overlay applied.
-    pub fn served_world(&self) -> &World {
-        &self.served
-    }
-
     /// The served version of every object changed since the last call, before
     /// its first change.
     pub fn take_changes(&mut self) -> BTreeMap<ObjectRef, Option<Stored>> {

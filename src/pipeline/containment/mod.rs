@@ -115,11 +115,6 @@ impl Containment {
             .collect()
     }
 
-    /// Number of quarantined objects.
-    pub fn quarantined(&self) -> usize {
-        self.quarantine.len()
-    }
-
     /// `object` is about to change; `served` is the version served now. While a
     /// search runs, it is held at that version and tried after the search.
     /// True when the overlay changed.
