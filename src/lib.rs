@@ -6,9 +6,12 @@
 //! writer that reports programmed Ingresses back to the API server.
 
 pub mod admin;
+pub mod bench;
 pub mod bootstrap;
 pub mod certs;
 pub mod debounce;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingress_status;
 pub mod leader;
 pub mod local_gateway;

@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand.
 
+mod bench;
 mod bootstrap;
 mod certgen;
 mod quickstart;
@@ -31,6 +32,8 @@ enum Command {
     Certgen(certgen::CertgenArgs),
     /// Wait until Ingresses (namespace/name) are programmed on every connected Envoy.
     Wait(wait::WaitArgs),
+    /// Measure a running Interlock from the outside (Envoy-like clients, probe Ingresses).
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the chosen subcommand.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bootstrap(args) => bootstrap::run(args),
         Command::Certgen(args) => certgen::run(args),
         Command::Wait(args) => runtime()?.block_on(wait::run(args)),
+        Command::Bench(args) => runtime()?.block_on(bench::run(args)),
         Command::Serve(args) => {
             serve::init_logging(args.log_format);
             runtime()?.block_on(serve::run(args))

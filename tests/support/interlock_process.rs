@@ -114,6 +114,11 @@ impl InterlockProcess {
         }
     }
 
+    /// The process id (for its CPU time and memory in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("interlock serve is running")
+    }
+
     /// Envoy's HTTP listener address for this replica's config.
     pub fn http(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.http_port))
