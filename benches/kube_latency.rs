@@ -26,9 +26,7 @@ use interlock::pipeline::{Pipeline, PipelineConfig, StatusHandle};
 use interlock::snapshot::SnapshotStore;
 use interlock::sources::kube::{KubeSource, KubeSourceConfig};
 use interlock::translate::TranslateConfig;
-use measure::{
-    cpu_time, env_number, env_numbers, mib, percentile, proc_status_kib, two_worker_runtime,
-};
+use measure::{cpu_time, env_number, env_numbers, mib, percentile, rss_kib, two_worker_runtime};
 use serde_json::json;
 use support::control_plane::ControlPlane;
 use support::fake_kube::{FakeApiServer, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE};
@@ -170,7 +168,7 @@ async fn measure(n: usize, changes: usize, upstreams: &[Upstream]) -> Row {
         relist_ms,
         relist_cpu_ms: (cpu_time().saturating_sub(cpu_before)).as_secs_f64() * 1e3,
         relist_publishes: gw.status.get().publishes - publishes,
-        rss_mb: mib(proc_status_kib("VmRSS")),
+        rss_mb: mib(rss_kib()),
     }
 }
 

@@ -25,9 +25,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use interlock::debounce::DebounceConfig;
-use measure::{
-    cpu_time, env_number, env_numbers, mib, percentile, proc_status_kib, two_worker_runtime,
-};
+use measure::{cpu_time, env_number, env_numbers, mib, percentile, rss_kib, two_worker_runtime};
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
@@ -107,7 +105,7 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
     SizeResult {
         ingresses: n,
         latencies_ms: latencies,
-        rss_mb: mib(proc_status_kib("VmRSS")),
+        rss_mb: mib(rss_kib()),
         cpu_ms: cpu.as_secs_f64() * 1e3 / changes as f64,
     }
 }

@@ -18,7 +18,7 @@ mod support;
 
 mod measure;
 
-use measure::{mib, min_median, ms, proc_status_kib};
+use measure::{mib, min_median, ms, peak_rss_kib, rss_kib};
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
@@ -102,7 +102,7 @@ fn build(inputs: Inputs) -> Snapshot {
 }
 
 fn main() {
-    let rss_before = proc_status_kib("VmRSS");
+    let rss_before = rss_kib();
 
     let mut generate_times = Vec::new();
     let mut build_times = Vec::new();
@@ -121,7 +121,7 @@ fn main() {
         snapshot = Some(built);
     }
     let snapshot = snapshot.unwrap_or_else(|| panic!("BUILD_RUNS must be at least 1"));
-    let rss_with_snapshot = proc_status_kib("VmRSS");
+    let rss_with_snapshot = rss_kib();
     let encoded_bytes: usize = ResourceType::ALL
         .iter()
         .flat_map(|kind| snapshot.resources(*kind).values())
@@ -161,7 +161,7 @@ fn main() {
         edit_build_times.push(started.elapsed());
         drop(black_box(changed));
     }
-    let peak = proc_status_kib("VmHWM");
+    let peak = peak_rss_kib();
 
     let (generate_min, generate_median) = min_median(&generate_times);
     let (build_min, build_median) = min_median(&build_times);

@@ -22,7 +22,7 @@
 
 mod measure;
 
-use measure::{mib, min_median, ms, proc_status_kib};
+use measure::{mib, min_median, ms, peak_rss_kib, rss_kib};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -265,9 +265,9 @@ fn unshared(previous: &Snapshot, next: &Snapshot) -> usize {
 
 fn main() {
     let config = TranslateConfig::default();
-    let rss_start = proc_status_kib("VmRSS");
+    let rss_start = rss_kib();
     let (mut rebuilder, world_time) = timed(|| loaded(&config));
-    let rss_world = proc_status_kib("VmRSS");
+    let rss_world = rss_kib();
 
     // Full rebuilds: translate, then validate + encode, as the Rebuilder's full
     // path does, timed stage by stage.
@@ -305,7 +305,7 @@ fn main() {
         .unwrap_or_else(|e| panic!("bench world is inconsistent: {e}"));
     assert_eq!(snapshot.version(), expected_version);
     assert!(rebuilder.diagnostics().is_empty());
-    let rss_snapshot = proc_status_kib("VmRSS");
+    let rss_snapshot = rss_kib();
     let counts: Vec<(ResourceType, usize)> = ResourceType::ALL
         .iter()
         .map(|kind| (*kind, snapshot.resources(*kind).len()))
@@ -341,8 +341,8 @@ fn main() {
         change_times.push(apply_time + build_time);
         snapshot = black_box(next);
     }
-    let peak = proc_status_kib("VmHWM");
-    let rss_end = proc_status_kib("VmRSS");
+    let peak = peak_rss_kib();
+    let rss_end = rss_kib();
 
     // The incremental result is exactly a full rebuild of the same world.
     let mut translation = translate(rebuilder.world(), &config);

@@ -4,15 +4,20 @@
 
 use std::time::Duration;
 
-/// A field of /proc/self/status in KiB (VmRSS, VmHWM).
-pub fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_else(|e| panic!("cannot read /proc/self/status: {e}"));
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+use interlock::bench::process_usage::ProcessUsage;
+
+/// This process's resident set size now, in KiB.
+pub fn rss_kib() -> u64 {
+    own_usage().rss_bytes / 1024
+}
+
+/// This process's peak resident set size so far, in KiB.
+pub fn peak_rss_kib() -> u64 {
+    own_usage().peak_rss_bytes / 1024
+}
+
+fn own_usage() -> ProcessUsage {
+    ProcessUsage::own().unwrap_or_else(|| panic!("cannot read this process's /proc entry"))
 }
 
 /// KiB to MiB.
@@ -43,21 +48,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// User + system CPU time of this process.
 pub fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // After the ")": state is field 0, utime 11, stime 12 (clock ticks, 100 Hz here).
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    own_usage().cpu
 }
 
 /// A comma-separated list of numbers from environment variable `name`

@@ -4,4 +4,4 @@
 
 pub mod envoy_like;
 pub mod fanout;
-pub mod server_usage;
+pub mod process_usage;

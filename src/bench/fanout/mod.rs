@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tonic::transport::Endpoint;
 
 use super::envoy_like::{ClientEvent, EnvoyLike, Flavor, Probe, Seen};
-use super::server_usage::ServerUsage;
+use super::process_usage::ProcessUsage;
 
 pub use probe_files::NAMESPACE;
 use probe_files::{probe_host, ProbeFile};
@@ -131,7 +131,7 @@ pub async fn run(plan: FanoutPlan) -> Result<FanoutReport, FanoutError> {
         .initial_connection_window_size(ENVOY_WINDOW)
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(10));
-    let before = plan.server_pid.and_then(ServerUsage::read);
+    let before = plan.server_pid.and_then(ProcessUsage::read);
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (probe_tx, probe_rx) = watch::channel(None);
     let received = Arc::new(AtomicU64::new(0));
@@ -184,7 +184,7 @@ pub async fn run(plan: FanoutPlan) -> Result<FanoutReport, FanoutError> {
         }
     }
     clients.abort_all();
-    let after = plan.server_pid.and_then(ServerUsage::read);
+    let after = plan.server_pid.and_then(ProcessUsage::read);
     // Failures reported while the clients were being stopped are not the server's.
     let complete: Vec<Duration> = tally.complete.iter().flatten().copied().collect();
     let all: Vec<Duration> = changes

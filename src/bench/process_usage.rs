@@ -1,6 +1,6 @@
-//! CPU time and peak memory of a server process on this machine, read from
-//! `/proc` the way `ps` and `time` would, so a bench can report what the server
-//! spent on a run and not only how long the run took.
+//! CPU time and memory of a process on this machine (a server under test, or a
+//! bench itself), read from `/proc` the way `ps` and `time` would, so a bench
+//! reports what a run cost and not only how long it took.
 
 use std::time::Duration;
 
@@ -10,23 +10,31 @@ const TICKS_PER_SECOND: u64 = 100;
 
 /// One reading of a process.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ServerUsage {
+pub struct ProcessUsage {
     /// User + system CPU time so far.
     pub cpu: Duration,
+    /// Resident set size now (`VmRSS`), in bytes.
+    pub rss_bytes: u64,
     /// Peak resident set size so far (`VmHWM`), in bytes.
     pub peak_rss_bytes: u64,
 }
 
-// === impl ServerUsage ===
+// === impl ProcessUsage ===
 
-impl ServerUsage {
+impl ProcessUsage {
+    /// This process.
+    pub fn own() -> Option<Self> {
+        Self::read(std::process::id())
+    }
+
     /// Reads process `pid`, or `None` when it is gone or not readable.
     pub fn read(pid: u32) -> Option<Self> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        Some(ServerUsage {
+        Some(ProcessUsage {
             cpu: cpu_of(&stat)?,
-            peak_rss_bytes: peak_rss_of(&status)?,
+            rss_bytes: status_bytes(&status, "VmRSS")?,
+            peak_rss_bytes: status_bytes(&status, "VmHWM")?,
         })
     }
 }
@@ -43,8 +51,12 @@ fn cpu_of(stat: &str) -> Option<Duration> {
     ))
 }
 
-fn peak_rss_of(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn status_bytes(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| {
+        l.strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(':'))
+    })?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -61,14 +73,16 @@ mod tests {
     }
 
     #[test]
-    fn peak_rss_is_vmhwm_in_bytes() {
+    fn memory_fields_are_read_in_bytes() {
         let status = "Name:\tinterlock\nVmHWM:\t  2048 kB\nVmRSS:\t1024 kB\n";
-        assert_eq!(peak_rss_of(status), Some(2048 * 1024));
+        assert_eq!(status_bytes(status, "VmHWM"), Some(2048 * 1024));
+        assert_eq!(status_bytes(status, "VmRSS"), Some(1024 * 1024));
+        assert_eq!(status_bytes(status, "VmRS"), None);
     }
 
     #[test]
     fn this_process_can_be_read() {
-        let usage = ServerUsage::read(std::process::id()).expect("own /proc entry");
-        assert!(usage.peak_rss_bytes > 0);
+        let usage = ProcessUsage::own().expect("own /proc entry");
+        assert!(usage.rss_bytes > 0 && usage.peak_rss_bytes >= usage.rss_bytes);
     }
 }
