@@ -470,9 +470,8 @@ fn yaml_prints_tls_secrets_that_verify() {
         "--namespace",
         "gateways",
     ]));
-    let docs: Vec<serde_yaml_ng::Value> = serde_yaml_ng::Deserializer::from_str(&stdout)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("a YAML document"))
-        .collect();
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&stdout).expect("YAML documents");
     let names: Vec<&str> = docs
         .iter()
         .map(|d| d["metadata"]["name"].as_str().expect("name"))
@@ -492,8 +491,8 @@ fn yaml_prints_tls_secrets_that_verify() {
         assert_eq!(doc["kind"].as_str(), Some("Secret"));
         assert_eq!(doc["type"].as_str(), Some("kubernetes.io/tls"));
         assert_eq!(doc["metadata"]["namespace"].as_str(), Some("gateways"));
-        let data = doc["stringData"].as_mapping().expect("stringData");
-        let mut keys: Vec<&str> = data.keys().filter_map(|k| k.as_str()).collect();
+        let data = doc["stringData"].as_object().expect("stringData");
+        let mut keys: Vec<&str> = data.keys().map(String::as_str).collect();
         keys.sort();
         assert_eq!(keys, ["ca.crt", "tls.crt", "tls.key"]);
         let field = |k: &str| doc["stringData"][k].as_str().expect(k).to_owned();

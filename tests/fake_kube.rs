@@ -915,7 +915,7 @@ async fn request_log_records_what_clients_did() {
 #[tokio::test]
 async fn kubeconfig_points_at_the_server_without_auth() {
     let server = FakeApiServer::start().await;
-    let config: Value = serde_yaml_ng::from_str(&server.kubeconfig_yaml()).expect("valid YAML");
+    let config: Value = serde_saphyr::from_str(&server.kubeconfig_yaml()).expect("valid YAML");
     assert_eq!(config["current-context"], "fake");
     assert_eq!(config["clusters"][0]["cluster"]["server"], server.url());
     assert!(server.url().starts_with("http://127.0.0.1:"));

@@ -31,9 +31,10 @@ fn documents() -> Vec<(String, Value)> {
     let mut docs = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).expect("read manifest");
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(doc)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // Empty documents are skipped by the parser.
+        let values: Vec<Value> = serde_saphyr::from_multiple(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for value in values {
             if !value.is_null() {
                 docs.push((file_name(&path), value));
             }

@@ -585,7 +585,7 @@ impl fmt::Debug for Case {
                 "metadata": i.metadata,
                 "spec": i.spec,
             });
-            let yaml = serde_yaml_ng::to_string(&doc).map_err(|_| fmt::Error)?;
+            let yaml = serde_saphyr::to_string(&doc).map_err(|_| fmt::Error)?;
             write!(f, "---\n{yaml}")?;
         }
         Ok(())

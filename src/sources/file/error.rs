@@ -53,13 +53,18 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    /// An error from the YAML parser or a typed deserializer.
-    pub(super) fn yaml(document: usize, item: Option<usize>, error: &serde_yaml_ng::Error) -> Self {
+    /// An error with everything known about it.
+    pub(super) fn new(
+        document: usize,
+        item: Option<usize>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         ParseError {
             document,
             item,
-            line: error.location().map(|l| l.line()),
-            message: error.to_string(),
+            line,
+            message: message.into(),
         }
     }
 
@@ -69,12 +74,7 @@ impl ParseError {
         item: Option<usize>,
         message: impl Into<String>,
     ) -> Self {
-        ParseError {
-            document,
-            item,
-            line: None,
-            message: message.into(),
-        }
+        ParseError::new(document, item, None, message)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Line numbers for typed errors. Documents are deserialized from a YAML value
-//! (which applies merge keys but forgets positions); only when that fails is
-//! the one document deserialized again from the text, to say where.
+//! Line numbers for typed errors. Documents are deserialized from a JSON value
+//! (as the API server does, but values forget positions); only when that fails
+//! is the one document deserialized again from its text, to say where.
 
 use std::fmt;
 
@@ -10,23 +10,24 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::documents::Document;
 use crate::world::Kind;
 
-/// The error (with its position) from deserializing document `document`
-/// (1-based), or its `item` inside a `kind: List`, from `text` as `kind`.
-/// `None` when the text deserializes fine (e.g. the failure came from a merge
-/// key) or the document cannot be found.
+/// The error (with its position) from deserializing `document`, or its `item`
+/// inside a `kind: List`, from its text as `kind`. `None` when the text
+/// deserializes fine: reading YAML straight into a type is more lenient than
+/// going through a JSON value (a quoted `"80"` is a number to it).
 pub(super) fn locate(
-    text: &str,
-    document: usize,
+    document: Document<'_>,
     item: Option<usize>,
     kind: Kind,
-) -> Option<serde_yaml_ng::Error> {
-    let doc = serde_yaml_ng::Deserializer::from_str(text).nth(document.checked_sub(1)?)?;
-    match item {
-        None => AsKind(kind).deserialize(doc).err(),
-        Some(item) => ListItem { item, kind }.deserialize(doc).err(),
-    }
+) -> Option<serde_saphyr::Error> {
+    document
+        .with_deserializer(|d| match item {
+            None => AsKind(kind).deserialize(d),
+            Some(item) => ListItem { item, kind }.deserialize(d),
+        })
+        .err()
 }
 
 /// Deserializes one object of a kind, keeping nothing.

@@ -4,9 +4,9 @@
 use std::fmt;
 
 use k8s_openapi::api::core::v1::Secret;
-use serde::Deserialize;
-use serde_yaml_ng::Value;
+use serde_json::Value;
 
+use super::documents::{documents, Document};
 use super::error::ParseError;
 use super::locate::locate;
 use super::string_data::merge_string_data;
@@ -80,44 +80,43 @@ impl Manifests {
     /// Parses a multi-document manifest text. Empty documents are ignored; any
     /// document that is not a well-formed object fails the whole text, so a
     /// half-written file is never mistaken for a smaller valid one.
+    ///
+    /// A document is read as the API server reads it: YAML to a JSON value
+    /// (merge keys applied), then the JSON value to the object.
     pub fn parse(text: &str) -> Result<Manifests, ParseError> {
         let mut manifests = Manifests::default();
-        for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-            let number = index + 1;
-            let value =
-                Value::deserialize(document).map_err(|e| ParseError::yaml(number, None, &e))?;
-            manifests.add_document(text, number, value)?;
+        for document in documents(text)? {
+            let value = document
+                .deserialize::<Value>()
+                .map_err(|e| document.error(None, &e))?;
+            manifests.add_document(document, value)?;
         }
         Ok(manifests)
     }
 
     fn add_document(
         &mut self,
-        text: &str,
-        document: usize,
-        mut value: Value,
+        document: Document<'_>,
+        value: Option<Value>,
     ) -> Result<(), ParseError> {
-        if value.is_null() {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
             return Ok(());
-        }
-        value
-            .apply_merge()
-            .map_err(|e| ParseError::yaml(document, None, &e))?;
+        };
         let (api_version, kind) =
-            type_meta(&value).map_err(|m| ParseError::invalid(document, None, m))?;
+            type_meta(&value).map_err(|m| ParseError::invalid(document.number, None, m))?;
         if kind != "List" {
-            return self.add_object(text, document, None, api_version, kind, value);
+            return self.add_object(document, None, api_version, kind, value);
         }
         let items = match value {
-            Value::Mapping(mut mapping) => mapping.remove("items"),
+            Value::Object(mut mapping) => mapping.remove("items"),
             _ => None,
         };
         let items = match items {
             None | Some(Value::Null) => return Ok(()),
-            Some(Value::Sequence(items)) => items,
+            Some(Value::Array(items)) => items,
             Some(other) => {
                 return Err(ParseError::invalid(
-                    document,
+                    document.number,
                     None,
                     format!(
                         "`items` of a List must be a sequence, found {}",
@@ -132,16 +131,15 @@ impl Manifests {
                 continue;
             }
             let (api_version, kind) =
-                type_meta(&item).map_err(|m| ParseError::invalid(document, number, m))?;
-            self.add_object(text, document, number, api_version, kind, item)?;
+                type_meta(&item).map_err(|m| ParseError::invalid(document.number, number, m))?;
+            self.add_object(document, number, api_version, kind, item)?;
         }
         Ok(())
     }
 
     fn add_object(
         &mut self,
-        text: &str,
-        document: usize,
+        document: Document<'_>,
         item: Option<usize>,
         api_version: String,
         kind: String,
@@ -152,7 +150,7 @@ impl Manifests {
             .find(|k| k.type_meta() == (api_version.as_str(), kind.as_str()));
         let Some(known) = known else {
             self.skipped.push(Skipped {
-                document,
+                document: document.number,
                 item,
                 reason: SkipReason::UnknownKind { api_version, kind },
             });
@@ -160,12 +158,14 @@ impl Manifests {
         };
         let object = object_from_value(known, value).map_err(|error| {
             // Values forget positions; ask the text again for a line number.
-            let located = locate(text, document, item, known).unwrap_or(error);
-            ParseError::yaml(document, item, &located)
+            match locate(document, item, known) {
+                Some(located) => document.error(item, &located),
+                None => ParseError::invalid(document.number, item, error.to_string()),
+            }
         })?;
         if object.reference().is_none() {
             self.skipped.push(Skipped {
-                document,
+                document: document.number,
                 item,
                 reason: SkipReason::NoName { kind: known },
             });
@@ -177,14 +177,14 @@ impl Manifests {
 }
 
 /// Deserializes a document already known to be of `kind`.
-fn object_from_value(kind: Kind, value: Value) -> Result<Object, serde_yaml_ng::Error> {
+fn object_from_value(kind: Kind, value: Value) -> Result<Object, serde_json::Error> {
     Ok(match kind {
-        Kind::Ingress => Object::Ingress(serde_yaml_ng::from_value(value)?),
-        Kind::IngressClass => Object::IngressClass(serde_yaml_ng::from_value(value)?),
-        Kind::Service => Object::Service(serde_yaml_ng::from_value(value)?),
-        Kind::EndpointSlice => Object::EndpointSlice(serde_yaml_ng::from_value(value)?),
+        Kind::Ingress => Object::Ingress(serde_json::from_value(value)?),
+        Kind::IngressClass => Object::IngressClass(serde_json::from_value(value)?),
+        Kind::Service => Object::Service(serde_json::from_value(value)?),
+        Kind::EndpointSlice => Object::EndpointSlice(serde_json::from_value(value)?),
         Kind::Secret => {
-            let mut secret: Secret = serde_yaml_ng::from_value(value)?;
+            let mut secret: Secret = serde_json::from_value(value)?;
             merge_string_data(&mut secret);
             Object::Secret(secret)
         }
@@ -193,7 +193,7 @@ fn object_from_value(kind: Kind, value: Value) -> Result<Object, serde_yaml_ng::
 
 /// `apiVersion` and `kind`, or why the document is not a Kubernetes object.
 fn type_meta(value: &Value) -> Result<(String, String), String> {
-    let Value::Mapping(mapping) = value else {
+    let Value::Object(mapping) = value else {
         return Err(format!(
             "expected a Kubernetes object (a mapping with apiVersion and kind), found {}",
             describe(value)
@@ -219,8 +219,7 @@ fn describe(value: &Value) -> &'static str {
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
-        Value::Sequence(_) => "a sequence",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
     }
 }

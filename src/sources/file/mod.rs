@@ -16,6 +16,7 @@
 //!   every pass rereads from disk, so the final state is never lost.
 
 mod directory;
+mod documents;
 mod error;
 mod locate;
 mod manifest;
