@@ -6,6 +6,7 @@ mod ack_tracker;
 mod delta;
 mod drain;
 mod limits;
+mod request_codec;
 mod scoped_target;
 mod server;
 mod service;

@@ -10,9 +10,9 @@ use tonic::body::Body;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
 use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
-use tonic_prost::ProstCodec;
 
 use super::delta::Delta;
+use super::request_codec::CountingCodec;
 use super::server::{AdsServer, ResponseStream};
 use super::sotw::Sotw;
 use super::tls::XdsPeer;
@@ -83,19 +83,22 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let server = self.server.clone();
-        // Larger requests are refused before they are decoded (RESOURCE_EXHAUSTED,
-        // see `stream::refuse_undecodable`).
+        // Larger requests, and requests naming more resources than the names cap,
+        // are refused before they are decoded (RESOURCE_EXHAUSTED, see
+        // `stream::refuse_undecodable`).
         let max_message = server.limits().max_message_bytes;
+        let max_names = server.limits().max_names;
         match req.uri().path() {
             SOTW_PATH => Box::pin(async move {
-                let mut grpc = Grpc::new(ProstCodec::<SotwResponse, DiscoveryRequest>::default())
-                    .max_decoding_message_size(max_message);
+                let mut grpc = Grpc::new(CountingCodec::<SotwResponse, DiscoveryRequest>::new(
+                    max_names,
+                ))
+                .max_decoding_message_size(max_message);
                 Ok(grpc.streaming(SotwMethod(server), req).await)
             }),
             DELTA_PATH => Box::pin(async move {
-                let mut grpc =
-                    Grpc::new(ProstCodec::<DeltaResponse, DeltaDiscoveryRequest>::default())
-                        .max_decoding_message_size(max_message);
+                let codec = CountingCodec::<DeltaResponse, DeltaDiscoveryRequest>::new(max_names);
+                let mut grpc = Grpc::new(codec).max_decoding_message_size(max_message);
                 Ok(grpc.streaming(DeltaMethod(server), req).await)
             }),
             _ => Box::pin(async move { Ok(Status::unimplemented("unknown method").into_http()) }),

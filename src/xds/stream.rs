@@ -151,30 +151,39 @@ fn node_id_fits(id: &str, max: usize) -> bool {
     id.len() <= max && !id.chars().any(char::is_control)
 }
 
-/// Answers a request tonic could not decode: one over `--xds-max-message-bytes`
-/// with `RESOURCE_EXHAUSTED` (tonic says `OUT_OF_RANGE`), logged once per
-/// client; anything else ends the stream quietly (the client has gone).
+/// Answers a request that was refused before it was decoded: one over
+/// `--xds-max-message-bytes` (tonic says `OUT_OF_RANGE`) or naming more than
+/// `--xds-max-names` resources (counted on the wire), both with
+/// `RESOURCE_EXHAUSTED`, logged once per client; anything else ends the stream
+/// quietly (the client has gone).
 async fn refuse_undecodable<R>(
     ctx: &StreamContext,
     client: &str,
     responses: &mpsc::Sender<Result<R, Status>>,
     status: Status,
 ) {
-    if status.code() != tonic::Code::OutOfRange {
-        debug!(%client, %status, "stream ended with an error");
-        return;
-    }
-    let max = ctx.limits.max_message_bytes;
-    ctx.breaches.breach(
-        Limit::MessageSize,
-        client,
-        &format!("a request over {max} bytes (--xds-max-message-bytes)"),
-    );
-    let _ = responses
-        .send(Err(Status::resource_exhausted(format!(
-            "request larger than the {max} bytes this server accepts"
-        ))))
-        .await;
+    let status = match status.code() {
+        tonic::Code::OutOfRange => {
+            let max = ctx.limits.max_message_bytes;
+            ctx.breaches.breach(
+                Limit::MessageSize,
+                client,
+                &format!("a request over {max} bytes (--xds-max-message-bytes)"),
+            );
+            Status::resource_exhausted(format!(
+                "request larger than the {max} bytes this server accepts"
+            ))
+        }
+        tonic::Code::ResourceExhausted => {
+            ctx.breaches.breach(Limit::Names, client, status.message());
+            status
+        }
+        _ => {
+            debug!(%client, %status, "stream ended with an error");
+            return;
+        }
+    };
+    let _ = responses.send(Err(status)).await;
 }
 
 /// The name a stream's node is tracked by: its `node.id`, and with mutual TLS
