@@ -5,6 +5,10 @@
 //! wildcard CDS/LDS, named EDS/RDS, every response ACKed), then writes one new
 //! Ingress file at a time.
 //!
+//! The server runs with the test launcher's flags (`--debounce 20ms
+//! --debounce-max 200ms`: a change is published 20 ms after the write, as a
+//! go-control-plane `SetSnapshot` would be at once).
+//!
 //! Per cell (M = 100 and 1,000, SotW and delta, a fresh server each) it prints:
 //! connect → complete config (p50, p99, max) of the storm and its failed
 //! attempts; write → every client holding the new route, cluster and endpoints
@@ -64,12 +68,7 @@ async fn cell(ingresses: usize, clients: usize, mode: &str, changes: usize) -> V
     let ingress_dir = dir.path().join("ingresses");
     std::fs::create_dir(&ingress_dir).expect("ingress dir");
     write_config(&ingress_dir, ingresses);
-    let server = InterlockProcess::start_files(
-        &ingress_dir,
-        dir.path(),
-        "fanout",
-        &["--debounce", "100ms", "--debounce-max", "1s"],
-    );
+    let server = InterlockProcess::start_files(&ingress_dir, dir.path(), "fanout", &[]);
     server.wait_ready(STARTUP).await;
     let json = dir.path().join("report.json");
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_interlock"))
