@@ -115,6 +115,10 @@ pub fn programmed_everywhere(local: &IngressesView, peers: &[IngressesView]) -> 
 }
 
 #[cfg(test)]
+#[path = "programmed_properties.rs"]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::admin::http::IngressView;

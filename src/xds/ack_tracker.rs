@@ -363,6 +363,10 @@ impl AckTracker {
 }
 
 #[cfg(test)]
+#[path = "ack_tracker_properties.rs"]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
