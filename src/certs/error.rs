@@ -76,5 +76,5 @@ pub enum CertError {
     },
     /// Rendering the Secret manifests failed.
     #[error("rendering Secret manifests: {0}")]
-    Yaml(#[from] serde_yaml_ng::Error),
+    Yaml(#[from] serde_saphyr::SerializeError),
 }

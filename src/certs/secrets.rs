@@ -41,7 +41,7 @@ impl Bundle {
         let mut out = String::new();
         for secret in &secrets {
             out.push_str("---\n");
-            out.push_str(&serde_yaml_ng::to_string(secret)?);
+            out.push_str(&serde_saphyr::to_string(secret)?);
         }
         Ok(out)
     }
