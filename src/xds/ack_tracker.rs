@@ -167,18 +167,23 @@ impl AckTracker {
             }
             *swept = now;
         }
+        // Checked again at removal: the node may have come back and left since.
+        let departed_long_ago = |n: &NodeStatus| {
+            n.streams == 0
+                && n.departed_at
+                    .is_some_and(|at| now.duration_since(at) >= self.grace)
+        };
         let gone: Vec<String> = self
             .nodes
             .iter()
-            .filter(|n| {
-                n.streams == 0
-                    && n.departed_at
-                        .is_some_and(|at| now.duration_since(at) >= self.grace)
-            })
+            .filter(|n| departed_long_ago(n))
             .map(|n| n.key().clone())
             .collect();
         for node in gone {
-            let removed = self.nodes.remove_if(&node, |_, n| n.streams == 0).is_some();
+            let removed = self
+                .nodes
+                .remove_if(&node, |_, n| departed_long_ago(n))
+                .is_some();
             if removed {
                 self.emit(XdsEvent::NodeForgotten { node });
             }
