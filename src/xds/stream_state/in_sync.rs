@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::snapshot::{ResourceMap, ResourceType, Snapshot};
 
-use super::view_diff::{same_view, view_version};
+use super::view_diff::same_view;
 use super::{Mode, StreamState, TypeState};
 
 // === impl StreamState ===
@@ -62,7 +62,7 @@ impl StreamState {
         if !same_view(&view, &ts.acked) {
             return false;
         }
-        let version = view_version(&view, kind, target);
+        let version = self.view_version(&view, kind, target);
         if ts.nacked.contains(&version) {
             return false;
         }

@@ -5,7 +5,6 @@
 
 use crate::snapshot::{ResourceType, Snapshot};
 
-use super::view_diff::view_version;
 use super::StreamState;
 
 // === impl StreamState ===
@@ -28,7 +27,7 @@ impl StreamState {
                 return false;
             }
             let view = self.full_view(kind, target);
-            ts.nacked.contains(&view_version(&view, kind, target))
+            ts.nacked.contains(&self.view_version(&view, kind, target))
         })?;
         self.reported_rejection = Some(target.version().to_owned());
         let error = self.types[kind].nack_error.clone().unwrap_or_default();

@@ -167,6 +167,9 @@ struct TypeState {
     /// subscription generation, ACKed map; held, so pointers stay unique): every
     /// request re-plans, and most see the same inputs.
     view_cache: RefCell<Option<view::ViewCache>>,
+    /// The last view whose version was hashed, and that version: a view that
+    /// is not the snapshot's whole set is hashed in full, once.
+    version_memo: RefCell<Option<(Arc<ResourceMap>, String)>>,
 }
 
 /// Everything one stream knows about its Envoy. Holds only subscriptions, what

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::snapshot::{Resource, ResourceMap, ResourceType, Snapshot};
 
-use super::view_diff::{diff, view_version};
+use super::view_diff::diff;
 use super::{InFlight, Mode, Planned, StreamState};
 
 // === impl StreamState ===
@@ -34,7 +34,7 @@ impl StreamState {
             return None;
         }
         let view = self.desired(kind, target)?;
-        let version = view_version(&view, kind, target);
+        let version = self.view_version(&view, kind, target);
         let (resources, removed) = match self.mode {
             Mode::Sotw => (self.sotw_content(kind, &view, &version)?, Vec::new()),
             Mode::Delta => self.delta_content(kind, &view, &version, target)?,

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::snapshot::{version_of, Resource, ResourceMap, ResourceType, Snapshot};
 
+use super::StreamState;
+
 /// One pass over two sorted maps: resources of `view` that `held` lacks or holds
 /// at another version, and names `held` has that `view` lacks.
 pub(super) fn diff(view: &ResourceMap, held: &ResourceMap) -> (Vec<Arc<Resource>>, Vec<String>) {
@@ -51,6 +53,32 @@ pub(super) fn same_view(a: &Arc<ResourceMap>, b: &Arc<ResourceMap>) -> bool {
             && a.iter().zip(b.iter()).all(|((n, r), (m, s))| {
                 n == m && (Arc::ptr_eq(r, s) || r.version() == s.version())
             }))
+}
+
+// === impl StreamState ===
+
+impl StreamState {
+    /// [`view_version`], remembered for the last view of each type: views are
+    /// memoised, so re-planning the same view does not hash it again.
+    pub(super) fn view_version(
+        &self,
+        view: &Arc<ResourceMap>,
+        kind: ResourceType,
+        target: &Snapshot,
+    ) -> String {
+        if Arc::ptr_eq(view, target.resources(kind)) {
+            return target.type_version(kind).to_owned();
+        }
+        let memo = &self.types[kind].version_memo;
+        if let Some((seen, version)) = memo.borrow().as_ref() {
+            if Arc::ptr_eq(seen, view) {
+                return version.clone();
+            }
+        }
+        let version = view_version(view, kind, target);
+        *memo.borrow_mut() = Some((Arc::clone(view), version.clone()));
+        version
+    }
 }
 
 /// The version of a view: the snapshot's precomputed type version when the view is
