@@ -3,6 +3,7 @@
 //! that carries it (its route tables, clusters and their endpoints, secrets).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::pipeline::PipelineStatus;
 use crate::snapshot::{ResourceType, Snapshot};
@@ -60,6 +61,32 @@ fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources)
     })
 }
 
+/// What makes two nodes' answers the same for every Ingress: the very same
+/// ACKed map of every type (streams share the snapshot's maps, so a thousand
+/// Envoys at one version usually hold one set) and the same Secret scope.
+type Holdings = ([usize; ResourceType::ALL.len()], Option<usize>);
+
+/// Connected nodes grouped by [`Holdings`]: one node to ask, and every id in the
+/// group. An Ingress is then checked once per group instead of once per node.
+fn same_holdings<'a>(
+    connected: &[(&'a String, &'a NodeStatus)],
+) -> Vec<(&'a NodeStatus, Vec<&'a String>)> {
+    let mut groups: BTreeMap<Holdings, (&NodeStatus, Vec<&String>)> = BTreeMap::new();
+    for (id, node) in connected {
+        let maps = ResourceType::ALL.map(|kind| Arc::as_ptr(&node.types[kind].acked) as usize);
+        let scope = node
+            .secret_namespaces
+            .as_ref()
+            .map(|s| Arc::as_ptr(s) as usize);
+        groups
+            .entry((maps, scope))
+            .or_insert_with(|| (*node, Vec::new()))
+            .1
+            .push(*id);
+    }
+    groups.into_values().collect()
+}
+
 /// The state of every served Ingress against the connected nodes.
 pub fn ingress_states(
     status: &PipelineStatus,
@@ -68,6 +95,7 @@ pub fn ingress_states(
 ) -> BTreeMap<ObjectKey, IngressState> {
     let connected: Vec<(&String, &NodeStatus)> =
         nodes.iter().filter(|(_, n)| n.streams > 0).collect();
+    let groups = same_holdings(&connected);
     let mut diagnostics: BTreeMap<&ObjectKey, Vec<String>> = BTreeMap::new();
     for d in status
         .diagnostics
@@ -98,13 +126,16 @@ pub fn ingress_states(
                 version: snapshot.map(|s| s.version().to_owned()),
                 ..IngressState::default()
             };
-            for (id, node) in &connected {
-                if snapshot.is_some_and(|s| has_all(node, s, resources)) {
-                    state.programmed_on.push((*id).clone());
-                    continue;
-                }
-                state.pending_on.push((*id).clone());
+            for (node, ids) in &groups {
+                let list = if snapshot.is_some_and(|s| has_all(node, s, resources)) {
+                    &mut state.programmed_on
+                } else {
+                    &mut state.pending_on
+                };
+                list.extend(ids.iter().map(|id| (*id).clone()));
             }
+            state.programmed_on.sort_unstable();
+            state.pending_on.sort_unstable();
             state.rejected = rejected.get(key).cloned();
             state.programmed = !connected.is_empty()
                 && state.pending_on.is_empty()

@@ -42,7 +42,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bootstrap(args) => bootstrap::run(args),
         Command::Certgen(args) => certgen::run(args),
         Command::Wait(args) => runtime()?.block_on(wait::run(args)),
-        Command::Bench(args) => runtime()?.block_on(bench::run(args)),
+        Command::Bench(args) => {
+            serve::init_logging(serve::LogFormat::Text);
+            runtime()?.block_on(bench::run(args))
+        }
         Command::Serve(args) => {
             serve::init_logging(args.log_format);
             runtime()?.block_on(serve::run(args))

@@ -76,12 +76,19 @@ impl Held {
                     self.listeners.insert(name, routes);
                 }
                 Part::Routes => {
-                    let (name, entry) = match probe {
+                    // Most tables do not mention the probe's host at all: a byte
+                    // search spares decoding their virtual hosts.
+                    let mentions =
+                        |p: &Probe| memchr::memmem::find(body, p.host.as_bytes()).is_some();
+                    let (name, entry) = match probe.filter(|p| mentions(p)) {
                         Some(probe) => {
                             let (name, clusters) = route_clusters_for_host(body, &probe.host)?;
                             (name, (probe.id, clusters))
                         }
-                        None => (route_table_name(body)?, (0, Vec::new())),
+                        None => (
+                            route_table_name(body)?,
+                            (probe.map_or(0, |p| p.id), Vec::new()),
+                        ),
                     };
                     self.routes.insert(name, entry);
                 }

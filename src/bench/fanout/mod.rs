@@ -165,6 +165,7 @@ pub async fn run(plan: FanoutPlan) -> Result<FanoutReport, FanoutError> {
         }
     }
     let mut changes = Vec::new();
+    let mut files = Vec::new();
     if let Some(change) = &plan.changes {
         let run = std::process::id();
         for id in 1..=change.count as u64 {
@@ -178,11 +179,13 @@ pub async fn run(plan: FanoutPlan) -> Result<FanoutReport, FanoutError> {
             let written = Instant::now();
             let result = wait_held(&mut tally, &mut events, id, written, change.timeout).await;
             changes.push(result);
-            file.remove()
-                .map_err(|source| probe_error(change, source))?;
+            // Kept until the run ends (and removed when dropped, also on an
+            // early return): each change adds one Ingress and nothing else.
+            files.push(file);
             tokio::time::sleep(change.pause).await;
         }
     }
+    drop(files);
     clients.abort_all();
     let after = plan.server_pid.and_then(ProcessUsage::read);
     // Failures reported while the clients were being stopped are not the server's.

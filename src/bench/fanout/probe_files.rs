@@ -1,6 +1,7 @@
 //! The change a fan-out run makes, the way an operator makes it: one new Ingress
 //! (with its Service and EndpointSlice) written into the directory `serve` watches,
-//! in one rename so that the file source reads it at once.
+//! in one rename so that the file source reads it at once, and removed when the
+//! run ends, however it ends.
 
 use std::path::{Path, PathBuf};
 
@@ -34,10 +35,17 @@ impl ProbeFile {
         std::fs::rename(&tmp, &path)?;
         Ok(ProbeFile { path })
     }
+}
 
-    /// Removes the file (the Ingress goes away with it).
-    pub fn remove(self) -> std::io::Result<()> {
-        std::fs::remove_file(&self.path)
+impl Drop for ProbeFile {
+    /// The Ingress goes away with its file; one that cannot be removed is named.
+    fn drop(&mut self) {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove a probe file; remove it by hand");
+            }
+            _ => {}
+        }
     }
 }
 
