@@ -8,7 +8,7 @@ mod debug_quarantine;
 mod debug_snapshot;
 mod json;
 mod probes;
-mod query;
+pub(crate) mod query;
 mod scrape;
 mod ui;
 

@@ -5,7 +5,7 @@ use axum::http::Uri;
 
 /// True when the request asks for `?summary` (the UI polls every second and
 /// needs totals, not every resource of a large snapshot).
-pub(super) fn wants_summary(uri: &Uri) -> bool {
+pub(crate) fn wants_summary(uri: &Uri) -> bool {
     uri.query().is_some_and(|q| {
         q.split('&')
             .any(|pair| matches!(pair, "summary" | "summary=1" | "summary=true"))
