@@ -39,6 +39,7 @@ impl StreamState {
                 let held = Arc::clone(&ts.acked);
                 self.warm.retain(|c| held.contains_key(c));
                 self.warm_generation += 1;
+                self.clusters_ready_for = None;
             }
             return Outcome::Nack {
                 kind,
@@ -71,6 +72,9 @@ impl StreamState {
         }
         match kind {
             ResourceType::Cluster => {
+                // What Envoy holds moved, maybe away from a snapshot it was
+                // ready for (one published again later: A → B → A).
+                self.clusters_ready_for = None;
                 // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
                 if !Arc::ptr_eq(&previous, &acked) {
                     for gone in diff(&acked, &previous).1 {

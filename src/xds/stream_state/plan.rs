@@ -19,7 +19,8 @@ impl StreamState {
         if self.clusters_ready_for.as_deref() != Some(target.version())
             && self.clusters_ready(target)
         {
-            // Stays true for this target: ACKs only move Envoy towards it.
+            // Stays true for this target until a CDS answer or release moves
+            // what Envoy holds (EDS ACKs only move Envoy towards it).
             self.clusters_ready_for = Some(target.version().to_owned());
         }
         ResourceType::ALL

@@ -32,7 +32,9 @@ impl StreamState {
             let sub = ts.subscription.clone();
             Arc::make_mut(&mut ts.acked).retain(|n, _| sub.wants(n));
             ts.sent_generation = None;
+            self.released(kind);
         }
+        let ts = &mut self.types[kind];
         if nonce.is_empty() {
             if first && !version_info.is_empty() {
                 ts.acked_version = Some(version_info.to_owned());
@@ -44,6 +46,19 @@ impl StreamState {
             Outcome::Subscribed => self.subscribed(kind, released),
             outcome => outcome,
         }
+    }
+
+    /// Envoy dropped some of what it held of `kind`: a released cluster is no
+    /// longer warm (`warm` stays within the ACKed clusters), so a route naming
+    /// it waits for its endpoints again once it is asked for anew.
+    fn released(&mut self, kind: ResourceType) {
+        if kind != ResourceType::Cluster {
+            return;
+        }
+        let held = &self.types[kind].acked;
+        self.warm.retain(|c| held.contains_key(c));
+        self.warm_generation += 1;
+        self.clusters_ready_for = None;
     }
 
     /// `Subscribed`, or `Released` when the request dropped held resources.
@@ -101,6 +116,10 @@ impl StreamState {
             ts.answered_missing.remove(name);
             ts.unknown.remove(name);
         }
+        if released {
+            self.released(kind);
+        }
+        let ts = &mut self.types[kind];
         if nonce.is_empty() || ts.last_nonce.as_deref() != Some(nonce) {
             let stale = !nonce.is_empty();
             return match self.subscribed(kind, released) {
@@ -119,7 +138,7 @@ impl StreamState {
 mod tests {
     use std::collections::HashMap;
 
-    use super::super::test_support::{converged, snapshot, CDS, EDS, MODES};
+    use super::super::test_support::{carries, converged, kinds, snapshot, CDS, EDS, MODES, RDS};
     use super::super::{Mode, Outcome, StreamState};
 
     #[test]
@@ -142,6 +161,44 @@ mod tests {
                 matches!(outcome, Outcome::Ack { .. }),
                 "{mode:?}: {outcome:?}"
             );
+        }
+    }
+
+    /// Found by the `stream_state` fuzz target: a cluster Envoy unsubscribed
+    /// from stayed warm, so once asked for again, a route naming it went out
+    /// with the CDS response re-adding it, before its endpoints were ACKed.
+    #[test]
+    fn a_released_cluster_must_warm_again_before_a_route_names_it() {
+        for mode in MODES {
+            let first = snapshot(&["a", "b"], &["a"]);
+            let mut client = converged(mode, &first);
+            if mode == Mode::Delta {
+                // Delta: leave the wildcard, so unsubscribing a name releases it.
+                let (star, none) = (["*".to_owned()], HashMap::new());
+                client
+                    .state
+                    .on_delta_request(CDS, "", &[], &star, &none, None);
+            }
+            client.subscribe(CDS, &["a", "b"]);
+            let outcome = client.subscribe(CDS, &["a"]);
+            assert!(
+                matches!(outcome, Outcome::Released { .. }),
+                "{mode:?}: {outcome:?}"
+            );
+            // The server plans after every request.
+            client.converge(&first);
+            client.subscribe(CDS, &["a", "b"]);
+            let next = snapshot(&["a", "b"], &["a", "b"]);
+            let planned = client.state.plan(&next);
+            assert_eq!(kinds(&planned), [CDS], "{mode:?}: b is not warm");
+            assert!(carries(&planned, CDS, "b"), "{mode:?}");
+            client.answer(&planned[0], None);
+            let planned = client.state.plan(&next);
+            assert_eq!(kinds(&planned), [EDS], "{mode:?}: the route table waits");
+            assert!(carries(&planned, EDS, "b"), "{mode:?}");
+            client.answer(&planned[0], None);
+            let planned = client.state.plan(&next);
+            assert_eq!(kinds(&planned), [RDS], "{mode:?}");
         }
     }
 

@@ -142,6 +142,28 @@ mod tests {
         }
     }
 
+    /// Found by the `stream_state` fuzz target: readiness was remembered per
+    /// snapshot version, so a snapshot published again after Envoy dropped its
+    /// clusters (A → B → A) let its route table out before they warmed again.
+    #[test]
+    fn a_snapshot_seen_before_waits_for_its_clusters_to_warm_again() {
+        for mode in MODES {
+            let first = snapshot(&["a"], &["a"]);
+            let mut client = converged(mode, &first);
+            // Routes nowhere, so `a` leaves; `b` never warms (its CLA is rejected).
+            let other = snapshot(&["b"], &[]);
+            client.converge_with(&other, |p| (p.kind == EDS).then(|| "no".to_owned()));
+            let planned = client.state.plan(&first);
+            assert_eq!(kinds(&planned), [CDS], "{mode:?}: a is not warm");
+            client.answer(&planned[0], None);
+            let planned = client.state.plan(&first);
+            assert_eq!(kinds(&planned), [EDS], "{mode:?}: the route table waits");
+            assert!(carries(&planned, EDS, "a"), "{mode:?}");
+            client.answer(&planned[0], None);
+            assert_eq!(kinds(&client.converge(&first)), [RDS], "{mode:?}");
+        }
+    }
+
     #[test]
     fn listeners_wait_until_every_cluster_is_warm() {
         for mode in MODES {
