@@ -148,10 +148,13 @@ impl StreamState {
             _ => false,
         };
         let mut removed: BTreeSet<String> = gone.into_iter().collect();
-        let unknown_gone = ts
-            .unknown
-            .keys()
-            .filter(|n| drop_unknown && !view.contains_key(*n));
+        // A claimed cluster a listener or route table Envoy holds still names
+        // stays too, as a held one would be pinned.
+        let unknown_gone = ts.unknown.keys().filter(|n| {
+            drop_unknown
+                && !view.contains_key(*n)
+                && (kind != ResourceType::Cluster || !self.cluster_still_named(n))
+        });
         removed.extend(unknown_gone.cloned());
         // A view only holds subscribed names, so names it lacks exist only if the
         // subscription is larger.

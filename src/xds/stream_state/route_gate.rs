@@ -73,6 +73,20 @@ impl StreamState {
                 }))
     }
 
+    /// A listener or route table Envoy holds, or is being sent, names `cluster`.
+    pub(super) fn cluster_still_named(&self, cluster: &str) -> bool {
+        [ResourceType::Listener, ResourceType::Route]
+            .into_iter()
+            .any(|kind| {
+                let ts = &self.types[kind];
+                let views =
+                    std::iter::once(&ts.acked).chain(ts.in_flight.as_ref().map(|f| &f.view));
+                views
+                    .flat_map(|v| v.values())
+                    .any(|r| r.references().clusters.iter().any(|c| c == cluster))
+            })
+    }
+
     /// Target clusters plus old ones still named by what Envoy holds or is being sent.
     pub(super) fn desired_clusters(&self, target: &Snapshot) -> Arc<ResourceMap> {
         let source = target.resources(ResourceType::Cluster);
@@ -133,7 +147,9 @@ impl StreamState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{carries, converged, kinds, snapshot, CDS, EDS, MODES, RDS};
+    use super::super::test_support::{
+        carries, converged, kinds, snapshot, snapshot_with, CDS, EDS, MODES, RDS,
+    };
     use super::super::Mode;
 
     #[test]
@@ -177,5 +193,24 @@ mod tests {
                 Mode::Delta => assert_eq!(planned[0].removed, ["b"]),
             }
         }
+    }
+
+    /// Found by the `stream_state` fuzz target: after a delta reconnect, a
+    /// cluster Envoy claimed at another version (so not held as such) left CDS
+    /// while a route table Envoy held still named it.
+    #[test]
+    fn a_claimed_cluster_a_held_route_names_stays_until_that_route_moves() {
+        let first = snapshot_with(&[("a", 1, 1), ("b", 1, 1)], &["a", "b"]);
+        let mut again = converged(Mode::Delta, &first).reconnect();
+        // The claim for b does not match this snapshot's b, which Envoy rejects.
+        let other_b = snapshot_with(&[("a", 1, 1), ("b", 2, 1)], &["a", "b"]);
+        again.converge_with(&other_b, |p| (p.kind == CDS).then(|| "bad b".to_owned()));
+        let next = snapshot(&["a"], &["a"]);
+        let planned = again.state.plan(&next);
+        assert_eq!(kinds(&planned), [RDS], "b stays while main names it");
+        again.answer(&planned[0], None);
+        let planned = again.state.plan(&next);
+        assert_eq!(kinds(&planned), [CDS]);
+        assert_eq!(planned[0].removed, ["b"]);
     }
 }
