@@ -18,14 +18,15 @@
 //! a response of its type is on the way carries the older nonce, and is
 //! ignored.
 //!
-//! The invariants of DESIGN.md checkable on one stream, asserted after every
-//! step:
-//! - **3, make-before-break (adds)**: a route table (or listener) goes out only
-//!   naming clusters Envoy holds and has ACKed endpoints for since it added them
-//!   (or claimed them on a reconnect; static clusters: once it holds them);
-//! - **3, make-before-break (removals)**: CDS never drops a cluster a route table
-//!   or listener Envoy holds (or is being sent) still names; RDS, SDS and EDS
-//!   never drop a resource a listener or cluster Envoy holds still names;
+//! The invariants of DESIGN.md checkable on one stream, asserted as each
+//! response is planned (by the stream), received and answered (by Envoy):
+//! - **3, make-before-break (adds)**: a new or changed route table (or
+//!   listener) reaches Envoy only naming clusters it holds and has ACKed
+//!   endpoints for since it added them (or claimed them on a reconnect; static
+//!   clusters: once it holds them);
+//! - **3, make-before-break (removals)**: CDS never drops a cluster a route
+//!   table or listener Envoy holds still names; RDS, SDS and EDS never drop a
+//!   resource a listener or cluster Envoy holds still names;
 //! - **3/5, one response per type in flight**, and each plan is in
 //!   CDS → EDS → LDS → RDS → SDS order (latest wins: every plan is cut from the
 //!   current snapshot, and nothing is queued behind a response in flight);
@@ -39,12 +40,14 @@
 //!   ignored);
 //! - when the stream says Envoy is in sync with the snapshot, Envoy holds
 //!   exactly the snapshot (what it subscribed to of it; by-name subscriptions
-//!   the snapshot lacks keep what Envoy holds) and nothing more is planned; a known rejection is reported only after a NACK of that type.
+//!   the snapshot lacks keep what Envoy holds) and nothing more is planned; a
+//!   known rejection is reported only after a NACK of that type.
 //!
-//! Left out: in SotW, an Envoy that dropped CDS or LDS names and reconnects
-//! before it gets another response of that type claims a version whose view
-//! it no longer holds whole; the stream cannot tell (nothing in the request
-//! says so), so the scripted Envoy claims no version then.
+//! Left out, as paths Envoy does not take or the protocol leaves open: in
+//! delta, CDS and LDS stay wildcard (leaving `*` is not pinned down); in SotW,
+//! an Envoy that dropped CDS or LDS names and reconnects before it gets another
+//! response of that type would claim a version whose view it no longer holds
+//! whole, which the stream cannot tell, so the scripted Envoy claims none then.
 //!
 //! Not checkable here: the sync gate (1), consistency (2, by construction
 //! here), debouncing (4), containment beyond the stream (6), status (9) and
