@@ -24,9 +24,9 @@
 //!   listener) reaches Envoy only naming clusters it holds and has ACKed
 //!   endpoints for since it added them (or claimed them on a reconnect; static
 //!   clusters: once it holds them);
-//! - **3, make-before-break (removals)**: CDS never drops a cluster a route
-//!   table or listener Envoy holds still names; RDS, SDS and EDS never drop a
-//!   resource a listener or cluster Envoy holds still names;
+//! - **3, make-before-break (removals)**: CDS never drops a cluster a listener
+//!   Envoy holds, or a route table one of them names, still names; RDS, SDS and
+//!   EDS never drop a resource a listener or cluster Envoy holds still names;
 //! - **3/5, one response per type in flight**, and each plan is in
 //!   CDS → EDS → LDS → RDS → SDS order (latest wins: every plan is cut from the
 //!   current snapshot, and nothing is queued behind a response in flight);
@@ -873,9 +873,14 @@ impl Envoy {
         }
         match p.kind {
             CDS if !unknown(&[CDS, LDS, RDS]) => {
+                // Route tables count where a listener names them (Envoy asks for
+                // them only then; a manual subscription may keep others).
+                let routed = self.named(RDS);
                 for c in dropped.iter().filter(|c| self.wants(CDS, c)) {
                     for kind in [LDS, RDS] {
-                        for r in self.held[idx(kind)].values() {
+                        let held = self.held[idx(kind)].values();
+                        let used = held.filter(|r| kind == LDS || routed.contains(r.name()));
+                        for r in used {
                             assert!(
                                 !r.references().clusters.contains(c),
                                 "CDS drops {c} while {kind:?} {} still names it",
