@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use measure::{env_number, env_numbers, two_worker_runtime};
 use serde_json::{json, Value};
+use support::bench_fanout::bench_fanout;
 use support::gateway::{service_yaml, simple_ingress};
 use support::InterlockProcess;
 
@@ -71,27 +72,25 @@ async fn cell(ingresses: usize, clients: usize, mode: &str, changes: usize) -> V
     let server = InterlockProcess::start_files(&ingress_dir, dir.path(), "fanout", &[]);
     server.wait_ready(STARTUP).await;
     let json = dir.path().join("report.json");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_interlock"))
-        .args(["bench", "fanout", "--mode", mode])
-        .args(["--xds", &format!("127.0.0.1:{}", server.xds_port)])
-        .args(["--clients", &clients.to_string()])
-        .arg("--ingress-dir")
-        .arg(&ingress_dir)
-        .args(["--changes", &changes.to_string(), "--pause", "1s"])
-        .args(["--complete-timeout", "300s"])
-        .args(["--server-pid", &server.pid().to_string()])
-        .arg("--json")
-        .arg(&json)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run interlock bench fanout");
+    let (clients, changes) = (clients.to_string(), changes.to_string());
+    let args = [
+        "--mode",
+        mode,
+        "--clients",
+        &clients,
+        "--changes",
+        &changes,
+        "--pause",
+        "1s",
+        "--complete-timeout",
+        "300s",
+    ];
+    let (output, report) = bench_fanout(&server, &ingress_dir, &json, &args).await;
     eprint!("{}", String::from_utf8_lossy(&output.stdout));
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     }
-    let report = std::fs::read_to_string(&json).expect("bench wrote its JSON");
-    serde_json::from_str(&report).expect("JSON report")
+    report.expect("bench wrote its JSON")
 }
 
 fn main() {

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::bench_fanout::bench_fanout;
 use support::gateway::{service_yaml, simple_ingress};
 use support::InterlockProcess;
 
@@ -37,31 +38,30 @@ fn write_config(dir: &Path) {
 /// Runs `interlock bench fanout` as its own process and returns its JSON report.
 async fn bench(server: &InterlockProcess, ingress_dir: &Path, mode: &str, out: &Path) -> Value {
     let json = out.join(format!("{mode}.json"));
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_interlock"))
-        .args(["bench", "fanout", "--mode", mode])
-        .args(["--xds", &format!("127.0.0.1:{}", server.xds_port)])
-        .args(["--clients", &CLIENTS.to_string()])
-        .args(["--node-prefix", &format!("storm-{mode}-")])
-        .arg("--ingress-dir")
-        .arg(ingress_dir)
-        .args(["--changes", "1", "--complete-timeout", "300s"])
-        .args(["--server-pid", &server.pid().to_string()])
-        .arg("--json")
-        .arg(&json)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run interlock bench fanout");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let clients = CLIENTS.to_string();
+    let prefix = format!("storm-{mode}-");
+    let args = [
+        "--mode",
+        mode,
+        "--clients",
+        &clients,
+        "--node-prefix",
+        &prefix,
+        "--changes",
+        "1",
+        "--complete-timeout",
+        "300s",
+    ];
+    let (output, report) = bench_fanout(server, ingress_dir, &json, &args).await;
     assert!(
         output.status.success(),
-        "bench fanout {mode} failed: {}\n{stdout}\n{stderr}\nserver log:\n{}",
+        "bench fanout {mode} failed: {}\n{}\n{}\nserver log:\n{}",
         output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
         server.log()
     );
-    let report = std::fs::read_to_string(&json).expect("bench wrote its JSON");
-    serde_json::from_str(&report).expect("JSON report")
+    report.expect("bench wrote its JSON")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
 
+pub mod bench_fanout;
 pub mod control_plane;
 pub mod envoy;
 pub mod fake_kube;
