@@ -66,25 +66,27 @@ fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources)
 /// Envoys at one version usually hold one set) and the same Secret scope.
 type Holdings = ([usize; ResourceType::ALL.len()], Option<usize>);
 
-/// Connected nodes grouped by [`Holdings`]: one node to ask, and every id in the
-/// group. An Ingress is then checked once per group instead of once per node.
-fn same_holdings<'a>(
-    connected: &[(&'a String, &'a NodeStatus)],
-) -> Vec<(&'a NodeStatus, Vec<&'a String>)> {
-    let mut groups: BTreeMap<Holdings, (&NodeStatus, Vec<&String>)> = BTreeMap::new();
-    for (id, node) in connected {
-        let maps = ResourceType::ALL.map(|kind| Arc::as_ptr(&node.types[kind].acked) as usize);
-        let scope = node
-            .secret_namespaces
-            .as_ref()
-            .map(|s| Arc::as_ptr(s) as usize);
-        groups
-            .entry((maps, scope))
-            .or_insert_with(|| (*node, Vec::new()))
-            .1
-            .push(*id);
-    }
-    groups.into_values().collect()
+/// Connected nodes grouped by [`Holdings`]: one node to ask per group, and each
+/// connected node's group (in the order of `connected`). An Ingress is then
+/// checked once per group instead of once per node.
+fn same_holdings<'a>(connected: &[(&String, &'a NodeStatus)]) -> (Vec<&'a NodeStatus>, Vec<usize>) {
+    let mut index: BTreeMap<Holdings, usize> = BTreeMap::new();
+    let mut askers = Vec::new();
+    let group_of = connected
+        .iter()
+        .map(|(_, node)| {
+            let maps = ResourceType::ALL.map(|kind| Arc::as_ptr(&node.types[kind].acked) as usize);
+            let scope = node
+                .secret_namespaces
+                .as_ref()
+                .map(|s| Arc::as_ptr(s) as usize);
+            *index.entry((maps, scope)).or_insert_with(|| {
+                askers.push(*node);
+                askers.len() - 1
+            })
+        })
+        .collect();
+    (askers, group_of)
 }
 
 /// The state of every served Ingress against the connected nodes.
@@ -95,7 +97,7 @@ pub fn ingress_states(
 ) -> BTreeMap<ObjectKey, IngressState> {
     let connected: Vec<(&String, &NodeStatus)> =
         nodes.iter().filter(|(_, n)| n.streams > 0).collect();
-    let groups = same_holdings(&connected);
+    let (askers, group_of) = same_holdings(&connected);
     let mut diagnostics: BTreeMap<&ObjectKey, Vec<String>> = BTreeMap::new();
     for d in status
         .diagnostics
@@ -126,16 +128,16 @@ pub fn ingress_states(
                 version: snapshot.map(|s| s.version().to_owned()),
                 ..IngressState::default()
             };
-            for (node, ids) in &groups {
-                let list = if snapshot.is_some_and(|s| has_all(node, s, resources)) {
+            let has = |node: &NodeStatus| snapshot.is_some_and(|s| has_all(node, s, resources));
+            let held: Vec<bool> = askers.iter().map(|node| has(node)).collect();
+            for ((id, _), group) in connected.iter().zip(&group_of) {
+                let list = if held[*group] {
                     &mut state.programmed_on
                 } else {
                     &mut state.pending_on
                 };
-                list.extend(ids.iter().map(|id| (*id).clone()));
+                list.push((*id).clone());
             }
-            state.programmed_on.sort_unstable();
-            state.pending_on.sort_unstable();
             state.rejected = rejected.get(key).cloned();
             state.programmed = !connected.is_empty()
                 && state.pending_on.is_empty()

@@ -130,22 +130,24 @@ impl Held {
         self.got_clusters
             && self.got_listeners
             && self
-                .wanted_endpoints()
-                .iter()
+                .clusters
+                .values()
+                .flatten()
                 .all(|cla| self.endpoints.contains_key(cla))
             && self
-                .wanted_routes()
-                .iter()
+                .listeners
+                .values()
+                .flatten()
                 .all(|table| self.routes.contains_key(table))
     }
 
     /// A held route table routes `probe`'s host to a held cluster whose endpoints
     /// are held and not empty: a request for the host would reach a backend.
     pub fn holds(&self, probe: &Probe) -> bool {
-        let wanted = self.wanted_routes();
+        let named = |table: &str| self.listeners.values().flatten().any(|t| t == table);
         self.routes
             .iter()
-            .filter(|(name, (id, _))| *id == probe.id && wanted.contains(*name))
+            .filter(|(name, (id, _))| *id == probe.id && named(name))
             .flat_map(|(_, (_, clusters))| clusters)
             .any(|cluster| match self.clusters.get(cluster) {
                 Some(Some(cla)) => self.endpoints.get(cla).is_some_and(|n| *n > 0),
