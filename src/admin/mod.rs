@@ -3,6 +3,7 @@
 //! the pipeline's status, the snapshot store and the ACK tracker; it changes
 //! nothing in them.
 
+pub mod client;
 mod events;
 pub mod grpc;
 mod health;

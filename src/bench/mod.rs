@@ -5,3 +5,6 @@
 pub mod envoy_like;
 pub mod fanout;
 pub mod process_usage;
+pub mod push;
+pub mod report;
+pub mod spread;

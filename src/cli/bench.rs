@@ -21,6 +21,9 @@ enum BenchMode {
     /// M Envoy-like ADS clients against a running Interlock: connect storm, then
     /// optional changes written as Ingress files, timed until every client holds them.
     Fanout(FanoutArgs),
+    /// N probe Ingresses against a running Interlock with real Envoys in front:
+    /// write → published → each ACK → programmed → first 200, and every bad answer.
+    Push(super::bench_push::PushArgs),
 }
 
 /// `interlock bench fanout`
@@ -70,6 +73,7 @@ pub struct FanoutArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.mode {
         BenchMode::Fanout(args) => run_fanout(args).await,
+        BenchMode::Push(args) => super::bench_push::run(args).await,
     }
 }
 

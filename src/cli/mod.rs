@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 mod bench;
+mod bench_push;
 mod bootstrap;
 mod certgen;
 mod quickstart;

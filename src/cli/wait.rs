@@ -10,18 +10,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
+use interlock::admin::client::{self, AdminClient as Client, Lost, RETRY};
 use interlock::admin::grpc::{parse_ingress_name, pb};
 use interlock::world::ObjectKey;
 use tokio::time::{sleep, sleep_until, Instant};
-use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Status};
-
-type Client = pb::admin_client::AdminClient<Channel>;
-
-/// Pause between attempts to reach the admin API.
-const RETRY: Duration = Duration::from_millis(250);
+use tonic::Status;
 /// Re-read the state at least this often (events make it sooner).
 const POLL: Duration = Duration::from_secs(1);
 /// After an event that may change the state, re-read it no sooner than this.
@@ -47,10 +42,10 @@ pub struct WaitArgs {
 /// Runs `interlock wait`: Ok once every Ingress is programmed.
 pub async fn run(args: WaitArgs) -> anyhow::Result<()> {
     let deadline = Instant::now() + args.timeout;
-    let endpoint = endpoint(&args.admin_address)?;
+    let endpoint = client::endpoint(&args.admin_address)?;
     let mut waiting = Waiting::new(&args.ingresses);
     loop {
-        let mut client = connect(&endpoint, deadline, args.timeout).await?;
+        let mut client = client::connect(&endpoint, deadline, args.timeout).await?;
         let ended = tokio::time::timeout_at(deadline, session(&mut client, &mut waiting)).await;
         let Ok(ended) = ended else {
             bail!(waiting.timeout_report(args.timeout));
@@ -65,41 +60,6 @@ pub async fn run(args: WaitArgs) -> anyhow::Result<()> {
                 sleep(RETRY).await;
             }
         }
-    }
-}
-
-fn endpoint(address: &str) -> anyhow::Result<Endpoint> {
-    let uri = if address.contains("://") {
-        address.to_owned()
-    } else {
-        format!("http://{address}")
-    };
-    Ok(Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("bad --admin-address {address:?}"))?
-        .connect_timeout(Duration::from_secs(2)))
-}
-
-/// Connects, retrying until `deadline` (Interlock may still be starting).
-async fn connect(
-    endpoint: &Endpoint,
-    deadline: Instant,
-    timeout: Duration,
-) -> anyhow::Result<Client> {
-    loop {
-        let error = match tokio::time::timeout_at(deadline, endpoint.connect()).await {
-            Ok(Ok(channel)) => return Ok(Client::new(channel)),
-            Ok(Err(e)) => anyhow::Error::from(e),
-            Err(_) => anyhow::anyhow!("no answer"),
-        };
-        if Instant::now() + RETRY >= deadline {
-            bail!(
-                "timed out after {}: cannot reach Interlock's admin API at {}: {}",
-                humantime::format_duration(timeout),
-                endpoint.uri(),
-                error.root_cause()
-            );
-        }
-        sleep(RETRY).await;
     }
 }
 
@@ -154,16 +114,8 @@ async fn session(client: &mut Client, waiting: &mut Waiting) -> anyhow::Result<E
 
 /// A failed call: fatal when the server is not Interlock's admin API, else retried.
 fn lost(status: Status) -> anyhow::Result<Ended> {
-    if status.code() == Code::Unimplemented {
-        bail!(
-            "the server does not serve Interlock's admin API (is --admin-address right?): {status}"
-        );
-    }
-    Ok(Ended::Lost(format!(
-        "{}: {}",
-        status.code(),
-        status.message()
-    )))
+    let Lost(why) = client::classify(status)?;
+    Ok(Ended::Lost(why))
 }
 
 // === impl Waiting ===

@@ -19,9 +19,10 @@ use tonic::transport::Endpoint;
 use super::envoy_like::{ClientEvent, EnvoyLike, Flavor, Probe, Seen};
 use super::process_usage::ProcessUsage;
 
+pub use super::spread::Spread;
 pub use probe_files::NAMESPACE;
 use probe_files::{probe_host, ProbeFile};
-pub use summary::{ChangeResult, FanoutReport, Spread};
+pub use summary::{ChangeResult, FanoutReport};
 
 /// Envoy 1.40's HTTP/2 windows for its xDS connection (256 MiB each).
 const ENVOY_WINDOW: u32 = 256 * 1024 * 1024;

@@ -1,24 +1,11 @@
 //! What a fan-out run found, as a table for people and JSON for scripts.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::bench::envoy_like::Flavor;
-
-/// p50, p99 and max of some durations, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Spread {
-    /// How many durations.
-    pub count: usize,
-    /// Median.
-    pub p50_ms: f64,
-    /// 99th percentile (nearest rank).
-    pub p99_ms: f64,
-    /// Largest.
-    pub max_ms: f64,
-}
+use crate::bench::spread::Spread;
 
 /// One change: from the write until every client held the probe's route.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -56,39 +43,6 @@ pub struct FanoutReport {
     pub server_cpu_seconds: Option<f64>,
     /// Server peak RSS at the end of the run (with `--server-pid`).
     pub server_peak_rss_bytes: Option<u64>,
-}
-
-// === impl Spread ===
-
-impl Spread {
-    /// Of these durations (any order).
-    pub fn of(durations: &[Duration]) -> Self {
-        let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-        ms.sort_by(f64::total_cmp);
-        let rank = |q: f64| -> f64 {
-            if ms.is_empty() {
-                return 0.0;
-            }
-            let index = ((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1;
-            ms[index]
-        };
-        Spread {
-            count: ms.len(),
-            p50_ms: rank(0.5),
-            p99_ms: rank(0.99),
-            max_ms: ms.last().copied().unwrap_or(0.0),
-        }
-    }
-}
-
-impl fmt::Display for Spread {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n={})",
-            self.p50_ms, self.p99_ms, self.max_ms, self.count
-        )
-    }
 }
 
 // === impl FanoutReport ===
@@ -147,25 +101,5 @@ impl fmt::Display for FanoutReport {
             )?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spread_uses_nearest_rank() {
-        let ms = |v: &[u64]| {
-            v.iter()
-                .map(|m| Duration::from_millis(*m))
-                .collect::<Vec<_>>()
-        };
-        let s = Spread::of(&ms(&[5, 1, 3, 2, 4]));
-        assert_eq!((s.count, s.p50_ms, s.p99_ms, s.max_ms), (5, 3.0, 5.0, 5.0));
-        let hundred: Vec<u64> = (1..=100).collect();
-        let s = Spread::of(&ms(&hundred));
-        assert_eq!((s.p50_ms, s.p99_ms), (50.0, 99.0));
-        assert_eq!(Spread::of(&[]), Spread::default());
     }
 }
