@@ -5,6 +5,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod bench_fanout;
+pub mod bench_push;
 pub mod control_plane;
 pub mod envoy;
 pub mod fake_kube;

@@ -55,8 +55,19 @@ pub async fn run<S: ProbeSink>(
         .collect();
     let recorder = Recorder::new(probes.iter().map(|p| (p.key(), p.host())));
     let mut progress = Progress::new();
-    let feed = EventFeed::subscribe(admin, probes.iter().map(Probe::key).collect()).await?;
-    let (backends, upstreams) = backends(&plan, sink.as_ref(), &probes).await?;
+    let prepared = async {
+        let feed = EventFeed::subscribe(admin, probes.iter().map(Probe::key).collect()).await?;
+        let (backends, upstreams) = backends(&plan, sink.as_ref(), &probes).await?;
+        Ok::<_, PushError>((feed, backends, upstreams))
+    };
+    let (feed, backends, upstreams) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            // The sink may have created its namespace: it goes too.
+            let _ = cleanup(sink.as_ref()).await;
+            return Err(e);
+        }
+    };
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let body = Body {
@@ -74,11 +85,7 @@ pub async fn run<S: ProbeSink>(
     let _ = stop.send(true);
     tasks.shutdown().await;
     progress.finish();
-    let cleanup = match tokio::time::timeout(CLEANUP_TIMEOUT, sink.cleanup()).await {
-        Ok(Ok(removed)) => Ok(removed),
-        Ok(Err(e)) => Err(error_chain(&e)),
-        Err(_) => Err(format!("cleanup of {} timed out", sink.describe())),
-    };
+    let cleanup = cleanup(sink.as_ref()).await;
     drop(upstreams);
     let log = recorder.lock();
     Ok(Outcome {
@@ -89,6 +96,15 @@ pub async fn run<S: ProbeSink>(
         requests: log.requests,
         duration_ms: recorder.now_ms(),
     })
+}
+
+/// Removes every probe object, bounded in time.
+async fn cleanup<S: ProbeSink>(sink: &S) -> Result<usize, String> {
+    match tokio::time::timeout(CLEANUP_TIMEOUT, sink.cleanup()).await {
+        Ok(Ok(removed)) => Ok(removed),
+        Ok(Err(e)) => Err(error_chain(&e)),
+        Err(_) => Err(format!("cleanup of {} timed out", sink.describe())),
+    }
 }
 
 /// Each probe's backend and what its answers must name: a demo upstream per

@@ -156,3 +156,102 @@ fn parameters_table(report: &PushReport) -> String {
     }
     html + "</table>"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::push::{
+        BadAnswer, BadKind, Ending, Outcome, ProbeRecord, ProbeTiming, PushPlan,
+    };
+    use crate::bench::report::Versions;
+    use std::time::Duration;
+
+    fn report(probes: usize) -> PushReport {
+        let plan = PushPlan {
+            run: "t1".into(),
+            probes,
+            rate: None,
+            churn: false,
+            gateway: "127.0.0.1:1".parse().unwrap(),
+            class: "interlock".into(),
+            expect_upstream: None,
+            timing: ProbeTiming {
+                fast: Duration::from_millis(10),
+                steady: Duration::from_millis(100),
+                grace: Duration::from_millis(10),
+                timeout: Duration::from_secs(1),
+            },
+            timeout: Duration::from_secs(1),
+            hold: Duration::from_secs(1),
+            gateway_dead_after: Duration::from_secs(1),
+        };
+        let records = (0..probes)
+            .map(|i| ProbeRecord {
+                ingress: format!("bench/push-t1-{i}<&\"'>"),
+                host: format!("push-t1-{i}.bench.invalid"),
+                written_ms: Some(i as f64),
+                published_ms: Some(i as f64 + 5.0),
+                acked_ms: [("node-1".to_owned(), i as f64 + 7.0)].into(),
+                programmed_ms: Some(i as f64 + 8.0),
+                first_200_ms: (i % 2 == 0).then_some(i as f64 + 9.0),
+                deleted_ms: None,
+                bad: vec![BadAnswer {
+                    at_ms: i as f64 + 10.0,
+                    kind: BadKind::NotFoundNoRoute,
+                    detail: "404 NR <x>".into(),
+                }],
+            })
+            .collect();
+        let outcome = Outcome {
+            ending: Ending::AdminLost("gone & <away>".into()),
+            cleanup: Ok(probes),
+            probes: records,
+            publishes: 3,
+            requests: 10,
+            duration_ms: 100.0,
+        };
+        PushReport::new(&plan, "directory /tmp/x", Versions::default(), outcome)
+    }
+
+    /// Parses the page strictly (as XML; the HTML5 doctype is allowed).
+    fn parse(html: &str) -> roxmltree::Document<'_> {
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        };
+        roxmltree::Document::parse_with_options(html, options).expect("the report is well-formed")
+    }
+
+    #[test]
+    fn html_report_parses_with_one_timeline_row_per_probe_and_no_external_reference() {
+        let html = render_html(&report(7));
+        let doc = parse(&html);
+        let rows = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("g") && n.attribute("class") == Some("probe"))
+            .count();
+        assert_eq!(rows, 7);
+        let bad_marks = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("bad"))
+            .count();
+        assert_eq!(bad_marks, 7);
+        let histograms = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("svg") && n.attribute("class") == Some("histogram"))
+            .count();
+        assert_eq!(histograms, 4);
+        for external in [
+            "http:", "https:", "//", "src=", "href=", "url(", "@import", "<script",
+        ] {
+            assert!(!html.contains(external), "{external} in the report");
+        }
+    }
+
+    #[test]
+    fn an_empty_run_still_renders() {
+        let html = render_html(&report(0));
+        parse(&html);
+        assert!(html.contains("no samples"));
+    }
+}

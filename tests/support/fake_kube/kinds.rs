@@ -115,15 +115,26 @@ pub const LEASE: ResourceKind = ResourceKind {
     extra_field_labels: &[],
 };
 
+pub const NAMESPACE: ResourceKind = ResourceKind {
+    group: "",
+    version: "v1",
+    kind: "Namespace",
+    plural: "namespaces",
+    namespaced: false,
+    has_status: true,
+    extra_field_labels: &["status.phase"],
+};
+
 /// Every kind the fake serves. A request for any other resource gets 404, as a real
 /// server without that API would answer.
-pub const ALL: [&ResourceKind; 6] = [
+pub const ALL: [&ResourceKind; 7] = [
     &INGRESS,
     &INGRESS_CLASS,
     &SERVICE,
     &ENDPOINT_SLICE,
     &SECRET,
     &LEASE,
+    &NAMESPACE,
 ];
 
 /// The kind served at `group/version/plural`.

@@ -11,7 +11,8 @@
 //! - `selector`: `labelSelector` and `fieldSelector`;
 //! - `crud`, `patch`: GET/POST/PUT/DELETE and merge PATCH, the `/status` subresource,
 //!   resourceVersion preconditions (409 Conflict), no-op writes;
-//! - `lease`: Lease helpers; `kinds`: the six kinds served; `server`: HTTP and the
+//! - `lease`: Lease helpers; `kinds`: the seven kinds served (Namespaces are plain
+//!   objects: deleting one does not delete what is in it); `server`: HTTP and the
 //!   request log.
 //!
 //! What kube-rs 5.0 sends, from its source (`kube-runtime/src/watcher.rs`,
@@ -67,7 +68,9 @@ use tokio::net::TcpListener;
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
-pub use kinds::{ResourceKind, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, LEASE, SECRET, SERVICE};
+pub use kinds::{
+    ResourceKind, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, LEASE, NAMESPACE, SECRET, SERVICE,
+};
 pub use lease::lease;
 pub use server::RecordedRequest;
 
