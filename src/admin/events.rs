@@ -173,7 +173,7 @@ impl EventHub {
                 self.emit(AdminEvent::IngressProgrammed {
                     ingress: key.clone(),
                     version: state.version.clone().unwrap_or_default(),
-                    nodes: state.programmed_on.clone(),
+                    nodes: state.programmed_on.to_vec(),
                 });
             }
             if let Some((node, error)) = &state.rejected {

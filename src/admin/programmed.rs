@@ -11,15 +11,20 @@ use crate::translate::IngressResources;
 use crate::world::{Kind, ObjectKey};
 use crate::xds::NodeStatus;
 
+/// Node ids, shared: Ingresses whose nodes answer alike share one list (a
+/// thousand Ingresses on a thousand Envoys would otherwise copy a million ids
+/// on every refresh).
+pub type NodeList = Arc<[String]>;
+
 /// Where one Ingress stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngressState {
     /// Programmed on every connected node (and at least one is connected).
     pub programmed: bool,
     /// Connected nodes that have everything it needs.
-    pub programmed_on: Vec<String>,
+    pub programmed_on: NodeList,
     /// Connected nodes still missing something.
-    pub pending_on: Vec<String>,
+    pub pending_on: NodeList,
     /// Envoy rejected this Ingress, or an object it refers to, and it is
     /// quarantined: (node, Envoy's error).
     pub rejected: Option<(String, String)>,
@@ -89,6 +94,21 @@ fn same_holdings<'a>(connected: &[(&String, &'a NodeStatus)]) -> (Vec<&'a NodeSt
     (askers, group_of)
 }
 
+/// The connected nodes split by whether their group holds an Ingress
+/// (`held[group]`): (programmed on, pending on), in the order of `connected`.
+fn split_nodes(
+    connected: &[(&String, &NodeStatus)],
+    group_of: &[usize],
+    held: &[bool],
+) -> (NodeList, NodeList) {
+    let (mut on, mut pending) = (Vec::new(), Vec::new());
+    for ((id, _), group) in connected.iter().zip(group_of) {
+        let list = if held[*group] { &mut on } else { &mut pending };
+        list.push((*id).clone());
+    }
+    (on.into(), pending.into())
+}
+
 /// The state of every served Ingress against the connected nodes.
 pub fn ingress_states(
     status: &PipelineStatus,
@@ -119,6 +139,8 @@ pub fn ingress_states(
                 .or_insert_with(|| (q.rejection.node.clone(), q.rejection.error.clone()));
         }
     }
+    // Node lists by which groups hold an Ingress: usually one or two patterns.
+    let mut lists: BTreeMap<Vec<bool>, (NodeList, NodeList)> = BTreeMap::new();
     let mut states = status
         .ingresses
         .iter()
@@ -130,14 +152,10 @@ pub fn ingress_states(
             };
             let has = |node: &NodeStatus| snapshot.is_some_and(|s| has_all(node, s, resources));
             let held: Vec<bool> = askers.iter().map(|node| has(node)).collect();
-            for ((id, _), group) in connected.iter().zip(&group_of) {
-                let list = if held[*group] {
-                    &mut state.programmed_on
-                } else {
-                    &mut state.pending_on
-                };
-                list.push((*id).clone());
-            }
+            (state.programmed_on, state.pending_on) = lists
+                .entry(held)
+                .or_insert_with_key(|held| split_nodes(&connected, &group_of, held))
+                .clone();
             state.rejected = rejected.get(key).cloned();
             state.programmed = !connected.is_empty()
                 && state.pending_on.is_empty()
@@ -146,11 +164,12 @@ pub fn ingress_states(
             (key.clone(), state)
         })
         .collect::<BTreeMap<_, _>>();
+    let all: NodeList = connected.iter().map(|(id, _)| (*id).clone()).collect();
     // A rejected new Ingress is left out of the config, so translation does not
     // list it: it is reported all the same.
     for (key, rejection) in rejected {
         states.entry(key.clone()).or_insert_with(|| IngressState {
-            pending_on: connected.iter().map(|(id, _)| (*id).clone()).collect(),
+            pending_on: all.clone(),
             rejected: Some(rejection),
             diagnostics: diagnostics.get(key).cloned().unwrap_or_default(),
             version: snapshot.map(|s| s.version().to_owned()),

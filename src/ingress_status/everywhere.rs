@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -77,11 +78,15 @@ impl ProgrammedCheck {
 
 /// This replica's states in the form replicas exchange.
 fn local_view(states: &BTreeMap<ObjectKey, IngressState>) -> IngressesView {
-    let connected: BTreeSet<String> = states
-        .values()
-        .flat_map(|s| s.programmed_on.iter().chain(&s.pending_on))
-        .cloned()
-        .collect();
+    // Every Ingress lists every connected node; the lists are shared, so each
+    // distinct one is read once.
+    let mut lists: BTreeMap<*const [String], &[String]> = BTreeMap::new();
+    for s in states.values() {
+        for list in [&s.programmed_on, &s.pending_on] {
+            lists.entry(Arc::as_ptr(list)).or_insert(list);
+        }
+    }
+    let connected: BTreeSet<String> = lists.values().flat_map(|l| l.iter()).cloned().collect();
     let version = states.values().find_map(|s| s.version.clone());
     ingresses_view(states, connected.into_iter().collect(), version)
 }

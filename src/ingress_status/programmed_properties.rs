@@ -451,13 +451,13 @@ fn check_programmed_iff_all_acked(scenario: &Scenario) -> Result<(), TestCaseErr
             .filter(|(_, n)| n.streams > 0 && reference_has_all(scenario, n, *ingress))
             .map(|(i, _)| NODES[*i].to_owned())
             .collect();
-        prop_assert_eq!(&state.programmed_on, &on, "{} programmed_on", key);
+        prop_assert_eq!(&state.programmed_on[..], &on[..], "{} programmed_on", key);
         let pending: Vec<String> = connected
             .iter()
             .filter(|n| !on.contains(n))
             .cloned()
             .collect();
-        prop_assert_eq!(&state.pending_on, &pending, "{} pending_on", key);
+        prop_assert_eq!(&state.pending_on[..], &pending[..], "{} pending_on", key);
         prop_assert_eq!(&state.version, &version);
     }
     Ok(())
@@ -492,7 +492,12 @@ fn check_held_back_and_reported(scenario: &Scenario) -> Result<(), TestCaseError
         if !served {
             // Left out of the config: pending everywhere, never programmed.
             prop_assert!(!state.programmed, "{} programmed while left out", ingress);
-            prop_assert_eq!(&state.pending_on, &connected, "{} left out", ingress);
+            prop_assert_eq!(
+                &state.pending_on[..],
+                &connected[..],
+                "{} left out",
+                ingress
+            );
         }
         let diagnostics: Vec<String> = scenario
             .diagnostics

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use envoy_types::pb::google::protobuf::Any;
+use prost::bytes::Bytes;
 use prost::{Message, Name};
 
 use super::references::References;
@@ -26,8 +27,9 @@ pub struct Resource {
     name: String,
     version: String,
     /// The resource encoded as a protobuf `Any`, spliced as-is into every
-    /// response: the one copy of its bytes.
-    wire: Vec<u8>,
+    /// response: the one copy of its bytes, shared (not copied) by every
+    /// response in flight.
+    wire: Bytes,
     /// Where the message's own bytes (the `Any`'s `value`) are in `wire`.
     value: std::ops::Range<usize>,
     references: References,
@@ -61,7 +63,7 @@ impl Resource {
             .field(body.type_url.as_bytes())
             .field(&body.value)
             .finish();
-        let wire = body.encode_to_vec();
+        let wire = Bytes::from(body.encode_to_vec());
         // prost writes `value` (field 2) last, so it ends the encoding.
         let value = wire.len() - body.value.len()..wire.len();
         Resource {
@@ -106,6 +108,12 @@ impl Resource {
     /// The resource as an encoded `google.protobuf.Any`: what responses carry,
     /// byte for byte, without re-encoding or copying per stream into messages.
     pub fn wire_any(&self) -> &[u8] {
+        &self.wire
+    }
+
+    /// [`Resource::wire_any`] as shared bytes: a response carries a reference
+    /// to them, not a copy, until its stream has written it.
+    pub fn wire_bytes(&self) -> &Bytes {
         &self.wire
     }
 

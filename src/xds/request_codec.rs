@@ -4,14 +4,12 @@
 //! memory), so the names cap is applied to the encoded bytes first: a request
 //! naming more resources than `--xds-max-names` is refused without decoding it.
 
-use std::marker::PhantomData;
-
 use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
 use prost::bytes::Buf;
 use prost::Message;
-use tonic::codec::{Codec, DecodeBuf, Decoder};
+use tonic::codec::{DecodeBuf, Decoder};
 use tonic::Status;
-use tonic_prost::{ProstDecoder, ProstEncoder};
+use tonic_prost::ProstDecoder;
 
 /// A request whose repeated name fields can be counted on the wire.
 pub(crate) trait NamedRequest: Message + Default + Send + 'static {
@@ -30,54 +28,24 @@ impl NamedRequest for DeltaDiscoveryRequest {
     const NAME_FIELDS: &'static [u32] = &[3, 4, 5];
 }
 
-/// The prost codec, with requests counted before decoding.
-pub(crate) struct CountingCodec<T, U> {
-    /// Names one request may carry (the cap, plus the wildcard).
-    max_names: usize,
-    _types: PhantomData<(T, U)>,
-}
-
-/// [`CountingCodec`]'s decoder.
+/// prost's decoder, with requests counted before decoding.
 pub(crate) struct CountingDecoder<U> {
+    /// Names one request may carry (the cap, plus the wildcard).
     max_names: usize,
     inner: ProstDecoder<U>,
 }
 
-// === impl CountingCodec ===
+// === impl CountingDecoder ===
 
-impl<T, U> CountingCodec<T, U> {
+impl<U: NamedRequest> CountingDecoder<U> {
     /// Refuses requests naming more than `max_names` resources (`*` aside).
     pub fn new(max_names: usize) -> Self {
-        CountingCodec {
-            max_names: max_names.saturating_add(1),
-            _types: PhantomData,
-        }
-    }
-}
-
-impl<T, U> Codec for CountingCodec<T, U>
-where
-    T: Message + Send + 'static,
-    U: NamedRequest,
-{
-    type Encode = T;
-    type Decode = U;
-    type Encoder = ProstEncoder<T>;
-    type Decoder = CountingDecoder<U>;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        ProstEncoder::default()
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
         CountingDecoder {
-            max_names: self.max_names,
+            max_names: max_names.saturating_add(1),
             inner: ProstDecoder::default(),
         }
     }
 }
-
-// === impl CountingDecoder ===
 
 impl<U: NamedRequest> Decoder for CountingDecoder<U> {
     type Item = U;

@@ -2,13 +2,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::Stream;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Status, Streaming};
 
@@ -68,9 +65,6 @@ pub struct AdsServer {
     /// Mutual TLS, when on.
     tls: Option<Arc<ReloadingTls>>,
 }
-
-/// What a stream task sends back through tonic.
-pub(crate) type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl AdsServer {
     /// A server publishing `store`'s snapshots and recording ACKs in `tracker`.
@@ -195,7 +189,7 @@ impl AdsServer {
         requests: Streaming<P::Request>,
         peer: Option<XdsPeer>,
         remote: Option<SocketAddr>,
-    ) -> Result<ResponseStream<P::Response>, Status> {
+    ) -> Result<mpsc::Receiver<Result<P::Response, Status>>, Status> {
         if self.ctx.drain.is_draining() {
             return Err(Status::unavailable(
                 "this Interlock replica is shutting down; connect to another",
@@ -215,6 +209,6 @@ impl AdsServer {
         };
         let (tx, rx) = mpsc::channel(RESPONSE_BUFFER);
         tokio::spawn(run::<P>(requests, tx, self.ctx.clone(), peer, client, slot));
-        Ok(Box::pin(ReceiverStream::new(rx)))
+        Ok(rx)
     }
 }

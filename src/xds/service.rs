@@ -1,22 +1,24 @@
-//! The ADS gRPC service, routed by hand so responses can use the pre-encoded
-//! wire types of [`super::wire`] (the generated service fixes the response type
-//! to the prost message, which would force a copy of every resource per stream).
+//! The ADS gRPC service, routed by hand: requests are decoded by tonic (names
+//! counted first, see [`super::request_codec`]), and responses are written by
+//! [`ResponseBody`] from the snapshot's shared bytes (tonic's encoder would copy
+//! every resource into every stream's buffer).
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
-use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
 use tonic::body::Body;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
-use tonic::server::{Grpc, NamedService, StreamingService};
-use tonic::{Request, Response, Status, Streaming};
+use tonic::server::NamedService;
+use tonic::transport::server::TcpConnectInfo;
+use tonic::{Status, Streaming};
 
 use super::delta::Delta;
-use super::request_codec::CountingCodec;
-use super::server::{AdsServer, ResponseStream};
+use super::request_codec::{CountingDecoder, NamedRequest};
+use super::response_body::ResponseBody;
+use super::server::AdsServer;
 use super::sotw::Sotw;
+use super::stream::Protocol;
 use super::tls::XdsPeer;
-use super::wire::{DeltaResponse, SotwResponse};
 
 const SOTW_PATH: &str =
     "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
@@ -39,32 +41,50 @@ impl NamedService for AdsService {
     const NAME: &'static str = "envoy.service.discovery.v3.AggregatedDiscoveryService";
 }
 
-struct SotwMethod(AdsServer);
-struct DeltaMethod(AdsServer);
-
-impl StreamingService<DiscoveryRequest> for SotwMethod {
-    type Response = SotwResponse;
-    type ResponseStream = ResponseStream<SotwResponse>;
-    type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
-
-    fn call(&mut self, request: Request<Streaming<DiscoveryRequest>>) -> Self::Future {
-        let peer = request.extensions().get::<XdsPeer>().cloned();
-        let remote = request.remote_addr();
-        let stream = self.0.spawn::<Sotw>(request.into_inner(), peer, remote);
-        Box::pin(async move { stream.map(Response::new) })
+/// Opens one ADS stream of flavour `P`: its requests are decoded from `req`'s
+/// body, its responses are the returned body.
+fn stream<P, B>(server: &AdsServer, req: http::Request<B>) -> http::Response<Body>
+where
+    P: Protocol,
+    P::Request: NamedRequest,
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    // Interlock accepts no request compression, as tonic without a codec
+    // feature would not.
+    let compressed = req
+        .headers()
+        .get("grpc-encoding")
+        .is_some_and(|e| e.as_bytes() != b"identity");
+    if compressed {
+        return Status::unimplemented("request compression is not supported").into_http();
     }
-}
-
-impl StreamingService<DeltaDiscoveryRequest> for DeltaMethod {
-    type Response = DeltaResponse;
-    type ResponseStream = ResponseStream<DeltaResponse>;
-    type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
-
-    fn call(&mut self, request: Request<Streaming<DeltaDiscoveryRequest>>) -> Self::Future {
-        let peer = request.extensions().get::<XdsPeer>().cloned();
-        let remote = request.remote_addr();
-        let stream = self.0.spawn::<Delta>(request.into_inner(), peer, remote);
-        Box::pin(async move { stream.map(Response::new) })
+    let (parts, body) = req.into_parts();
+    let peer = parts.extensions.get::<XdsPeer>().cloned();
+    let remote = parts
+        .extensions
+        .get::<TcpConnectInfo>()
+        .and_then(|i| i.remote_addr());
+    let limits = server.limits();
+    // Larger requests, and requests naming more resources than the names cap,
+    // are refused before they are decoded (RESOURCE_EXHAUSTED, see
+    // `stream::refuse_undecodable`).
+    let requests = Streaming::new_request(
+        CountingDecoder::<P::Request>::new(limits.max_names),
+        body,
+        None,
+        Some(limits.max_message_bytes),
+    );
+    match server.spawn::<P>(requests, peer, remote) {
+        Ok(responses) => {
+            let mut response = http::Response::new(Body::new(ResponseBody::new(responses)));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/grpc"),
+            );
+            response
+        }
+        Err(status) => status.into_http(),
     }
 }
 
@@ -82,26 +102,11 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let server = self.server.clone();
-        // Larger requests, and requests naming more resources than the names cap,
-        // are refused before they are decoded (RESOURCE_EXHAUSTED, see
-        // `stream::refuse_undecodable`).
-        let max_message = server.limits().max_message_bytes;
-        let max_names = server.limits().max_names;
-        match req.uri().path() {
-            SOTW_PATH => Box::pin(async move {
-                let mut grpc = Grpc::new(CountingCodec::<SotwResponse, DiscoveryRequest>::new(
-                    max_names,
-                ))
-                .max_decoding_message_size(max_message);
-                Ok(grpc.streaming(SotwMethod(server), req).await)
-            }),
-            DELTA_PATH => Box::pin(async move {
-                let codec = CountingCodec::<DeltaResponse, DeltaDiscoveryRequest>::new(max_names);
-                let mut grpc = Grpc::new(codec).max_decoding_message_size(max_message);
-                Ok(grpc.streaming(DeltaMethod(server), req).await)
-            }),
-            _ => Box::pin(async move { Ok(Status::unimplemented("unknown method").into_http()) }),
-        }
+        let response = match req.uri().path() {
+            SOTW_PATH => stream::<Sotw, _>(&self.server, req),
+            DELTA_PATH => stream::<Delta, _>(&self.server, req),
+            _ => Status::unimplemented("unknown method").into_http(),
+        };
+        Box::pin(async move { Ok(response) })
     }
 }

@@ -17,6 +17,7 @@ use super::limits::{clean, Limit, OnceLog, StreamSlot, XdsLimits};
 use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
+use super::wire::WireMessage;
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
 #[derive(Clone)]
@@ -37,7 +38,7 @@ pub(crate) struct StreamContext {
 /// The wire form of one ADS flavour.
 pub(crate) trait Protocol: Send + 'static {
     type Request: Send + 'static;
-    type Response: Send + 'static;
+    type Response: WireMessage + Send + 'static;
     const MODE: Mode;
 
     /// The node, sent on (at least) the first request.

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use prost::bytes::{Buf, BufMut};
+use prost::bytes::{Buf, BufMut, Bytes};
 use prost::encoding::{
     self, encode_key, encode_varint, encoded_len_varint, DecodeContext, WireType,
 };
@@ -42,6 +42,35 @@ pub struct DeltaResponse {
     pub removed_resources: Vec<String>,
 }
 
+/// Where a response's encoding goes: prost's buffer (a copy of everything; tests
+/// and tools) or [`super::response_body`]'s chunks, which share the resources'
+/// bytes with the snapshot instead of copying them per stream.
+pub(crate) trait WireSink {
+    /// Framing bytes (keys, lengths, short strings): always copied.
+    fn put(&mut self, bytes: &[u8]);
+    /// A resource's encoded bytes, which the sink may keep a reference to.
+    fn put_shared(&mut self, bytes: &Bytes);
+}
+
+/// A response Interlock writes from shared resource bytes.
+pub(crate) trait WireMessage: prost::Message {
+    /// Writes the message's encoding (what `encode_raw` writes) into `sink`.
+    fn write(&self, sink: &mut impl WireSink);
+}
+
+/// [`WireSink`] copying into a prost buffer.
+struct Copying<'a, B>(&'a mut B);
+
+impl<B: BufMut> WireSink for Copying<'_, B> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+
+    fn put_shared(&mut self, bytes: &Bytes) {
+        self.0.put_slice(bytes);
+    }
+}
+
 /// Length of a string field (proto3: an empty string is not written).
 fn string_len(tag: u32, value: &str) -> usize {
     if value.is_empty() {
@@ -51,18 +80,30 @@ fn string_len(tag: u32, value: &str) -> usize {
     }
 }
 
-fn put_string(tag: u32, value: &str, buf: &mut impl BufMut) {
+/// The key and length of a length-delimited field.
+fn put_header(tag: u32, len: usize, sink: &mut impl WireSink) {
+    let mut header = [0u8; 20];
+    let mut rest = &mut header[..];
+    encode_key(tag, WireType::LengthDelimited, &mut rest);
+    encode_varint(len as u64, &mut rest);
+    let written = 20 - rest.len();
+    sink.put(&header[..written]);
+}
+
+fn put_string(tag: u32, value: &str, sink: &mut impl WireSink) {
     if !value.is_empty() {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(value.len() as u64, buf);
-        buf.put_slice(value.as_bytes());
+        put_bytes(tag, value.as_bytes(), sink);
     }
 }
 
-fn put_bytes(tag: u32, value: &[u8], buf: &mut impl BufMut) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(value.len() as u64, buf);
-    buf.put_slice(value);
+fn put_bytes(tag: u32, value: &[u8], sink: &mut impl WireSink) {
+    put_header(tag, value.len(), sink);
+    sink.put(value);
+}
+
+fn put_resource(tag: u32, resource: &Resource, sink: &mut impl WireSink) {
+    put_header(tag, resource.wire_any().len(), sink);
+    sink.put_shared(resource.wire_bytes());
 }
 
 /// Length of a length-delimited field of `len` bytes (key, length, payload).
@@ -85,14 +126,22 @@ fn skip(
     encoding::skip_field(wire_type, tag, buf, ctx)
 }
 
+// === impl SotwResponse ===
+
+impl WireMessage for SotwResponse {
+    fn write(&self, sink: &mut impl WireSink) {
+        put_string(1, &self.version_info, sink);
+        for r in &self.resources {
+            put_resource(2, r, sink);
+        }
+        put_string(4, &self.type_url, sink);
+        put_string(5, &self.nonce, sink);
+    }
+}
+
 impl prost::Message for SotwResponse {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        put_string(1, &self.version_info, buf);
-        for r in &self.resources {
-            put_bytes(2, r.wire_any(), buf);
-        }
-        put_string(4, &self.type_url, buf);
-        put_string(5, &self.nonce, buf);
+        self.write(&mut Copying(buf));
     }
 
     fn merge_field(
@@ -121,21 +170,28 @@ impl prost::Message for SotwResponse {
     }
 }
 
+// === impl DeltaResponse ===
+
+impl WireMessage for DeltaResponse {
+    fn write(&self, sink: &mut impl WireSink) {
+        put_string(1, &self.system_version_info, sink);
+        for r in &self.resources {
+            put_header(2, delta_resource_len(r), sink);
+            put_string(1, r.version(), sink);
+            put_resource(2, r, sink);
+            put_string(3, r.name(), sink);
+        }
+        put_string(4, &self.type_url, sink);
+        put_string(5, &self.nonce, sink);
+        for name in &self.removed_resources {
+            put_bytes(6, name.as_bytes(), sink);
+        }
+    }
+}
+
 impl prost::Message for DeltaResponse {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        put_string(1, &self.system_version_info, buf);
-        for r in &self.resources {
-            encode_key(2, WireType::LengthDelimited, buf);
-            encode_varint(delta_resource_len(r) as u64, buf);
-            put_string(1, r.version(), buf);
-            put_bytes(2, r.wire_any(), buf);
-            put_string(3, r.name(), buf);
-        }
-        put_string(4, &self.type_url, buf);
-        put_string(5, &self.nonce, buf);
-        for name in &self.removed_resources {
-            put_bytes(6, name.as_bytes(), buf);
-        }
+        self.write(&mut Copying(buf));
     }
 
     fn merge_field(

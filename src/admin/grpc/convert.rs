@@ -160,8 +160,8 @@ fn ingress(key: &ObjectKey, state: &IngressState) -> pb::Ingress {
     pb::Ingress {
         name: key.to_string(),
         programmed: state.programmed,
-        programmed_on: state.programmed_on.clone(),
-        pending_on: state.pending_on.clone(),
+        programmed_on: state.programmed_on.to_vec(),
+        pending_on: state.pending_on.to_vec(),
         rejected: state.rejected.as_ref().map(|(node, error)| pb::Rejection {
             node: node.clone(),
             error: error.clone(),

@@ -77,8 +77,8 @@ pub fn ingresses_view(
         .map(|(key, state)| IngressView {
             ingress: key.to_string(),
             programmed: state.programmed,
-            programmed_on: state.programmed_on.clone(),
-            pending_on: state.pending_on.clone(),
+            programmed_on: state.programmed_on.to_vec(),
+            pending_on: state.pending_on.to_vec(),
             rejected: state.rejected.as_ref().map(|(node, error)| RejectionView {
                 node: node.clone(),
                 error: error.clone(),
