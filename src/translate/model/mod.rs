@@ -20,6 +20,9 @@ pub mod route;
 pub mod tls;
 pub mod virtual_host;
 
+#[cfg(test)]
+mod tests;
+
 pub use backend::{ClusterTarget, WeightedBackend};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
 pub use host::{Host, HostError};

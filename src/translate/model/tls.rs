@@ -110,3 +110,98 @@ pub(crate) fn merge_tls<'c>(
     }
     merged
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::translate::diagnostic::Diagnostic;
+    use crate::world::{Kind, ObjectKey};
+
+    fn owner(name: &str) -> ObjectRef {
+        ObjectRef {
+            kind: Kind::Ingress,
+            key: ObjectKey::new("ns", name),
+        }
+    }
+
+    fn host(name: &str) -> Host {
+        Host::parse(name).unwrap_or_else(|e| panic!("bad fixture host: {e}"))
+    }
+
+    fn messages(diagnostics: &[Diagnostic]) -> Vec<String> {
+        diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    fn certificate(name: &str) -> Arc<Certificate> {
+        Arc::new(Certificate {
+            name: format!("ns/{name}"),
+            certificate_chain: b"chain".to_vec(),
+            private_key: b"key".to_vec(),
+        })
+    }
+
+    fn tls(name: &str, claims: Vec<(&Arc<Certificate>, &[&str])>) -> Contribution {
+        Contribution {
+            tls: claims
+                .into_iter()
+                .map(|(certificate, hosts)| TlsClaim {
+                    certificate: Arc::clone(certificate),
+                    hosts: hosts.iter().map(|h| host(h)).collect(),
+                })
+                .collect(),
+            ..Contribution::new(owner(name))
+        }
+    }
+
+    #[test]
+    fn the_oldest_certificate_wins_a_host_and_sharing_one_is_no_conflict() {
+        let (one, two) = (certificate("one"), certificate("two"));
+        let contributions = [
+            tls("old", vec![(&one, &["a.test", "b.test"])]),
+            tls(
+                "new",
+                vec![(&two, &["b.test", "c.test"]), (&one, &["a.test"])],
+            ),
+        ];
+        let mut diagnostics = Diagnostics::default();
+        let merged = merge_tls(&contributions, &mut diagnostics);
+        let servers: Vec<(&str, Vec<&str>)> = merged
+            .servers
+            .iter()
+            .map(|(name, s)| (*name, s.hosts.iter().map(|h| h.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            servers,
+            [
+                ("ns/one", vec!["a.test", "b.test"]),
+                ("ns/two", vec!["c.test"])
+            ]
+        );
+        let by_owner: Vec<(&str, BTreeSet<&str>)> = merged
+            .by_owner
+            .iter()
+            .map(|(owner, names)| (owner.key.name.as_str(), names.clone()))
+            .collect();
+        assert_eq!(
+            by_owner,
+            [
+                ("new", BTreeSet::from(["ns/one", "ns/two"])),
+                ("old", BTreeSet::from(["ns/one"]))
+            ]
+        );
+        assert_eq!(
+            messages(&diagnostics.finish()),
+            ["Ingress ns/new: TLS host b.test already uses Secret ns/one from older Ingress ns/old; Secret ns/two is ignored for it"]
+        );
+    }
+
+    #[test]
+    fn a_certificates_debug_form_has_no_key_material() {
+        let shown = format!("{:?}", certificate("one"));
+        assert!(shown.contains("ns/one"), "{shown}");
+        assert!(
+            !shown.contains("key") && !shown.contains("chain"),
+            "{shown}"
+        );
+    }
+}
