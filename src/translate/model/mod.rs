@@ -2,7 +2,7 @@
 //! neither Kubernetes nor protobuf.
 //!
 //! Sources ([`super::source`]) read each object into a [`Contribution`] of its own;
-//! [`merge_routes`] and [`merge_tls`] combine every contribution (oldest first),
+//! `merge_routes` and `merge_tls` combine every contribution (oldest first),
 //! deciding precedence and conflicts; [`virtual_hosts`] orders the merged routes
 //! per host. The render ([`super::render`]) turns the result into Envoy resources
 //! and decides nothing. Any later source (Gateway API's HTTPRoute) produces

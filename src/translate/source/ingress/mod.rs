@@ -1,10 +1,10 @@
 //! Ingress (networking.k8s.io/v1) as a source of the route model.
 //!
 //! [`served`] picks our Ingresses ([`class`]) and orders them oldest first
-//! ([`age`]), the order the merge resolves conflicts in. [`read`] turns one
-//! Ingress into its [`Contribution`]: its rules ([`rules`], paths in [`path`],
-//! backends in [`backend`]) and its TLS entries ([`tls`]). A contribution depends
-//! only on its Ingress and on the Services and Secrets it names.
+//! (`age.rs`), the order the merge resolves conflicts in. [`read`] turns one
+//! Ingress into its [`Contribution`]: its rules (`rules.rs`, paths in [`path`],
+//! backends in [`backend`]) and its TLS entries (`tls.rs`). A contribution
+//! depends only on its Ingress and on the Services and Secrets it names.
 
 mod age;
 pub mod backend;
