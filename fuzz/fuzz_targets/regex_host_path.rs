@@ -25,9 +25,10 @@
 #![no_main]
 
 use envoy_types::pb::envoy::config::route::v3::route_match::PathSpecifier;
-use interlock::translate::host::Host;
-use interlock::translate::path::{PathMatch, PathRule, PathType};
+use interlock::translate::model::{Host, PathMatch, PathRule, PathType};
 use interlock::translate::regex::{self, re2, Re2Error, RegexError, ENVOY_MAX_PROGRAM_SIZE};
+use interlock::translate::render::route::route_match;
+use interlock::translate::source::ingress::path::{parse_path, parse_path_type};
 use libfuzzer_sys::fuzz_target;
 
 const TYPES: [Option<PathType>; 4] = [
@@ -54,7 +55,7 @@ fuzz_target!(|text: &str| {
 fn check_string(s: &str) -> Vec<PathRule> {
     check_host(s);
     check_regex(s);
-    if let Ok(Some(t)) = PathType::parse(s) {
+    if let Ok(Some(t)) = parse_path_type(s) {
         assert_eq!(t.to_string(), s);
     }
     TYPES.into_iter().filter_map(|t| check_path(s, t)).collect()
@@ -86,7 +87,7 @@ fn check_host(s: &str) {
 }
 
 fn check_path(s: &str, path_type: Option<PathType>) -> Option<PathRule> {
-    let rule = match PathRule::parse(Some(s), path_type) {
+    let rule = match parse_path(Some(s), path_type) {
         Ok(rule) => rule,
         Err(error) => {
             let _ = error.to_string();
@@ -95,7 +96,7 @@ fn check_path(s: &str, path_type: Option<PathType>) -> Option<PathRule> {
     };
     let _ = rule.to_string();
     assert_eq!(rule.path_type, path_type.unwrap_or(PathType::Prefix));
-    let specifier = rule.route_match().path_specifier.expect("a path specifier");
+    let specifier = route_match(&rule).path_specifier.expect("a path specifier");
     match (&rule.matcher, specifier) {
         (PathMatch::Exact(p), PathSpecifier::Path(q)) => {
             assert_eq!(p, s);
@@ -121,7 +122,7 @@ fn check_path(s: &str, path_type: Option<PathType>) -> Option<PathRule> {
         (matcher, specifier) => panic!("{s:?}: {matcher:?} as {specifier:?}"),
     }
     if let PathMatch::Exact(p) | PathMatch::Prefix(p) = &rule.matcher {
-        let again = PathRule::parse(Some(p), Some(rule.path_type)).expect("normalized path");
+        let again = parse_path(Some(p), Some(rule.path_type)).expect("normalized path");
         assert_eq!(again, rule, "{s:?}");
     }
     Some(rule)

@@ -74,6 +74,11 @@ impl Diagnostics {
         });
     }
 
+    /// Adds diagnostics found elsewhere (e.g. kept with a source's contribution).
+    pub(crate) fn extend(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
+        self.0.extend(diagnostics);
+    }
+
     /// The diagnostics, sorted by object then severity then message.
     pub(crate) fn finish(mut self) -> Vec<Diagnostic> {
         self.0.sort();

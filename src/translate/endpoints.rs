@@ -1,109 +1,18 @@
-//! Endpoints: EndpointSlices → ClusterLoadAssignments.
-//!
-//! Slices belong to a Service by the `kubernetes.io/service-name` label in the
-//! Service's namespace. Only `IPv4` and `IPv6` slices are used (`FQDN` slices are
-//! skipped with a warning). A slice port is matched to the Service port by name
-//! (an unnamed Service port matches an unnamed or empty-named slice port). An
-//! endpoint is in when `conditions.ready` is true or absent. Addresses are
-//! de-duplicated and sorted, and every cluster gets an assignment, empty when it
-//! has no ready endpoint (Envoy then answers 503 instead of waiting for one).
+//! Endpoints of given clusters alone: what an endpoints-only change recomputes
+//! instead of a full translation.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::core::v3::{
-    address, socket_address::PortSpecifier, Address, SocketAddress,
-};
-use envoy_types::pb::envoy::config::endpoint::v3::{
-    lb_endpoint::HostIdentifier, ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints,
-};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
-use super::backend::ClusterTarget;
-use super::diagnostic::{Diagnostic, Diagnostics, Severity};
-use super::text::ip_string;
-use crate::world::{service_name, Kind, ObjectKey, World};
-
-/// EndpointSlices by the Service they belong to, built once per translation so
-/// each cluster finds its slices without scanning them all. One sorted list of
-/// borrowed entries: indexing 10,000 slices allocates once.
-pub struct SliceIndex<'w> {
-    /// (namespace, Service name, slice key, slice), sorted by namespace and
-    /// Service, then slice key.
-    slices: Vec<IndexEntry<'w>>,
-}
-
-type IndexEntry<'w> = (&'w str, &'w str, &'w ObjectKey, &'w EndpointSlice);
-
-impl<'w> SliceIndex<'w> {
-    /// Indexes every slice of `world` that names a Service.
-    pub fn new(world: &'w World) -> Self {
-        SliceIndex::sorted(world.endpoint_slices.iter().filter_map(entry))
-    }
-
-    /// Indexes only the slices of `services`, through the world's own index of
-    /// slices by Service: what an endpoints-only change needs, without reading
-    /// every slice.
-    pub fn of_services(world: &'w World, services: &BTreeSet<&'w ObjectKey>) -> Self {
-        SliceIndex::sorted(services.iter().flat_map(|service| {
-            world.slices_of(service).map(|(key, slice)| {
-                (
-                    service.namespace.as_str(),
-                    service.name.as_str(),
-                    key,
-                    slice,
-                )
-            })
-        }))
-    }
-
-    /// Entries come in slice-key order; a stable sort by Service keeps it within
-    /// each Service.
-    fn sorted(entries: impl IntoIterator<Item = IndexEntry<'w>>) -> Self {
-        let mut slices: Vec<IndexEntry<'w>> = entries.into_iter().collect();
-        slices.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        SliceIndex { slices }
-    }
-
-    /// The slices of `service`, in key order.
-    fn of(&self, service: &ObjectKey) -> &[IndexEntry<'w>] {
-        let wanted = (service.namespace.as_str(), service.name.as_str());
-        let start = self.slices.partition_point(|e| (e.0, e.1) < wanted);
-        let len = self.slices[start..].partition_point(|e| (e.0, e.1) == wanted);
-        &self.slices[start..start + len]
-    }
-
-    /// The assignment for `target`'s cluster. Problems with slices are reported
-    /// against the slice.
-    pub(crate) fn load_assignment(
-        &self,
-        target: &ClusterTarget,
-        diagnostics: &mut Diagnostics,
-    ) -> ClusterLoadAssignment {
-        let mut addrs = BTreeSet::new();
-        for (_, _, key, slice) in self.of(&target.service) {
-            collect(key, slice, target, &mut addrs, diagnostics);
-        }
-        let lb_endpoints: Vec<LbEndpoint> = addrs.into_iter().map(lb_endpoint).collect();
-        ClusterLoadAssignment {
-            cluster_name: target.name.clone(),
-            endpoints: if lb_endpoints.is_empty() {
-                Vec::new()
-            } else {
-                vec![LocalityLbEndpoints {
-                    lb_endpoints,
-                    ..LocalityLbEndpoints::default()
-                }]
-            },
-            ..ClusterLoadAssignment::default()
-        }
-    }
-}
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::model::ClusterTarget;
+use super::render::endpoints::load_assignment;
+use super::source::endpoint_slice::SliceIndex;
+use crate::world::{ObjectKey, World};
 
 /// The ClusterLoadAssignments of `targets` alone, with the diagnostics about the
-/// slices they read (sorted): what an endpoints-only change recomputes instead of
-/// a full translation. Each assignment and diagnostic is exactly what
+/// slices they read (sorted). Each assignment and diagnostic is exactly what
 /// [`translate`](super::translate) gives for the same world and target.
 pub fn endpoints_for<'t>(
     world: &World,
@@ -115,97 +24,7 @@ pub fn endpoints_for<'t>(
     let mut diagnostics = Diagnostics::default();
     let assignments = targets
         .iter()
-        .map(|t| slices.load_assignment(t, &mut diagnostics))
+        .map(|t| load_assignment(&t.name, slices.ready_addresses(t, &mut diagnostics)))
         .collect();
     (assignments, diagnostics.finish())
-}
-
-/// The index entry of a slice that names a Service.
-fn entry<'w>((key, slice): (&'w ObjectKey, &'w Arc<EndpointSlice>)) -> Option<IndexEntry<'w>> {
-    let service = service_name(slice)?;
-    Some((key.namespace.as_str(), service, key, slice.as_ref()))
-}
-
-/// Adds the ready addresses of `slice` for `target`'s port to `addrs`.
-fn collect(
-    key: &ObjectKey,
-    slice: &EndpointSlice,
-    target: &ClusterTarget,
-    addrs: &mut BTreeSet<SocketAddr>,
-    diagnostics: &mut Diagnostics,
-) {
-    let mut warn = |message: String| {
-        diagnostics.push(Kind::EndpointSlice, key, Severity::Warning, message);
-    };
-    let ipv6 = match slice.address_type.as_str() {
-        "IPv4" => false,
-        "IPv6" => true,
-        other => {
-            warn(format!(
-                "addressType {other:?} is not supported (only IPv4 and IPv6); slice skipped"
-            ));
-            return;
-        }
-    };
-    let wanted = target.port_name.as_deref().unwrap_or("");
-    let port = slice
-        .ports
-        .iter()
-        .flatten()
-        .find(|p| p.name.as_deref().unwrap_or("") == wanted);
-    let Some(port) = port else {
-        return;
-    };
-    let Some(number) = port
-        .port
-        .and_then(|p| u16::try_from(p).ok())
-        .filter(|p| *p != 0)
-    else {
-        warn(format!(
-            "port {wanted:?} has no valid port number; slice skipped"
-        ));
-        return;
-    };
-    for endpoint in &slice.endpoints {
-        let ready = endpoint
-            .conditions
-            .as_ref()
-            .and_then(|c| c.ready)
-            .unwrap_or(true);
-        if !ready {
-            continue;
-        }
-        for address in &endpoint.addresses {
-            let ip = if ipv6 {
-                address.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
-            } else {
-                address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
-            };
-            match ip {
-                Some(ip) => {
-                    addrs.insert(SocketAddr::new(ip, number));
-                }
-                None => warn(format!(
-                    "address {address:?} is not a valid {} address; skipped",
-                    slice.address_type
-                )),
-            }
-        }
-    }
-}
-
-fn lb_endpoint(addr: SocketAddr) -> LbEndpoint {
-    LbEndpoint {
-        host_identifier: Some(HostIdentifier::Endpoint(Endpoint {
-            address: Some(Address {
-                address: Some(address::Address::SocketAddress(SocketAddress {
-                    address: ip_string(addr.ip()),
-                    port_specifier: Some(PortSpecifier::PortValue(u32::from(addr.port()))),
-                    ..SocketAddress::default()
-                })),
-            }),
-            ..Endpoint::default()
-        })),
-        ..LbEndpoint::default()
-    }
 }

@@ -8,63 +8,61 @@
 //! other routes down (invariant 8). No protobuf map field is used, since prost
 //! encodes maps in hash order.
 //!
+//! Three folders, one per stage:
+//! - [`source`]: Kubernetes objects → the model. [`source::ingress`] picks our
+//!   Ingresses ([`source::ingress::class`]), orders them oldest first, and reads
+//!   each one on its own into a [`model::Contribution`], looking Services and
+//!   Secrets up through [`source::Lookups`].
+//! - [`model`]: plain values that know neither Kubernetes nor protobuf. The
+//!   contributions are merged (precedence, conflicts: the oldest wins) into
+//!   routes per host and certificates per SNI host.
+//! - [`render`]: the model → Envoy resources, deciding nothing.
+//!
 //! Output shape:
 //! - Listener `http` (always) and `https` (only when some TLS host is servable);
-//!   see [`listener`].
+//!   see [`render::listener`].
 //! - Route tables `http` and `https` (the latter only with the `https` listener),
-//!   each with the full set of virtual hosts; see `virtual_hosts.rs`. HTTPS is only
-//!   reachable for SNI hosts with a certificate.
+//!   each with the full set of virtual hosts; see [`model::virtual_host`]. HTTPS
+//!   is only reachable for SNI hosts with a certificate.
 //! - One EDS cluster per resolved Service port, named
-//!   `<namespace>/<service>:<port>`; see `cluster.rs` and [`backend`].
+//!   `<namespace>/<service>:<port>`; see [`render::cluster`] and
+//!   [`model::backend`].
 //! - A ClusterLoadAssignment for every cluster, empty without ready endpoints;
-//!   see `endpoints.rs`.
+//!   see [`source::endpoint_slice`] and [`render::endpoints`].
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see
-//!   `tls.rs` and [`tls_secret`].
-//!
-//! Which Ingresses are served: [`class`]. Paths and precedence: [`path`]. Hosts
-//! and wildcards: [`host`]. Conflicts between Ingresses: `rules.rs`.
+//!   [`source::secret`] and [`model::tls`].
 
-mod ads;
-mod age;
-pub mod backend;
-pub mod class;
-mod cluster;
 mod diagnostic;
 mod endpoints;
-pub mod host;
-pub mod listener;
-pub mod path;
+pub mod model;
 pub mod regex;
-mod resolver;
-mod route;
-mod rules;
+pub mod render;
+mod resources;
 mod service_clusters;
+pub mod source;
 mod text;
-mod tls;
-pub mod tls_secret;
-mod virtual_hosts;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
-use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
-use k8s_openapi::api::networking::v1::Ingress;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use endpoints::endpoints_for;
+pub use resources::IngressResources;
 pub use service_clusters::ServiceClusters;
 
 use crate::world::{ObjectKey, World};
-use age::Age;
-use backend::{Backend, ClusterTarget};
 use diagnostic::Diagnostics;
-use endpoints::SliceIndex;
-use listener::{HTTP, HTTPS};
+use model::Contribution;
+use render::listener::{self, HTTP, HTTPS};
+use source::endpoint_slice::SliceIndex;
+use source::{ingress, Lookups};
 
 /// What the translator needs to know beyond the world.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,18 +90,6 @@ impl Default for TranslateConfig {
             controller_name: "interlock.dev/ingress-controller".to_owned(),
         }
     }
-}
-
-/// Which Envoy resources carry each served Ingress (so a later "programmed" signal
-/// can check ACKs): route table names, cluster names, secret names.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IngressResources {
-    /// Route tables holding at least one of its routes.
-    pub routes: BTreeSet<String>,
-    /// Clusters its routes forward to.
-    pub clusters: BTreeSet<String>,
-    /// Secrets serving its TLS hosts.
-    pub secrets: BTreeSet<String>,
 }
 
 /// Everything one world translates to. Each list is sorted by name.
@@ -150,96 +136,59 @@ impl fmt::Debug for Translation {
 /// Translates `world` into Envoy resources. Pure and deterministic.
 pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     let mut diagnostics = Diagnostics::default();
-    let served = served_ingresses(world, config);
-    let rules = rules::collect(world, &served, &mut diagnostics);
-    let tls = tls::plan(world, &served, &mut diagnostics);
 
+    // Model: each served Ingress on its own (oldest first), then all of them merged.
+    let served = ingress::served(world, config);
+    let mut lookups = Lookups::new(world);
+    let mut contributions: Vec<Contribution> = served
+        .iter()
+        .map(|&(key, ingress)| ingress::read(key, ingress, &mut lookups))
+        .collect();
+    for contribution in &mut contributions {
+        diagnostics.extend(std::mem::take(&mut contribution.diagnostics));
+    }
+    let routes = model::merge_routes(&contributions, &mut diagnostics);
+    let tls = model::merge_tls(&contributions, &mut diagnostics);
+    let virtual_hosts = model::virtual_hosts(&routes);
+
+    // Render.
     let mut listeners = vec![listener::http_listener(config)];
-    listeners.extend(listener::https_listener(config, &tls.chains));
+    listeners.extend(listener::https_listener(config, &tls.servers));
     let has_https = listeners.len() > 1;
     let tables: &[&str] = if has_https { &[HTTP, HTTPS] } else { &[HTTP] };
-
-    let routes = route_tables(tables, virtual_hosts::virtual_hosts(&rules));
-
-    let mut ingresses: BTreeMap<ObjectKey, IngressResources> = served
-        .iter()
-        .map(|(key, _)| ((*key).clone(), IngressResources::default()))
-        .collect();
-    let mut targets: BTreeMap<&str, &Arc<ClusterTarget>> = BTreeMap::new();
-    for served in rules.all() {
-        let Some(resources) = ingresses.get_mut(served.owner) else {
-            continue;
-        };
-        // Names are copied only the first time: an Ingress has many paths.
-        for table in tables {
-            if !resources.routes.contains(*table) {
-                resources.routes.insert((*table).to_owned());
-            }
-        }
-        if let Backend::Cluster(target) = &served.backend {
-            if !resources.clusters.contains(&target.name) {
-                resources.clusters.insert(target.name.clone());
-            }
-            targets.entry(&target.name).or_insert(target);
-        }
-    }
-    for (key, secrets) in &tls.by_ingress {
-        if let Some(resources) = ingresses.get_mut(key) {
-            resources.secrets.extend(secrets.iter().cloned());
-        }
-    }
-
+    let route_tables = render::virtual_host::route_tables(
+        tables,
+        render::virtual_host::virtual_hosts(&virtual_hosts),
+    );
+    let (ingresses, targets) =
+        resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
     let slices = SliceIndex::new(world);
-    let clusters = targets.values().map(|t| cluster::cluster(t)).collect();
+    let clusters = targets
+        .values()
+        .map(|t| render::cluster::cluster(t))
+        .collect();
     let endpoints = targets
         .values()
-        .map(|t| slices.load_assignment(t, &mut diagnostics))
+        .map(|t| {
+            let addresses = slices.ready_addresses(t, &mut diagnostics);
+            render::endpoints::load_assignment(&t.name, addresses)
+        })
         .collect();
     let service_clusters = ServiceClusters::new(targets.values().map(|t| Arc::clone(t)));
+    let secrets = tls
+        .servers
+        .values()
+        .map(|server| render::tls::secret(server.certificate))
+        .collect();
 
     Translation {
         listeners,
-        routes,
+        routes: route_tables,
         clusters,
         endpoints,
-        secrets: tls.secrets.into_values().collect(),
+        secrets,
         diagnostics: diagnostics.finish(),
         ingresses,
         service_clusters,
     }
-}
-
-/// One route table per name in `tables`, each with every virtual host. The list
-/// is moved into the last table and cloned only for the others: at 10,000 hosts a
-/// deep copy costs tens of milliseconds and megabytes.
-fn route_tables(tables: &[&str], virtual_hosts: Vec<VirtualHost>) -> Vec<RouteConfiguration> {
-    let mut routes: Vec<RouteConfiguration> = tables
-        .iter()
-        .map(|name| RouteConfiguration {
-            name: (*name).to_owned(),
-            ..RouteConfiguration::default()
-        })
-        .collect();
-    if let Some((last, others)) = routes.split_last_mut() {
-        for table in others {
-            table.virtual_hosts.clone_from(&virtual_hosts);
-        }
-        last.virtual_hosts = virtual_hosts;
-    }
-    routes
-}
-
-/// Our Ingresses, oldest first (the order that decides conflicts).
-fn served_ingresses<'w>(
-    world: &'w World,
-    config: &TranslateConfig,
-) -> Vec<(&'w ObjectKey, &'w Ingress)> {
-    let mut served: Vec<(&ObjectKey, &Ingress)> = world
-        .ingresses
-        .iter()
-        .filter(|(_, ingress)| class::is_ours(world, config, ingress))
-        .map(|(key, ingress)| (key, ingress.as_ref()))
-        .collect();
-    served.sort_by_cached_key(|(key, ingress)| Age::of(key, ingress));
-    served
 }

@@ -2,11 +2,12 @@
 //! rejected regex makes Envoy NACK the whole route table (every host's routes).
 //!
 //! Every regex Interlock emits goes through [`validate`]: `ImplementationSpecific`
-//! paths with regex metacharacters ([`super::path`]) and the one-label
-//! `:authority` check of wildcard hosts ([`super::host`]). It is compiled by RE2
-//! itself ([`re2::check`]), as Envoy compiles it, and refused when RE2 rejects it
-//! or its program is larger than Envoy's default limit of 100 instructions
-//! (`re2.max_program_size.error_level`). No emulation of RE2 is left to drift.
+//! paths with regex metacharacters ([`super::source::ingress::path`]) and the
+//! one-label `:authority` check of wildcard hosts ([`super::model::host`]). It is
+//! compiled by RE2 itself ([`re2::check`]), as Envoy compiles it, and refused when
+//! RE2 rejects it or its program is larger than Envoy's default limit of 100
+//! instructions (`re2.max_program_size.error_level`). No emulation of RE2 is left
+//! to drift.
 //!
 //! Beyond RE2, Envoy's `RegexMatcher` only requires a non-empty `regex`. Its
 //! `safe_regex` matches the whole path or header value, so nothing is anchored.

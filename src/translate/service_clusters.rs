@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::backend::ClusterTarget;
+use crate::translate::model::ClusterTarget;
 use crate::world::ObjectKey;
 
 /// Cluster targets sorted by Service, then cluster name. The targets are the
@@ -51,7 +51,7 @@ mod tests {
     fn target(ns: &str, svc: &str, port: i32, port_name: Option<&str>) -> Arc<ClusterTarget> {
         let service = ObjectKey::new(ns, svc);
         Arc::new(ClusterTarget {
-            name: super::super::backend::cluster_name(&service, port),
+            name: crate::translate::model::backend::cluster_name(&service, port),
             service,
             port_name: port_name.map(str::to_owned),
         })

@@ -1,4 +1,4 @@
-//! Ingress hosts: validation and the one-label wildcard check.
+//! Hosts: validation and the one-label wildcard check.
 //!
 //! A host is a lowercase DNS-1123 subdomain (at most 253 characters, labels of at
 //! most 63) that is not an IP address, or `*.` followed by one: the wildcard is only
@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::OnceLock;
 
-use super::regex;
+use crate::translate::regex;
 
 /// The longest host Kubernetes accepts.
 const MAX_HOST_LEN: usize = 253;

@@ -16,9 +16,9 @@
 //! `:port` variants); `normalize_path`, so `/a/../b` cannot dodge a rule; and an
 //! access log to stdout with the response flags.
 //!
-//! [`TranslateConfig`]: super::TranslateConfig
+//! [`TranslateConfig`]: crate::translate::TranslateConfig
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use envoy_types::pb::envoy::config::accesslog::v3::{access_log, AccessLog};
 use envoy_types::pb::envoy::config::core::v3::{
@@ -43,7 +43,8 @@ use envoy_types::util::pack_any;
 
 use super::ads::ads;
 use super::tls;
-use super::TranslateConfig;
+use crate::translate::model::TlsServer;
+use crate::translate::TranslateConfig;
 
 /// Name of the plain-HTTP listener, its HCM stat prefix and its route table.
 pub const HTTP: &str = "http";
@@ -74,12 +75,13 @@ pub fn http_listener(config: &TranslateConfig) -> Listener {
     }
 }
 
-/// The TLS listener for `chains` (SDS secret name → SNI hosts); `None` when empty.
+/// The TLS listener for `servers` (certificate name → its SNI hosts); `None`
+/// when there are none.
 pub fn https_listener(
     config: &TranslateConfig,
-    chains: &BTreeMap<String, BTreeSet<String>>,
+    servers: &BTreeMap<&str, TlsServer<'_>>,
 ) -> Option<Listener> {
-    if chains.is_empty() {
+    if servers.is_empty() {
         return None;
     }
     Some(Listener {
@@ -92,9 +94,9 @@ pub fn https_listener(
             ))),
             ..ListenerFilter::default()
         }],
-        filter_chains: chains
+        filter_chains: servers
             .iter()
-            .map(|(secret, hosts)| tls::filter_chain(secret, hosts, hcm_filter(HTTPS)))
+            .map(|(name, server)| tls::filter_chain(name, &server.hosts, hcm_filter(HTTPS)))
             .collect(),
         ..Listener::default()
     })

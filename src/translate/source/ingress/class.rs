@@ -11,7 +11,7 @@
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 
-use super::TranslateConfig;
+use crate::translate::TranslateConfig;
 use crate::world::{ObjectKey, World};
 
 /// The legacy (pre-`ingressClassName`) annotation naming an Ingress's class.

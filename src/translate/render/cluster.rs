@@ -9,7 +9,7 @@ use envoy_types::pb::envoy::config::cluster::v3::{
 };
 
 use super::ads::{ads, seconds};
-use super::backend::ClusterTarget;
+use crate::translate::model::ClusterTarget;
 
 /// How long Envoy waits for a TCP connection to an endpoint.
 const CONNECT_TIMEOUT_SECS: i64 = 5;

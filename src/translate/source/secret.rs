@@ -1,4 +1,4 @@
-//! TLS Secrets: validated before Envoy sees them, served over SDS.
+//! TLS Secrets: validated into a model [`Certificate`] before Envoy sees them.
 //!
 //! A Secret is usable when it exists, has type `kubernetes.io/tls`, and its
 //! `tls.crt` holds only PEM `CERTIFICATE` blocks (at least one, each an X.509
@@ -9,12 +9,9 @@
 //! API server does on write, so hand-written files may use either. Secret content
 //! never appears in errors.
 
-use envoy_types::pb::envoy::config::core::v3::{data_source::Specifier, DataSource};
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
-    secret, Secret, TlsCertificate,
-};
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 
+use crate::translate::model::Certificate;
 use crate::world::{ObjectKey, World};
 use crate::x509::keys::{certificate_key, private_key_public_key, PublicKey};
 
@@ -58,13 +55,13 @@ pub enum SecretError {
     KeyMismatch(ObjectKey),
 }
 
-/// The SDS name of a Secret: `<namespace>/<name>`.
+/// The name of a Secret's certificate, also its SDS name: `<namespace>/<name>`.
 pub fn secret_name(key: &ObjectKey) -> String {
     format!("{}/{}", key.namespace, key.name)
 }
 
-/// Validates the Secret `key` and builds its SDS resource.
-pub fn load(world: &World, key: &ObjectKey) -> Result<Secret, SecretError> {
+/// Validates the Secret `key` into the certificate it holds.
+pub fn load(world: &World, key: &ObjectKey) -> Result<Certificate, SecretError> {
     let Some(kube) = world.secrets.get(key) else {
         return Err(SecretError::Missing(key.clone()));
     };
@@ -86,17 +83,10 @@ pub fn load(world: &World, key: &ObjectKey) -> Result<Secret, SecretError> {
     if implied.is_some_and(|k| k != leaf) {
         return Err(SecretError::KeyMismatch(key.clone()));
     }
-    let inline = |bytes: Vec<u8>| DataSource {
-        specifier: Some(Specifier::InlineBytes(bytes)),
-        ..DataSource::default()
-    };
-    Ok(Secret {
+    Ok(Certificate {
         name: secret_name(key),
-        r#type: Some(secret::Type::TlsCertificate(TlsCertificate {
-            certificate_chain: Some(inline(cert)),
-            private_key: Some(inline(private_key)),
-            ..TlsCertificate::default()
-        })),
+        certificate_chain: cert,
+        private_key,
     })
 }
 

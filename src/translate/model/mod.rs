@@ -1,0 +1,35 @@
+//! The route model: what the served objects ask for, as plain Rust values that know
+//! neither Kubernetes nor protobuf.
+//!
+//! Sources ([`super::source`]) read each object into a [`Contribution`] of its own;
+//! `merge_routes` and `merge_tls` combine every contribution (oldest first),
+//! deciding precedence and conflicts; [`virtual_hosts`] orders the merged routes
+//! per host. The render ([`super::render`]) turns the result into Envoy resources
+//! and decides nothing. Any later source (Gateway API's HTTPRoute) produces
+//! contributions of the same shape.
+//!
+//! Everything here is pure and deterministic: the same contributions in the same
+//! order give the same model.
+
+pub mod backend;
+pub mod contribution;
+pub mod host;
+pub mod merge;
+pub mod path;
+pub mod route;
+pub mod tls;
+pub mod virtual_host;
+
+#[cfg(test)]
+mod tests;
+
+pub use backend::{ClusterTarget, WeightedBackend};
+pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
+pub use host::{Host, HostError};
+pub(crate) use merge::merge_routes;
+pub use merge::{MergedRoutes, Winner};
+pub use path::{PathMatch, PathRule, PathType, Precedence};
+pub use route::{Action, Forward, RoutePolicy, Served};
+pub(crate) use tls::merge_tls;
+pub use tls::{Certificate, MergedTls, TlsClaim, TlsServer};
+pub use virtual_host::{virtual_hosts, PlacedRoute, VirtualHost};

@@ -1,0 +1,68 @@
+//! Which Envoy resources carry each served Ingress, so a later "programmed" signal
+//! can check ACKs; and which clusters the winning routes forward to.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::model::{Action, ClusterTarget, MergedRoutes, MergedTls};
+use crate::world::ObjectKey;
+
+/// Which Envoy resources carry one served Ingress: route table names, cluster
+/// names, secret names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngressResources {
+    /// Route tables holding at least one of its routes.
+    pub routes: BTreeSet<String>,
+    /// Clusters its routes forward to.
+    pub clusters: BTreeSet<String>,
+    /// Secrets serving its TLS hosts.
+    pub secrets: BTreeSet<String>,
+}
+
+/// The resources of every `served` object (including those that ended up with no
+/// route), given the merged model and the route `tables` each route is in; and
+/// every cluster a winning route forwards to, by name.
+pub(crate) fn collect<'m, 'c>(
+    served: impl IntoIterator<Item = &'m ObjectKey>,
+    routes: &MergedRoutes<'c>,
+    tls: &MergedTls<'c>,
+    tables: &[&str],
+) -> (
+    BTreeMap<ObjectKey, IngressResources>,
+    BTreeMap<&'c str, &'c Arc<ClusterTarget>>,
+) {
+    let mut ingresses: BTreeMap<ObjectKey, IngressResources> = served
+        .into_iter()
+        .map(|key| (key.clone(), IngressResources::default()))
+        .collect();
+    let mut targets: BTreeMap<&'c str, &'c Arc<ClusterTarget>> = BTreeMap::new();
+    for winner in routes.all() {
+        let Some(resources) = ingresses.get_mut(&winner.owner.key) else {
+            continue;
+        };
+        // Names are copied only the first time: an Ingress has many paths.
+        for table in tables {
+            if !resources.routes.contains(*table) {
+                resources.routes.insert((*table).to_owned());
+            }
+        }
+        let Action::Forward(forward) = &winner.served.action else {
+            continue;
+        };
+        for backend in &forward.backends {
+            let target = &backend.cluster;
+            if !resources.clusters.contains(&target.name) {
+                resources.clusters.insert(target.name.clone());
+            }
+            targets.entry(&target.name).or_insert(target);
+        }
+    }
+    for (owner, secrets) in &tls.by_owner {
+        if let Some(resources) = ingresses.get_mut(&owner.key) {
+            resources
+                .secrets
+                .extend(secrets.iter().map(|s| (*s).to_owned()));
+        }
+    }
+    (ingresses, targets)
+}

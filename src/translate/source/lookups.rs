@@ -1,0 +1,130 @@
+//! World lookups shared by every object read in one translation.
+//!
+//! Many paths name the same Service port (an Ingress usually sends several paths
+//! to one Service), and several Ingresses may name one TLS Secret. Resolving a
+//! Service port builds the cluster name and copies the Service key, and loading a
+//! Secret parses its PEM; at 20,000 paths that is a good share of a full rebuild.
+//! Each answer is remembered for the rest of the translation, and every reference
+//! gets the same shared value. Only lookups go through the maps (never
+//! iteration), so their order cannot reach the output.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::secret::{self, SecretError};
+use super::service::{resolve_service, ServicePortRef, Unavailable};
+use crate::translate::model::{Certificate, ClusterTarget};
+use crate::world::{ObjectKey, World};
+
+/// Memoized Service and Secret lookups over one world.
+pub struct Lookups<'w> {
+    world: &'w World,
+    services: HashMap<ServicePortRef<'w>, Result<Arc<ClusterTarget>, Unavailable>>,
+    secrets: BTreeMap<ObjectKey, Result<Arc<Certificate>, SecretError>>,
+}
+
+// === impl Lookups ===
+
+impl<'w> Lookups<'w> {
+    /// Lookups over `world`.
+    pub fn new(world: &'w World) -> Self {
+        Lookups {
+            world,
+            services: HashMap::new(),
+            secrets: BTreeMap::new(),
+        }
+    }
+
+    /// [`resolve_service`] of `port`, computed once per distinct reference.
+    pub fn service(&mut self, port: ServicePortRef<'w>) -> Result<Arc<ClusterTarget>, Unavailable> {
+        let world = self.world;
+        self.services
+            .entry(port)
+            .or_insert_with(|| resolve_service(world, port).map(Arc::new))
+            .clone()
+    }
+
+    /// [`secret::load`] of the TLS Secret `key`, computed once per Secret.
+    pub fn certificate(&mut self, key: &ObjectKey) -> Result<Arc<Certificate>, SecretError> {
+        if let Some(loaded) = self.secrets.get(key) {
+            return loaded.clone();
+        }
+        let loaded = secret::load(self.world, key).map(Arc::new);
+        self.secrets.insert(key.clone(), loaded.clone());
+        loaded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::world::Object;
+
+    fn to(
+        service: &'static str,
+        number: Option<i32>,
+        name: Option<&'static str>,
+    ) -> ServicePortRef<'static> {
+        ServicePortRef {
+            namespace: "ns",
+            service,
+            number,
+            name,
+        }
+    }
+
+    #[test]
+    fn answers_like_resolve_and_shares_targets() {
+        let mut world = World::new();
+        world.upsert(Object::Service(Service {
+            metadata: ObjectMeta {
+                namespace: Some("ns".to_owned()),
+                name: Some("web".to_owned()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(ServiceSpec {
+                ports: Some(vec![ServicePort {
+                    name: Some("http".to_owned()),
+                    port: 80,
+                    ..ServicePort::default()
+                }]),
+                ..ServiceSpec::default()
+            }),
+            status: None,
+        }));
+        let refs = [
+            to("web", Some(80), None),
+            to("web", None, Some("http")),
+            to("web", Some(81), None),
+            to("nope", Some(80), None),
+            to("web", None, None),
+        ];
+        let mut lookups = Lookups::new(&world);
+        for port in refs {
+            for _ in 0..2 {
+                assert_eq!(
+                    lookups.service(port).map(|t| (*t).clone()),
+                    resolve_service(&world, port)
+                );
+            }
+        }
+        let (Ok(a), Ok(b)) = (lookups.service(refs[0]), lookups.service(refs[0])) else {
+            panic!("web:80 resolves to a cluster");
+        };
+        assert!(Arc::ptr_eq(&a, &b), "one target per distinct reference");
+    }
+
+    #[test]
+    fn a_missing_secret_is_reported_by_name() {
+        let world = World::new();
+        let mut lookups = Lookups::new(&world);
+        let key = ObjectKey::new("ns", "tls");
+        assert_eq!(
+            lookups.certificate(&key),
+            Err(SecretError::Missing(key.clone()))
+        );
+    }
+}
