@@ -5,12 +5,14 @@ use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryRequest;
 
 use tonic::Status;
 
-use crate::snapshot::ResourceType;
+use prost::bytes::Bytes;
+
+use crate::snapshot::{ResourceMap, ResourceType};
 
 use super::limits::{truncate, NameCount, XdsLimits};
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
-use super::wire::DeltaResponse;
+use super::wire::{delta_fields, DeltaResponse};
 
 /// Delta: responses carry changed resources and removed names.
 pub(crate) struct Delta;
@@ -63,10 +65,15 @@ impl Protocol for Delta {
         ))
     }
 
-    fn render(p: Planned) -> DeltaResponse {
+    fn encode_whole(map: &ResourceMap) -> Bytes {
+        delta_fields(map.values())
+    }
+
+    fn render(p: Planned, encoded: Option<Bytes>) -> DeltaResponse {
         DeltaResponse {
             system_version_info: p.version,
             resources: p.resources,
+            encoded,
             type_url: p.kind.type_url().to_owned(),
             nonce: p.nonce,
             removed_resources: p.removed,

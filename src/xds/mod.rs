@@ -16,6 +16,7 @@ mod stream;
 mod stream_state;
 mod subscription;
 pub mod tls;
+mod whole_types;
 mod wire;
 
 pub use ack_tracker::{AckTracker, Nack, NodeStatus, TypeStatus, XdsEvent, XdsObserver};

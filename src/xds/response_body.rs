@@ -192,6 +192,7 @@ mod tests {
                 .values()
                 .cloned()
                 .collect(),
+            encoded: None,
             type_url: ResourceType::Route.type_url().into(),
             nonce: nonce.into(),
         }

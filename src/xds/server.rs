@@ -78,6 +78,7 @@ impl AdsServer {
                 scopes: Arc::default(),
                 limits: Arc::default(),
                 breaches: Default::default(),
+                whole_types: Arc::default(),
             },
             open: StreamCount::default(),
             tls: None,

@@ -5,12 +5,14 @@ use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
 
 use tonic::Status;
 
-use crate::snapshot::ResourceType;
+use prost::bytes::Bytes;
+
+use crate::snapshot::{ResourceMap, ResourceType};
 
 use super::limits::{truncate, NameCount, XdsLimits};
 use super::stream::Protocol;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
-use super::wire::SotwResponse;
+use super::wire::{sotw_fields, SotwResponse};
 
 /// SotW: every response carries the whole view of its type.
 pub(crate) struct Sotw;
@@ -48,10 +50,15 @@ impl Protocol for Sotw {
         ))
     }
 
-    fn render(p: Planned) -> SotwResponse {
+    fn encode_whole(map: &ResourceMap) -> Bytes {
+        sotw_fields(map.values())
+    }
+
+    fn render(p: Planned, encoded: Option<Bytes>) -> SotwResponse {
         SotwResponse {
             version_info: p.version,
             resources: p.resources,
+            encoded,
             type_url: p.kind.type_url().to_owned(),
             nonce: p.nonce,
         }

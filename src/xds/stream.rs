@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 use tonic::{Status, Streaming};
 use tracing::{debug, info, warn};
 
-use crate::snapshot::{SnapshotStore, Verdict};
+use prost::bytes::Bytes;
+
+use crate::snapshot::{ResourceMap, SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
@@ -17,6 +19,7 @@ use super::limits::{clean, Limit, OnceLog, StreamSlot, XdsLimits};
 use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
+use super::whole_types::WholeTypes;
 use super::wire::WireMessage;
 
 /// What a stream needs from the server: where snapshots come from and where ACKs go.
@@ -33,6 +36,8 @@ pub(crate) struct StreamContext {
     pub limits: Arc<XdsLimits>,
     /// Which clients have been logged going over a limit.
     pub breaches: OnceLog,
+    /// Whole type sets encoded once for every stream.
+    pub whole_types: Arc<WholeTypes>,
 }
 
 /// The wire form of one ADS flavour.
@@ -52,8 +57,11 @@ pub(crate) trait Protocol: Send + 'static {
         request: &Self::Request,
         limits: &XdsLimits,
     ) -> Option<Outcome>;
-    /// Renders a planned response.
-    fn render(planned: Planned) -> Self::Response;
+    /// A whole type set as response fields, shared by the streams sending it.
+    fn encode_whole(map: &ResourceMap) -> Bytes;
+    /// Renders a planned response; `encoded` is its resources' fields when
+    /// they are a whole set ([`Planned::whole`]).
+    fn render(planned: Planned, encoded: Option<Bytes>) -> Self::Response;
 }
 
 /// Runs one stream until Envoy hangs up or the response channel closes. `slot`
@@ -265,12 +273,20 @@ async fn drive<P: Protocol>(
             for resumed in state.take_resumed() {
                 record(ctx, node_id, resumed, &scoped);
             }
-            for planned in planned {
+            for mut planned in planned {
                 ctx.tracker.sent(node_id, planned.kind, &planned.version);
                 debug!(node = %node_id, kind = %planned.kind, version = %planned.version,
                        nonce = %planned.nonce, resources = planned.resources.len(),
                        removed = planned.removed.len(), "sending");
-                if responses.send(Ok(P::render(planned))).await.is_err() {
+                let encoded = planned
+                    .whole
+                    .take()
+                    .map(|map| ctx.whole_types.get(&map, P::MODE, P::encode_whole));
+                if responses
+                    .send(Ok(P::render(planned, encoded)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -21,6 +21,9 @@ pub struct SotwResponse {
     pub version_info: String,
     /// Field 2, each an encoded `Any`.
     pub resources: Vec<Arc<Resource>>,
+    /// `resources` already encoded as fields ([`sotw_fields`]), shared by every
+    /// stream sending the same set.
+    pub encoded: Option<Bytes>,
     /// Field 4.
     pub type_url: String,
     /// Field 5.
@@ -34,6 +37,9 @@ pub struct DeltaResponse {
     pub system_version_info: String,
     /// Field 2, each a `Resource { version: 1, resource: 2, name: 3 }`.
     pub resources: Vec<Arc<Resource>>,
+    /// `resources` already encoded as fields ([`delta_fields`]), shared by
+    /// every stream sending the same set.
+    pub encoded: Option<Bytes>,
     /// Field 4.
     pub type_url: String,
     /// Field 5.
@@ -106,6 +112,43 @@ fn put_resource(tag: u32, resource: &Resource, sink: &mut impl WireSink) {
     sink.put_shared(resource.wire_bytes());
 }
 
+fn put_sotw_resources<'a>(
+    resources: impl IntoIterator<Item = &'a Arc<Resource>>,
+    sink: &mut impl WireSink,
+) {
+    for r in resources {
+        put_resource(2, r, sink);
+    }
+}
+
+fn put_delta_resources<'a>(
+    resources: impl IntoIterator<Item = &'a Arc<Resource>>,
+    sink: &mut impl WireSink,
+) {
+    for r in resources {
+        put_header(2, delta_resource_len(r), sink);
+        put_string(1, r.version(), sink);
+        put_resource(2, r, sink);
+        put_string(3, r.name(), sink);
+    }
+}
+
+/// `resources` as the `resources` fields of a `DiscoveryResponse`, in one
+/// buffer (see [`SotwResponse::encoded`]).
+pub(crate) fn sotw_fields<'a>(resources: impl Iterator<Item = &'a Arc<Resource>>) -> Bytes {
+    let mut buf = Vec::new();
+    put_sotw_resources(resources, &mut Copying(&mut buf));
+    buf.into()
+}
+
+/// `resources` as the `resources` fields of a `DeltaDiscoveryResponse`, in one
+/// buffer (see [`DeltaResponse::encoded`]).
+pub(crate) fn delta_fields<'a>(resources: impl Iterator<Item = &'a Arc<Resource>>) -> Bytes {
+    let mut buf = Vec::new();
+    put_delta_resources(resources, &mut Copying(&mut buf));
+    buf.into()
+}
+
 /// Length of a length-delimited field of `len` bytes (key, length, payload).
 fn field_len(tag: u32, len: usize) -> usize {
     encoding::key_len(tag) + encoded_len_varint(len as u64) + len
@@ -131,8 +174,9 @@ fn skip(
 impl WireMessage for SotwResponse {
     fn write(&self, sink: &mut impl WireSink) {
         put_string(1, &self.version_info, sink);
-        for r in &self.resources {
-            put_resource(2, r, sink);
+        match &self.encoded {
+            Some(fields) => sink.put_shared(fields),
+            None => put_sotw_resources(&self.resources, sink),
         }
         put_string(4, &self.type_url, sink);
         put_string(5, &self.nonce, sink);
@@ -156,11 +200,14 @@ impl prost::Message for SotwResponse {
 
     fn encoded_len(&self) -> usize {
         string_len(1, &self.version_info)
-            + self
-                .resources
-                .iter()
-                .map(|r| field_len(2, r.wire_any().len()))
-                .sum::<usize>()
+            + match &self.encoded {
+                Some(fields) => fields.len(),
+                None => self
+                    .resources
+                    .iter()
+                    .map(|r| field_len(2, r.wire_any().len()))
+                    .sum::<usize>(),
+            }
             + string_len(4, &self.type_url)
             + string_len(5, &self.nonce)
     }
@@ -175,11 +222,9 @@ impl prost::Message for SotwResponse {
 impl WireMessage for DeltaResponse {
     fn write(&self, sink: &mut impl WireSink) {
         put_string(1, &self.system_version_info, sink);
-        for r in &self.resources {
-            put_header(2, delta_resource_len(r), sink);
-            put_string(1, r.version(), sink);
-            put_resource(2, r, sink);
-            put_string(3, r.name(), sink);
+        match &self.encoded {
+            Some(fields) => sink.put_shared(fields),
+            None => put_delta_resources(&self.resources, sink),
         }
         put_string(4, &self.type_url, sink);
         put_string(5, &self.nonce, sink);
@@ -206,11 +251,14 @@ impl prost::Message for DeltaResponse {
 
     fn encoded_len(&self) -> usize {
         string_len(1, &self.system_version_info)
-            + self
-                .resources
-                .iter()
-                .map(|r| field_len(2, delta_resource_len(r)))
-                .sum::<usize>()
+            + match &self.encoded {
+                Some(fields) => fields.len(),
+                None => self
+                    .resources
+                    .iter()
+                    .map(|r| field_len(2, delta_resource_len(r)))
+                    .sum::<usize>(),
+            }
             + string_len(4, &self.type_url)
             + string_len(5, &self.nonce)
             + self
@@ -259,6 +307,7 @@ mod tests {
         let wire = SotwResponse {
             version_info: "v1".into(),
             resources: resources(),
+            encoded: None,
             type_url: ResourceType::Cluster.type_url().into(),
             nonce: "7".into(),
         };
@@ -287,6 +336,7 @@ mod tests {
         let wire = DeltaResponse {
             system_version_info: "v2".into(),
             resources: resources(),
+            encoded: None,
             type_url: ResourceType::Cluster.type_url().into(),
             nonce: "8".into(),
             removed_resources: vec!["gone".into(), "also-gone".into()],
@@ -314,6 +364,37 @@ mod tests {
             DeltaDiscoveryResponse::decode(bytes.as_slice()).expect("decodes"),
             expected
         );
+    }
+
+    #[test]
+    fn a_whole_set_encoded_once_gives_the_same_bytes() {
+        let sotw = SotwResponse {
+            version_info: "v1".into(),
+            resources: resources(),
+            encoded: None,
+            type_url: ResourceType::Cluster.type_url().into(),
+            nonce: "7".into(),
+        };
+        let shared = SotwResponse {
+            encoded: Some(sotw_fields(sotw.resources.iter())),
+            ..sotw.clone()
+        };
+        assert_eq!(shared.encoded_len(), sotw.encoded_len());
+        assert_eq!(shared.encode_to_vec(), sotw.encode_to_vec());
+        let delta = DeltaResponse {
+            system_version_info: "v2".into(),
+            resources: resources(),
+            encoded: None,
+            type_url: ResourceType::Cluster.type_url().into(),
+            nonce: "8".into(),
+            removed_resources: vec!["gone".into()],
+        };
+        let shared = DeltaResponse {
+            encoded: Some(delta_fields(delta.resources.iter())),
+            ..delta.clone()
+        };
+        assert_eq!(shared.encoded_len(), delta.encoded_len());
+        assert_eq!(shared.encode_to_vec(), delta.encode_to_vec());
     }
 
     #[test]

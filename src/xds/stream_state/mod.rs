@@ -74,6 +74,9 @@ pub struct Planned {
     pub resources: Vec<Arc<Resource>>,
     /// Delta only: names Envoy must drop (or that do not exist).
     pub removed: Vec<String>,
+    /// Set when `resources` are every resource of this snapshot map, in order:
+    /// every stream sending it can then share one encoding of the whole set.
+    pub whole: Option<Arc<ResourceMap>>,
 }
 
 /// What a request meant, for the ack tracker.

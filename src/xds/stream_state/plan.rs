@@ -48,6 +48,8 @@ impl StreamState {
             ResourceType::Endpoints => self.endpoints_sent(&resources),
             _ => (Vec::new(), Vec::new(), None),
         };
+        let whole = (Arc::ptr_eq(&view, target.resources(kind)) && resources.len() == view.len())
+            .then(|| Arc::clone(&view));
         let eds_generation = self.types[ResourceType::Endpoints]
             .subscription
             .generation();
@@ -79,6 +81,7 @@ impl StreamState {
             version,
             resources,
             removed,
+            whole,
         })
     }
 
