@@ -7,6 +7,7 @@ mod delta;
 mod drain;
 mod limits;
 mod request_codec;
+mod request_stream;
 mod response_body;
 mod scoped_target;
 mod server;

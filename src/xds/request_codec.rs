@@ -5,11 +5,8 @@
 //! naming more resources than `--xds-max-names` is refused without decoding it.
 
 use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
-use prost::bytes::Buf;
 use prost::Message;
-use tonic::codec::{DecodeBuf, Decoder};
 use tonic::Status;
-use tonic_prost::ProstDecoder;
 
 /// A request whose repeated name fields can be counted on the wire.
 pub(crate) trait NamedRequest: Message + Default + Send + 'static {
@@ -28,44 +25,19 @@ impl NamedRequest for DeltaDiscoveryRequest {
     const NAME_FIELDS: &'static [u32] = &[3, 4, 5];
 }
 
-/// prost's decoder, with requests counted before decoding.
-pub(crate) struct CountingDecoder<U> {
-    /// Names one request may carry (the cap, plus the wildcard).
+/// Decodes one request, refused with `RESOURCE_EXHAUSTED` when it names more
+/// than `max_names` resources (the wildcard aside), counted before decoding.
+pub(crate) fn decode_counted<U: NamedRequest>(
+    message: &[u8],
     max_names: usize,
-    inner: ProstDecoder<U>,
-}
-
-// === impl CountingDecoder ===
-
-impl<U: NamedRequest> CountingDecoder<U> {
-    /// Refuses requests naming more than `max_names` resources (`*` aside).
-    pub fn new(max_names: usize) -> Self {
-        CountingDecoder {
-            max_names: max_names.saturating_add(1),
-            inner: ProstDecoder::default(),
-        }
+) -> Result<U, Status> {
+    let names = count_fields(message, U::NAME_FIELDS);
+    if names > max_names.saturating_add(1) {
+        return Err(Status::resource_exhausted(format!(
+            "a request naming {names} resources, more than the {max_names} this server allows (--xds-max-names)"
+        )));
     }
-}
-
-impl<U: NamedRequest> Decoder for CountingDecoder<U> {
-    type Item = U;
-    type Error = Status;
-
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        // DecodeBuf holds the whole message in one contiguous chunk.
-        let names = count_fields(buf.chunk(), U::NAME_FIELDS);
-        if names > self.max_names {
-            return Err(Status::resource_exhausted(format!(
-                "a request naming {names} resources, more than the {} this server allows (--xds-max-names)",
-                self.max_names - 1
-            )));
-        }
-        self.inner.decode(buf)
-    }
-
-    fn buffer_settings(&self) -> tonic::codec::BufferSettings {
-        self.inner.buffer_settings()
-    }
+    U::decode(message).map_err(|e| Status::internal(format!("failed to decode the request: {e}")))
 }
 
 /// How many top-level fields of `message` have one of `fields` as their number.

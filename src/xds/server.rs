@@ -7,13 +7,14 @@ use std::sync::Arc;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::mpsc;
 use tonic::transport::server::TcpIncoming;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
 use super::limits::{client_name, Limit, StreamCount, XdsLimits};
+use super::request_stream::Requests;
 use super::service::AdsService;
 use super::stream::{run, Protocol, StreamContext};
 use super::tls::{tls_incoming, NodeIdRules, ReloadingTls, SecretScopes, XdsPeer};
@@ -187,7 +188,7 @@ impl AdsServer {
     /// while `--xds-max-streams` are open. `remote` is the peer's address.
     pub(crate) fn spawn<P: Protocol>(
         &self,
-        requests: Streaming<P::Request>,
+        requests: Requests<P::Request>,
         peer: Option<XdsPeer>,
         remote: Option<SocketAddr>,
     ) -> Result<mpsc::Receiver<Result<P::Response, Status>>, Status> {

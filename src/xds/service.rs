@@ -10,10 +10,11 @@ use tonic::body::Body;
 use tonic::codegen::{http, BoxFuture, Service, StdError};
 use tonic::server::NamedService;
 use tonic::transport::server::TcpConnectInfo;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use super::delta::Delta;
-use super::request_codec::{CountingDecoder, NamedRequest};
+use super::request_codec::NamedRequest;
+use super::request_stream::Requests;
 use super::response_body::ResponseBody;
 use super::server::AdsServer;
 use super::sotw::Sotw;
@@ -69,12 +70,7 @@ where
     // Larger requests, and requests naming more resources than the names cap,
     // are refused before they are decoded (RESOURCE_EXHAUSTED, see
     // `stream::refuse_undecodable`).
-    let requests = Streaming::new_request(
-        CountingDecoder::<P::Request>::new(limits.max_names),
-        body,
-        None,
-        Some(limits.max_message_bytes),
-    );
+    let requests = Requests::<P::Request>::new(body, limits.max_message_bytes, limits.max_names);
     match server.spawn::<P>(requests, peer, remote) {
         Ok(responses) => {
             let mut response = http::Response::new(Body::new(ResponseBody::new(responses)));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::Node;
 use tokio::sync::mpsc;
-use tonic::{Status, Streaming};
+use tonic::Status;
 use tracing::{debug, info, warn};
 
 use prost::bytes::Bytes;
@@ -16,6 +16,8 @@ use crate::snapshot::{ResourceMap, SnapshotStore, Verdict};
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
 use super::limits::{clean, Limit, OnceLog, StreamSlot, XdsLimits};
+use super::request_codec::NamedRequest;
+use super::request_stream::Requests;
 use super::scoped_target::ScopedTarget;
 use super::stream_state::{Mode, Outcome, Planned, StreamState};
 use super::tls::{NodeIdRules, SecretScopes, XdsPeer};
@@ -42,7 +44,7 @@ pub(crate) struct StreamContext {
 
 /// The wire form of one ADS flavour.
 pub(crate) trait Protocol: Send + 'static {
-    type Request: Send + 'static;
+    type Request: NamedRequest;
     type Response: WireMessage + Send + 'static;
     const MODE: Mode;
 
@@ -68,7 +70,7 @@ pub(crate) trait Protocol: Send + 'static {
 /// is the stream's place under the global cap, freed when this ends; `client`
 /// names the peer in limit logs.
 pub(crate) async fn run<P: Protocol>(
-    mut requests: Streaming<P::Request>,
+    mut requests: Requests<P::Request>,
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: StreamContext,
     peer: Option<XdsPeer>,
@@ -243,7 +245,7 @@ impl Drop for StreamGuard {
 
 async fn drive<P: Protocol>(
     first: P::Request,
-    mut requests: Streaming<P::Request>,
+    mut requests: Requests<P::Request>,
     responses: mpsc::Sender<Result<P::Response, Status>>,
     ctx: &StreamContext,
     (node_id, client): (&str, &str),
