@@ -54,6 +54,11 @@ fn needs(resources: &IngressResources) -> impl Iterator<Item = (ResourceType, &S
 /// version (Secrets only where the node may receive them).
 fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources) -> bool {
     needs(resources).all(|(kind, name)| {
+        // Holding the snapshot's own map of a type holds all of it (the usual
+        // case once a node has caught up): no lookup per name.
+        if Arc::ptr_eq(&node.types[kind].acked, snapshot.resources(kind)) {
+            return true;
+        }
         let out_of_scope = kind == ResourceType::Secret
             && node.secret_namespaces.as_ref().is_some_and(|namespaces| {
                 name.split_once('/')

@@ -2,6 +2,7 @@
 //! resources, encoded once, and the store that publishes them to xDS streams.
 
 mod consistency;
+mod lineage;
 mod references;
 mod resource;
 mod resource_type;
@@ -13,6 +14,7 @@ mod verdict;
 mod version;
 
 pub use consistency::{Inconsistency, InconsistentSnapshot};
+pub use lineage::TypeChanges;
 pub use references::References;
 pub use resource::{encode_count, Resource};
 pub use resource_type::{PerType, ResourceType};

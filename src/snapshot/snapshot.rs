@@ -10,6 +10,7 @@ use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 
 use super::consistency::{dangling, duplicate_domains, Inconsistency, InconsistentSnapshot};
+use super::lineage::{Lineage, TypeChanges};
 use super::references::References;
 use super::resource::Resource;
 use super::resource_type::{PerType, ResourceType};
@@ -25,6 +26,8 @@ pub struct Snapshot {
     version: String,
     type_versions: PerType<String>,
     resources: PerType<Arc<ResourceMap>>,
+    /// How this differs from the snapshot it was built from, if any.
+    lineage: Option<Lineage>,
 }
 
 impl Snapshot {
@@ -53,6 +56,21 @@ impl Snapshot {
         self.resources[kind].get(name)
     }
 
+    /// What changed in `kind` since `map`, when `map` is that type's map in the
+    /// snapshot this one was built from (or this one's own: nothing changed).
+    /// Streams holding the previous snapshot use it instead of comparing
+    /// every resource.
+    pub fn changes_since(
+        &self,
+        kind: ResourceType,
+        map: &Arc<ResourceMap>,
+    ) -> Option<Arc<TypeChanges>> {
+        if Arc::ptr_eq(&self.resources[kind], map) {
+            return Some(Arc::default());
+        }
+        self.lineage.as_ref()?.since(kind, map).cloned()
+    }
+
     /// Reuses `previous`'s encoded resources wherever content is unchanged: whole
     /// type maps when a type is unchanged, single resources otherwise. Streams then
     /// see unchanged config as the very same `Arc`s (cheap comparisons), and the
@@ -72,6 +90,7 @@ impl Snapshot {
                 }
             }
         }
+        self.lineage = Some(Lineage::new(&previous.resources, &self.resources));
         self
     }
 
@@ -81,6 +100,7 @@ impl Snapshot {
         SnapshotBuilder {
             resources: self.resources.clone(),
             base_versions: Some(self.type_versions.clone()),
+            base: Some(self.resources.clone()),
             ..SnapshotBuilder::default()
         }
     }
@@ -97,6 +117,8 @@ pub struct SnapshotBuilder {
     resources: PerType<Arc<ResourceMap>>,
     /// Type versions of the edited snapshot, reused for types left untouched.
     base_versions: Option<PerType<String>>,
+    /// The edited snapshot's maps, for the built snapshot's [`Lineage`].
+    base: Option<PerType<Arc<ResourceMap>>>,
     touched: PerType<bool>,
     removed_any: bool,
     added: PerType<BTreeSet<String>>,
@@ -202,10 +224,12 @@ impl SnapshotBuilder {
                 .iter()
                 .map(|k| (k.short_name(), type_versions[*k].as_str())),
         );
+        let lineage = self.base.map(|base| Lineage::new(&base, &resources));
         Ok(Snapshot {
             version,
             type_versions,
             resources,
+            lineage,
         })
     }
 }

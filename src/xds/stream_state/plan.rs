@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::snapshot::{Resource, ResourceMap, ResourceType, Snapshot};
 
-use super::view_diff::diff;
+use super::view_diff::diff_in;
 use super::{InFlight, Mode, Planned, StreamState};
 
 // === impl StreamState ===
@@ -125,7 +125,7 @@ impl StreamState {
         if ts.nacked.contains(version) {
             return None;
         }
-        let (mut changed, gone) = diff(view, &ts.acked);
+        let (mut changed, gone) = diff_in(view, &ts.acked, kind, target);
         if kind == ResourceType::Endpoints {
             // Owed CLAs go out even when unchanged (their cluster was re-sent).
             let owed_unchanged = self

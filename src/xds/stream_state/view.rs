@@ -45,6 +45,23 @@ impl StreamState {
                 return Arc::clone(&hit.view);
             }
         }
+        // The last view was the whole of the map this target was built from,
+        // and the target holds the same names: it is the whole of this one.
+        let still_whole = cacheable
+            && ts.view_cache.borrow().as_ref().is_some_and(|hit| {
+                hit.generation == sub.generation()
+                    && hit.acked.is_none()
+                    && Arc::ptr_eq(&hit.view, &hit.source)
+                    && target
+                        .changes_since(kind, &hit.source)
+                        .is_some_and(|changes| {
+                            changes.same_names()
+                                && changes
+                                    .modified
+                                    .iter()
+                                    .all(|n| source.get(n).is_some_and(&allowed))
+                        })
+            });
         let remember = |view: &Arc<ResourceMap>, used_acked: bool| {
             if cacheable {
                 *ts.view_cache.borrow_mut() = Some(ViewCache {
@@ -55,6 +72,10 @@ impl StreamState {
                 });
             }
         };
+        if still_whole {
+            remember(source, false);
+            return Arc::clone(source);
+        }
         let covers_exactly = sub.is_wildcard()
             || (sub.names().len() == source.len()
                 && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));

@@ -46,6 +46,26 @@ pub(super) fn diff(view: &ResourceMap, held: &ResourceMap) -> (Vec<Arc<Resource>
     }
 }
 
+/// [`diff`] of `view` against `held`, read from the snapshot's own change set
+/// when `view` is `target`'s whole map and `held` the one it was built from:
+/// then the cost follows what changed, not how much the stream holds.
+pub(super) fn diff_in(
+    view: &Arc<ResourceMap>,
+    held: &Arc<ResourceMap>,
+    kind: ResourceType,
+    target: &Snapshot,
+) -> (Vec<Arc<Resource>>, Vec<String>) {
+    if Arc::ptr_eq(view, target.resources(kind)) {
+        if let Some(changes) = target.changes_since(kind, held) {
+            let mut names: Vec<&String> = changes.added.iter().chain(&changes.modified).collect();
+            names.sort_unstable();
+            let changed = names.into_iter().filter_map(|n| view.get(n)).cloned();
+            return (changed.collect(), changes.removed.clone());
+        }
+    }
+    diff(view, held)
+}
+
 /// The same resources at the same versions (the same map, usually).
 pub(super) fn same_view(a: &Arc<ResourceMap>, b: &Arc<ResourceMap>) -> bool {
     Arc::ptr_eq(a, b)
@@ -100,7 +120,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::test_support::{builder, snapshot, CDS};
-    use super::{diff, same_view, view_version};
+    use super::{diff, diff_in, same_view, view_version};
     use crate::snapshot::ResourceMap;
 
     #[test]
@@ -120,6 +140,46 @@ mod tests {
         let (changed, gone) = diff(&ResourceMap::new(), held.resources(CDS));
         assert!(changed.is_empty());
         assert_eq!(gone, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_snapshot_change_set_gives_the_same_diff_as_a_full_walk() {
+        let held = snapshot(&["a", "b", "c"], &[]);
+        let target = held
+            .edit()
+            .remove(CDS, "a")
+            .cluster(envoy_types::pb::envoy::config::cluster::v3::Cluster {
+                name: "b".into(),
+                connect_timeout: Some(Default::default()),
+                ..Default::default()
+            })
+            .cluster(envoy_types::pb::envoy::config::cluster::v3::Cluster {
+                name: "d".into(),
+                ..Default::default()
+            })
+            .build()
+            .expect("consistent");
+        let (view, before) = (target.resources(CDS), held.resources(CDS));
+        assert!(target.changes_since(CDS, before).is_some(), "built from it");
+        let names = |d: (Vec<Arc<crate::snapshot::Resource>>, Vec<String>)| {
+            let changed: Vec<String> = d.0.iter().map(|r| r.name().to_owned()).collect();
+            (changed, d.1)
+        };
+        let fast = names(diff_in(view, before, CDS, &target));
+        assert_eq!(fast, names(diff(view, before)));
+        assert_eq!(
+            fast,
+            (vec!["b".to_owned(), "d".to_owned()], vec!["a".to_owned()])
+        );
+        let unrelated = snapshot(&["a"], &[]);
+        assert!(target
+            .changes_since(CDS, unrelated.resources(CDS))
+            .is_none());
+        assert_eq!(
+            names(diff_in(view, unrelated.resources(CDS), CDS, &target)),
+            names(diff(view, unrelated.resources(CDS))),
+            "falls back to the walk"
+        );
     }
 
     #[test]
