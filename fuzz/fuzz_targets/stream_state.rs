@@ -535,7 +535,9 @@ impl Envoy {
             }
             Op::Follow(kind) => self.follow(kind.get()),
             Op::Publish(world) => {
-                self.target = build(&world);
+                // As the pipeline publishes: sharing the previous snapshot's
+                // resources, and carrying what changed since it.
+                self.target = build(&world).share_with(&self.target);
                 self.server_plan();
             }
             Op::Reconnect => self.reconnect(),
