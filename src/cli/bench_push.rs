@@ -11,6 +11,7 @@ use clap::Args;
 use tokio::signal::unix::{signal, SignalKind};
 
 use interlock::admin::client;
+use interlock::admin::grpc::pb::GetSnapshotRequest;
 use interlock::bench::push::{
     self, FileSink, HttpClient, KubeSink, Outcome, ProbeSink, ProbeTiming, PushPlan,
 };
@@ -105,7 +106,7 @@ pub async fn run(args: PushArgs) -> anyhow::Result<()> {
         Duration::from_secs(10),
     )
     .await?;
-    let versions = versions(&args.envoy_admin).await;
+    let versions = versions(admin.clone(), &args.envoy_admin).await;
     let (target, outcome) = match &args.ingress_dir {
         Some(dir) => {
             let sink = Arc::new(FileSink::open(dir, args.use_existing)?);
@@ -184,10 +185,21 @@ fn report(
     Ok(())
 }
 
-/// Interlock's version (this binary's) and each Envoy's, from its `/server_info`.
-async fn versions(envoy_admins: &[SocketAddr]) -> Versions {
+/// The measured Interlock's version (from its admin API; this binary's, marked
+/// so, when it does not say) and each Envoy's, from its `/server_info`.
+async fn versions(mut admin: client::AdminClient, envoy_admins: &[SocketAddr]) -> Versions {
+    let served = admin
+        .get_snapshot(GetSnapshotRequest {
+            summary_only: true,
+            ..GetSnapshotRequest::default()
+        })
+        .await
+        .ok()
+        .map(|r| r.into_inner().interlock_version)
+        .filter(|v| !v.is_empty());
     let mut versions = Versions {
-        interlock: env!("CARGO_PKG_VERSION").to_owned(),
+        interlock: served
+            .unwrap_or_else(|| format!("unknown (the bench is {})", env!("CARGO_PKG_VERSION"))),
         ..Versions::default()
     };
     for admin in envoy_admins {

@@ -15,8 +15,12 @@ use super::pb;
 
 /// `GetSnapshot`: every type in push order, with its resources unless `summary_only`.
 pub(super) fn snapshot(snapshot: Option<&Snapshot>, summary_only: bool) -> pb::GetSnapshotResponse {
+    let interlock_version = env!("CARGO_PKG_VERSION").to_owned();
     let Some(snapshot) = snapshot else {
-        return pb::GetSnapshotResponse::default();
+        return pb::GetSnapshotResponse {
+            interlock_version,
+            ..pb::GetSnapshotResponse::default()
+        };
     };
     let types = ResourceType::ALL
         .into_iter()
@@ -45,6 +49,7 @@ pub(super) fn snapshot(snapshot: Option<&Snapshot>, summary_only: bool) -> pb::G
         published: true,
         version: snapshot.version().to_owned(),
         types,
+        interlock_version,
     }
 }
 
