@@ -128,14 +128,15 @@ impl Translator {
     }
 
     /// Adds every route table, spliced from the kept virtual hosts.
-    fn routes(&self, mut builder: SnapshotBuilder) -> SnapshotBuilder {
+    fn routes(&mut self, mut builder: SnapshotBuilder) -> SnapshotBuilder {
         let units = self.hosts.values().chain([&self.catch_all]);
         let encoded: Vec<&[u8]> = units.map(|u| u.encoded.as_slice()).collect();
         let body = virtual_hosts_field(&encoded);
+        let tables = self.tables();
         let clusters = self.clusters.names();
-        for name in self.tables() {
+        for name in tables {
             let value = route_table(name, &body);
-            builder = builder.encoded_route((*name).to_owned(), value, clusters.clone());
+            builder = builder.encoded_route((*name).to_owned(), value, clusters.to_vec());
         }
         builder
     }

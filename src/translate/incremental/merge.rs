@@ -134,13 +134,13 @@ impl Translator {
         }
     }
 
-    /// Recomputes the resources carrying each of `owners`.
+    /// Recomputes the resources carrying each of `owners`, marking the report
+    /// dirty only when one of them changed.
     pub(super) fn resources(&mut self, owners: &BTreeSet<ObjectKey>) {
         let tables = self.tables();
         for owner in owners {
-            self.dirty.ingresses = true;
             let Some(read) = self.reads.get(owner) else {
-                self.ingresses.remove(owner);
+                self.dirty.ingresses |= self.ingresses.remove(owner).is_some();
                 continue;
             };
             let mut resources = IngressResources::default();
@@ -162,7 +162,12 @@ impl Translator {
             if let Some(secrets) = self.tls.by_owner.get(owner) {
                 resources.secrets.clone_from(secrets);
             }
-            self.ingresses.insert(owner.clone(), resources);
+            // Publishing the report copies it whole, so only a real change
+            // marks it (a new path on a served host usually changes nothing).
+            if self.ingresses.get(owner) != Some(&resources) {
+                self.ingresses.insert(owner.clone(), resources);
+                self.dirty.ingresses = true;
+            }
         }
     }
 }
