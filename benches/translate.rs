@@ -18,14 +18,16 @@
 //! without diagnostics so the numbers measure real work. Ends with one JSON line
 //! for scripts.
 //!
-//! Run with `cargo bench --bench translate`.
+//! Run with `cargo bench --bench translate`; `TRANSLATE_INGRESSES=50000` for the
+//! 50,000-Ingress figures (full rebuild ≤ 1 s, RSS ≤ 1 GB). Also times one
+//! Ingress changed (a new path) through the incremental path.
 
 mod measure;
 
-use measure::{mib, min_median, ms, peak_rss_kib, rss_kib};
+use measure::{env_number, mib, min_median, ms, peak_rss_kib, rss_kib};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use interlock::pipeline::{BuildPath, Rebuilder};
@@ -43,8 +45,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
 
-/// Ingresses (= Services = EndpointSlices = virtual hosts = clusters).
-const INGRESSES: usize = 10_000;
+/// Ingresses (= Services = EndpointSlices = virtual hosts = clusters):
+/// `TRANSLATE_INGRESSES`, default 10,000 (the 50,000 target: set it to 50000).
+fn ingresses() -> usize {
+    static INGRESSES: OnceLock<usize> = OnceLock::new();
+    *INGRESSES.get_or_init(|| env_number("TRANSLATE_INGRESSES", 10_000))
+}
 /// Paths per Ingress (20,000 in all).
 const PATHS: [&str; 2] = ["/", "/api"];
 /// Ready endpoints per slice (50,000 in all).
@@ -74,6 +80,11 @@ fn service_name(i: usize) -> String {
 }
 
 fn ingress(i: usize) -> Ingress {
+    ingress_with(i, None)
+}
+
+/// Ingress `i`, with one more path when `extra` is set (a visible change).
+fn ingress_with(i: usize, extra: Option<String>) -> Ingress {
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {
             name: service_name(i),
@@ -86,8 +97,10 @@ fn ingress(i: usize) -> Ingress {
     };
     let paths = PATHS
         .iter()
+        .map(|p| (*p).to_owned())
+        .chain(extra)
         .map(|p| HTTPIngressPath {
-            path: Some((*p).to_owned()),
+            path: Some(p),
             path_type: "Prefix".to_owned(),
             backend: backend.clone(),
         })
@@ -178,14 +191,14 @@ fn loaded(config: &TranslateConfig) -> Rebuilder {
     let mut rebuilder = Rebuilder::new(config.clone());
     let mut apply = |object| assert!(rebuilder.apply(WorldEvent::Upsert(object)));
     apply(Object::IngressClass(ingress_class()));
-    for i in 0..INGRESSES {
+    for i in 0..ingresses() {
         apply(Object::Ingress(ingress(i)));
         apply(Object::Service(service(i)));
         apply(Object::EndpointSlice(slice(i, 0)));
     }
     assert_eq!(
         rebuilder.world().len(),
-        1 + 3 * INGRESSES,
+        1 + 3 * ingresses(),
         "every object has a key"
     );
     rebuilder
@@ -208,24 +221,24 @@ fn check(translation: &Translation) {
     );
     assert_eq!(translation.listeners.len(), 1, "http listener only");
     assert_eq!(translation.routes.len(), 1, "http route table only");
-    assert_eq!(translation.clusters.len(), INGRESSES);
-    assert_eq!(translation.endpoints.len(), INGRESSES);
-    assert_eq!(translation.ingresses.len(), INGRESSES);
+    assert_eq!(translation.clusters.len(), ingresses());
+    assert_eq!(translation.endpoints.len(), ingresses());
+    assert_eq!(translation.ingresses.len(), ingresses());
     let vhosts = &translation.routes[0].virtual_hosts;
     assert_eq!(
         vhosts.len(),
-        INGRESSES + 1,
+        ingresses() + 1,
         "one per host plus the catch-all"
     );
     assert_eq!(vhosts.last().map(|v| v.name.as_str()), Some("*"));
-    assert_eq!(routes(translation), INGRESSES * PATHS.len());
+    assert_eq!(routes(translation), ingresses() * PATHS.len());
     let endpoints: usize = translation
         .endpoints
         .iter()
         .flat_map(|c| &c.endpoints)
         .map(|l| l.lb_endpoints.len())
         .sum();
-    assert_eq!(endpoints, INGRESSES * ENDPOINTS_PER_SLICE);
+    assert_eq!(endpoints, ingresses() * ENDPOINTS_PER_SLICE);
 }
 
 fn routes(translation: &Translation) -> usize {
@@ -323,8 +336,8 @@ fn main() {
     let mut change_times = Vec::new();
     let mut change_encodes = Vec::new();
     for run in 0..CHANGE_RUNS {
-        let changed = run * (INGRESSES / CHANGE_RUNS);
-        let event = WorldEvent::Upsert(Object::EndpointSlice(slice(changed, INGRESSES * 10)));
+        let changed = run * (ingresses() / CHANGE_RUNS);
+        let event = WorldEvent::Upsert(Object::EndpointSlice(slice(changed, ingresses() * 10)));
         let encodes_before = encode_count();
         let (applied, apply_time) = timed(|| rebuilder.apply(event));
         assert!(applied);
@@ -341,6 +354,27 @@ fn main() {
         change_times.push(apply_time + build_time);
         snapshot = black_box(next);
     }
+    // Ingress changes: one Ingress gets a new path; the pipeline re-reads it,
+    // merges and renders its host again and splices the route table.
+    let mut ingress_times = Vec::new();
+    let mut ingress_encodes = Vec::new();
+    for run in 0..CHANGE_RUNS {
+        let changed = run * (ingresses() / CHANGE_RUNS) + 1;
+        let edited = ingress_with(changed, Some(format!("/change-{run}")));
+        let encodes_before = encode_count();
+        let (build, time) = timed(|| {
+            assert!(rebuilder.apply(WorldEvent::Upsert(Object::Ingress(edited))));
+            rebuilder.build()
+        });
+        ingress_encodes.push(encode_count() - encodes_before);
+        assert_eq!(build.path, BuildPath::Incremental);
+        let next = build
+            .snapshot
+            .unwrap_or_else(|e| panic!("incremental build is inconsistent: {e}"));
+        assert_ne!(next.version(), snapshot.version(), "the change is visible");
+        ingress_times.push(time);
+        snapshot = black_box(next);
+    }
     let peak = peak_rss_kib();
     let rss_end = rss_kib();
 
@@ -353,8 +387,9 @@ fn main() {
     assert_eq!(
         snapshot.version(),
         full_version,
-        "endpoints-only build differs from a full rebuild"
+        "incremental builds differ from a full rebuild"
     );
+    let (ingress_min, ingress_median) = min_median(&ingress_times);
 
     let (translate_min, translate_median) = min_median(&translate_times);
     let (validate_min, validate_median) = min_median(&validate_times);
@@ -368,11 +403,12 @@ fn main() {
     assert!(change_encodes.iter().all(|&e| e == encodes_change));
 
     println!(
-        "translate: {INGRESSES} Ingresses × {} Prefix paths, {INGRESSES} Services, \
-         {INGRESSES} EndpointSlices × {ENDPOINTS_PER_SLICE} ready endpoints \
+        "translate: {n} Ingresses × {} Prefix paths, {n} Services, \
+         {n} EndpointSlices × {ENDPOINTS_PER_SLICE} ready endpoints \
          (world built in {:.0}ms)",
         PATHS.len(),
-        ms(world_time)
+        ms(world_time),
+        n = ingresses(),
     );
     println!("{:<48} {:>10} {:>10}", "measure", "min", "median");
     let row = |name: &str, min: Duration, median: Duration| {
@@ -412,7 +448,16 @@ fn main() {
         change_build_median,
     );
     println!("{:<48} {:>10} {:>8.2}ms", "  target", "", 5.0);
+    row(
+        &format!("one Ingress changed: apply + build ({CHANGE_RUNS} runs)"),
+        ingress_min,
+        ingress_median,
+    );
     println!("{:<48} {encodes_full:>10}", "encodes per full rebuild");
+    println!(
+        "{:<48} {:>10}",
+        "encodes per Ingress change", ingress_encodes[0]
+    );
     println!(
         "{:<48} {encodes_change:>10}",
         "encodes per endpoints-only change"
@@ -426,12 +471,12 @@ fn main() {
     println!(
         "{:<48} {:>10}",
         "virtual hosts (http table, incl. catch-all *)",
-        INGRESSES + 1
+        ingresses() + 1
     );
     println!(
         "{:<48} {:>10}",
         "routes (http table)",
-        INGRESSES * PATHS.len()
+        ingresses() * PATHS.len()
     );
     println!("{:<48} {diagnostics:>10}", "diagnostics");
     println!(
@@ -465,11 +510,11 @@ fn main() {
         "{}",
         json!({
             "bench": "translate",
-            "ingresses": INGRESSES,
-            "paths": INGRESSES * PATHS.len(),
-            "services": INGRESSES,
-            "endpoint_slices": INGRESSES,
-            "endpoints": INGRESSES * ENDPOINTS_PER_SLICE,
+            "ingresses": ingresses(),
+            "paths": ingresses() * PATHS.len(),
+            "services": ingresses(),
+            "endpoint_slices": ingresses(),
+            "endpoints": ingresses() * ENDPOINTS_PER_SLICE,
             "full_runs": FULL_RUNS,
             "translate_ms_min": ms(translate_min),
             "translate_ms_median": ms(translate_median),
@@ -485,6 +530,9 @@ fn main() {
             "endpoints_change_apply_ms_median": ms(change_apply_median),
             "endpoints_change_build_ms_median": ms(change_build_median),
             "endpoints_change_target_ms": 5,
+            "ingress_change_ms_min": ms(ingress_min),
+            "ingress_change_ms_median": ms(ingress_median),
+            "encodes_ingress_change": ingress_encodes[0],
             "encodes_full": encodes_full,
             "encodes_change": encodes_change,
             "listeners": counts[ResourceType::Listener.index()].1,

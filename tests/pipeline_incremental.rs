@@ -394,7 +394,7 @@ fn a_slice_of_a_service_without_clusters_publishes_nothing_new() {
 }
 
 #[test]
-fn other_changes_and_relists_fall_back_to_a_full_build() {
+fn class_changes_and_relists_fall_back_to_a_full_build() {
     let mut rebuilder = loaded();
     let mut rng = Rng(11);
     let slice = |rng: &mut Rng, name: &str| {
@@ -405,12 +405,24 @@ fn other_changes_and_relists_fall_back_to_a_full_build() {
         )]));
         Object::EndpointSlice(s)
     };
-    // A slice change together with a Service change: full.
+    // A slice change together with a Service change: incremental.
     rebuilder.apply(WorldEvent::Upsert(slice(&mut rng, "web-1")));
     assert!(rebuilder.apply(WorldEvent::Upsert(service(
         NS,
         "web",
         &[(Some("http"), 80)]
+    ))));
+    let build = rebuilder.build();
+    assert_eq!(build.path, BuildPath::Incremental);
+    assert_eq!(
+        snapshot(build).version(),
+        full(rebuilder.world()).0.version()
+    );
+    // An IngressClass change decides which Ingresses are ours: full.
+    assert!(rebuilder.apply(WorldEvent::Upsert(ingress_class(
+        "other",
+        "interlock.dev/ingress-controller",
+        true
     ))));
     let build = rebuilder.build();
     assert_eq!(build.path, BuildPath::Full);

@@ -7,7 +7,6 @@
 //! they reject out of the next one (invariant 6).
 
 pub mod containment;
-mod endpoints_only;
 mod pending;
 mod rebuild;
 mod secret_keeping;

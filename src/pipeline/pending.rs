@@ -1,17 +1,20 @@
 //! What changed in the world since the last build, and so how much the next one
-//! must redo: EndpointSlice changes alone need only their Services' endpoints;
-//! anything else needs a full translation.
+//! must redo: EndpointSlice changes need only their Services' endpoints;
+//! Ingress, Service and Secret changes only what reads them (the incremental
+//! translator); an IngressClass change or a re-list needs a full translation.
 
 use std::collections::BTreeSet;
 
-use crate::world::{Change, Kind, ObjectKey};
+use crate::world::{Change, Kind, ObjectKey, ObjectRef};
 
 /// Changes accumulated between two builds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Pending {
-    /// Something other than single EndpointSlices changed: only a full
+    /// An IngressClass changed or a kind was re-listed: only a full
     /// translation is correct.
     pub(crate) full: bool,
+    /// Ingresses, Services and Secrets created, changed or deleted.
+    pub(crate) objects: BTreeSet<ObjectRef>,
     /// EndpointSlices created, changed or deleted.
     pub(crate) slices: BTreeSet<ObjectKey>,
     /// The Services those slices belonged to before or after their change.
@@ -21,7 +24,7 @@ pub(crate) struct Pending {
 impl Pending {
     /// True when nothing changed.
     pub(crate) fn is_empty(&self) -> bool {
-        !self.full && self.slices.is_empty()
+        !self.full && self.slices.is_empty() && self.objects.is_empty()
     }
 
     /// Records `change`. For an EndpointSlice, `services` are the Services it
@@ -37,6 +40,9 @@ impl Pending {
                 self.slices.insert(reference.key);
                 self.services.extend(services.into_iter().flatten());
             }
+            Change::Object(reference) if reference.kind != Kind::IngressClass => {
+                self.objects.insert(reference);
+            }
             Change::Object(_) | Change::Kind(_) => {
                 // Slices no longer matter: free them now rather than at the build.
                 *self = Pending {
@@ -51,7 +57,6 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::ObjectRef;
 
     fn slice(name: &str) -> Change {
         Change::Object(ObjectRef {
@@ -79,12 +84,26 @@ mod tests {
     }
 
     #[test]
-    fn any_other_change_needs_a_full_build() {
+    fn object_changes_are_collected_for_the_incremental_translator() {
+        let mut pending = Pending::default();
+        let service = ObjectRef {
+            kind: Kind::Service,
+            key: ObjectKey::new("ns", "a"),
+        };
+        pending.record(Change::Object(service.clone()), [None, None]);
+        pending.record(slice("a-1"), [svc("a"), None]);
+        assert!(!pending.full && !pending.is_empty());
+        assert_eq!(pending.objects, BTreeSet::from([service]));
+        assert_eq!(pending.slices.len(), 1);
+    }
+
+    #[test]
+    fn class_changes_and_relists_need_a_full_build() {
         for change in [
             Change::Kind(Kind::EndpointSlice),
             Change::Object(ObjectRef {
-                kind: Kind::Service,
-                key: ObjectKey::new("ns", "a"),
+                kind: Kind::IngressClass,
+                key: ObjectKey::new("", "a"),
             }),
         ] {
             let mut pending = Pending::default();
@@ -92,6 +111,7 @@ mod tests {
             pending.record(change, [None, None]);
             assert!(pending.full);
             assert!(pending.slices.is_empty() && pending.services.is_empty());
+            assert!(pending.objects.is_empty());
             pending.record(slice("b-1"), [svc("b"), None]);
             assert!(pending.slices.is_empty(), "stays full until the build");
         }

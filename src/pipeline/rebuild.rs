@@ -7,16 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::snapshot::{InconsistentSnapshot, Snapshot};
-use crate::translate::{translate, Diagnostic, IngressResources, TranslateConfig};
-use crate::translate::{ServiceClusters, Translation};
-use crate::validate::validate;
+use crate::translate::incremental::{Changes, Emitted, Translator};
+use crate::translate::{Diagnostic, IngressResources, TranslateConfig};
 use crate::world::{
     service_of, without_data, Change, Kind, Object, ObjectKey, ObjectRef, SecretRefetch, Stored,
     World, WorldEvent,
 };
 
 use super::containment::Overlay;
-use super::endpoints_only::{rebuild_endpoints, Edited};
 use super::pending::Pending;
 use super::secret_keeping::{secret_ref, SecretKeeping};
 
@@ -25,6 +23,10 @@ use super::secret_keeping::{secret_ref, SecretKeeping};
 pub enum BuildPath {
     /// Translate and validate everything.
     Full,
+    /// Ingresses, Services or Secrets changed (and maybe slices): the
+    /// incremental translator read again only what depends on them, merged
+    /// again only the hosts they touch, and the last snapshot was edited.
+    Incremental,
     /// Only EndpointSlices changed: their Services' assignments were recomputed
     /// and the last snapshot edited.
     EndpointsOnly,
@@ -46,7 +48,6 @@ pub struct Build {
 /// build equals a full translate + validate of what is served: the world, with
 /// the objects NACK containment pins (the overlay) at their pinned versions.
 pub struct Rebuilder {
-    config: TranslateConfig,
     world: World,
     /// The world with the overlay applied: what is translated.
     served: World,
@@ -59,10 +60,13 @@ pub struct Rebuilder {
     pending: Pending,
     /// The last good snapshot (a full rebuild shares unchanged resources with it).
     last: Option<Arc<Snapshot>>,
-    /// The clusters of the translation `last` was built from; `None` when the next
-    /// build must be full (nothing built yet, or the last translation failed
-    /// validation, so `last` no longer matches it).
-    clusters: Option<ServiceClusters>,
+    /// What `last` was translated from, kept per object and per host, so a
+    /// change redoes only what depends on it.
+    translator: Translator,
+    /// The translator's state is `last`'s; false when the next build must be
+    /// full (nothing built yet, or the last translation failed validation, so
+    /// `last` no longer matches it).
+    in_step: bool,
     diagnostics: Arc<Vec<Diagnostic>>,
     ingresses: Arc<BTreeMap<ObjectKey, IngressResources>>,
 }
@@ -71,7 +75,6 @@ impl Rebuilder {
     /// An empty world; the first build is full.
     pub fn new(config: TranslateConfig) -> Self {
         Rebuilder {
-            config,
             world: World::new(),
             served: World::new(),
             overlay: Overlay::new(),
@@ -79,7 +82,8 @@ impl Rebuilder {
             secrets: None,
             pending: Pending::default(),
             last: None,
-            clusters: None,
+            translator: Translator::new(config.clone()),
+            in_step: false,
             diagnostics: Arc::default(),
             ingresses: Arc::default(),
         }
@@ -256,36 +260,51 @@ impl Rebuilder {
         true
     }
 
-    /// Builds the snapshot for the current world: endpoints-only when only
-    /// EndpointSlices changed since the last good build, full otherwise (or when
-    /// the endpoints-only edit fails, which it should not).
+    /// Builds the snapshot for the current world: incremental when only
+    /// Ingresses, Services, Secrets and EndpointSlices changed since the last
+    /// good build, full otherwise.
     pub fn build(&mut self) -> Build {
         let pending = std::mem::take(&mut self.pending);
-        if let (Some(last), Some(clusters)) = (&self.last, &self.clusters) {
-            if pending.is_empty() {
-                return self.unchanged(Arc::clone(last));
-            }
-            if !pending.full {
-                let update =
-                    rebuild_endpoints(&self.served, last, clusters, &pending, &self.diagnostics);
-                match update {
-                    Ok(None) => return self.unchanged(Arc::clone(last)),
-                    Ok(Some(Edited {
-                        snapshot,
-                        diagnostics,
-                    })) => {
-                        if let Some(diagnostics) = diagnostics {
-                            self.diagnostics = Arc::new(diagnostics);
-                        }
-                        return self.edited(snapshot);
-                    }
-                    // Cannot happen (assignments reference nothing); a full
-                    // build is correct in any case.
-                    Err(_) => {}
+        let last = match &self.last {
+            Some(last) if self.in_step && !pending.full => Arc::clone(last),
+            _ => return self.full(),
+        };
+        if pending.is_empty() {
+            return self.unchanged(last);
+        }
+        let path = if pending.objects.is_empty() {
+            BuildPath::EndpointsOnly
+        } else {
+            BuildPath::Incremental
+        };
+        let changes = Changes {
+            objects: pending.objects,
+            slice_services: pending.services,
+        };
+        self.translator.update(&self.served, &changes);
+        let emitted = self.translator.emit(&self.served, &last);
+        match self.report(emitted) {
+            None => self.unchanged(last),
+            Some(Ok(snapshot)) => self.edited(snapshot, path),
+            Some(Err(e)) => {
+                self.in_step = false;
+                Build {
+                    path,
+                    snapshot: Err(e),
                 }
             }
         }
-        self.full()
+    }
+
+    /// Keeps the report of `emitted` and hands back its snapshot.
+    fn report(&mut self, emitted: Emitted) -> Option<Result<Snapshot, InconsistentSnapshot>> {
+        if let Some(diagnostics) = emitted.diagnostics {
+            self.diagnostics = Arc::new(diagnostics);
+        }
+        if let Some(ingresses) = emitted.ingresses {
+            self.ingresses = Arc::new(ingresses);
+        }
+        emitted.snapshot
     }
 
     fn unchanged(&self, last: Arc<Snapshot>) -> Build {
@@ -295,40 +314,40 @@ impl Rebuilder {
         }
     }
 
-    /// Keeps `snapshot` as the last one, unless it is identical to it (a slice
-    /// change that Envoy cannot see), so streams keep comparing the same `Arc`.
-    fn edited(&mut self, snapshot: Snapshot) -> Build {
+    /// Keeps `snapshot` as the last one, unless it is identical to it (a change
+    /// that Envoy cannot see), so streams keep comparing the same `Arc`.
+    fn edited(&mut self, snapshot: Snapshot, path: BuildPath) -> Build {
         let snapshot = match &self.last {
             Some(last) if last.version() == snapshot.version() => Arc::clone(last),
             _ => Arc::new(snapshot),
         };
         self.last = Some(Arc::clone(&snapshot));
         Build {
-            path: BuildPath::EndpointsOnly,
+            path,
             snapshot: Ok(snapshot),
         }
     }
 
+    /// Reads everything again: the same as `translate` + `validate`, built
+    /// through the incremental translator so it is in step afterwards.
     fn full(&mut self) -> Build {
-        let mut translation = translate(&self.served, &self.config);
-        let Translation {
-            diagnostics,
-            ingresses,
-            service_clusters,
-            ..
-        } = &mut translation;
-        self.diagnostics = Arc::new(std::mem::take(diagnostics));
-        self.ingresses = Arc::new(std::mem::take(ingresses));
-        let clusters = std::mem::take(service_clusters);
-        let snapshot = match validate(&mut translation, self.last.as_deref()) {
+        self.translator.rebuild(&self.served);
+        let emitted = self
+            .translator
+            .emit_full(&self.served, self.last.as_deref());
+        // A full emit always carries a snapshot.
+        let built = self
+            .report(emitted)
+            .unwrap_or_else(|| Snapshot::builder().build());
+        let snapshot = match built {
             Ok(snapshot) => {
                 let snapshot = Arc::new(snapshot);
                 self.last = Some(Arc::clone(&snapshot));
-                self.clusters = Some(clusters);
+                self.in_step = true;
                 Ok(snapshot)
             }
             Err(e) => {
-                self.clusters = None;
+                self.in_step = false;
                 Err(e)
             }
         };

@@ -58,6 +58,15 @@ impl References {
         }
     }
 
+    /// References of a route table forwarding to `clusters` (any order).
+    pub fn of_clusters(clusters: Vec<String>) -> Self {
+        References {
+            clusters,
+            ..References::default()
+        }
+        .finish()
+    }
+
     /// References of a route table: every cluster a route forwards to.
     pub fn of_route(route: &RouteConfiguration) -> Self {
         let mut refs = References::default();

@@ -54,11 +54,27 @@ impl Resource {
         message: &M,
         references: References,
     ) -> Resource {
+        Resource::from_value(
+            kind,
+            name,
+            M::type_url(),
+            message.encode_to_vec(),
+            references,
+        )
+    }
+
+    /// A resource from its message's bytes, encoded elsewhere (a route table
+    /// spliced from virtual hosts encoded once each). The bytes must be exactly
+    /// what `encode` of the message gives, or versions stop matching content.
+    pub(crate) fn from_value(
+        kind: ResourceType,
+        name: String,
+        type_url: String,
+        value: Vec<u8>,
+        references: References,
+    ) -> Resource {
         ENCODES.fetch_add(1, Ordering::Relaxed);
-        let body = Any {
-            type_url: M::type_url(),
-            value: message.encode_to_vec(),
-        };
+        let body = Any { type_url, value };
         let version = VersionHasher::new()
             .field(body.type_url.as_bytes())
             .field(&body.value)

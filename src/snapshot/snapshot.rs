@@ -172,6 +172,26 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Adds a route configuration already encoded: `value` must be the exact
+    /// encoding of a table whose virtual hosts have unique domains and whose
+    /// routes forward only to `clusters` (the caller built it that way; the
+    /// dangling-reference check still runs on `clusters`).
+    pub fn encoded_route(mut self, name: String, value: Vec<u8>, clusters: Vec<String>) -> Self {
+        let kind = ResourceType::Route;
+        if !self.added[kind].insert(name.clone()) {
+            self.problems.push(Inconsistency::DuplicateName {
+                kind,
+                name: name.clone(),
+            });
+        }
+        let refs = References::of_clusters(clusters);
+        let type_url = kind.type_url().to_owned();
+        let resource = Resource::from_value(kind, name.clone(), type_url, value, refs);
+        self.touched[kind] = true;
+        Arc::make_mut(&mut self.resources[kind]).insert(name, Arc::new(resource));
+        self
+    }
+
     fn push<M: prost::Message + prost::Name>(
         &mut self,
         kind: ResourceType,

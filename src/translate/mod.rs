@@ -34,6 +34,7 @@
 
 mod diagnostic;
 mod endpoints;
+pub mod incremental;
 pub mod model;
 pub mod regex;
 pub mod render;

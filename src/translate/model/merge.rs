@@ -81,7 +81,7 @@ pub(crate) fn merge_routes<'c>(
     merged
 }
 
-fn merge_rule<'c>(
+pub(crate) fn merge_rule<'c>(
     merged: &mut MergedRoutes<'c>,
     owner: &'c ObjectRef,
     rule: &'c RuleClaim,
@@ -124,7 +124,7 @@ fn merge_rule<'c>(
     }
 }
 
-fn merge_default<'c>(
+pub(crate) fn merge_default<'c>(
     merged: &mut MergedRoutes<'c>,
     owner: &'c ObjectRef,
     default: &'c Outcome,

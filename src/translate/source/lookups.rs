@@ -14,13 +14,16 @@ use std::sync::Arc;
 use super::secret::{self, SecretError};
 use super::service::{resolve_service, ServicePortRef, Unavailable};
 use crate::translate::model::{Certificate, ClusterTarget};
-use crate::world::{ObjectKey, World};
+use crate::world::{Kind, ObjectKey, ObjectRef, World};
 
 /// Memoized Service and Secret lookups over one world.
 pub struct Lookups<'w> {
     world: &'w World,
     services: HashMap<ServicePortRef<'w>, Result<Arc<ClusterTarget>, Unavailable>>,
     secrets: BTreeMap<ObjectKey, Result<Arc<Certificate>, SecretError>>,
+    /// Every object looked up since the last [`Lookups::take_visited`], when
+    /// recording: what the incremental translator re-reads an object after.
+    visited: Option<Vec<ObjectRef>>,
 }
 
 // === impl Lookups ===
@@ -32,11 +35,38 @@ impl<'w> Lookups<'w> {
             world,
             services: HashMap::new(),
             secrets: BTreeMap::new(),
+            visited: None,
+        }
+    }
+
+    /// Lookups over `world` that also record which objects each read looks up.
+    pub fn recording(world: &'w World) -> Self {
+        Lookups {
+            visited: Some(Vec::new()),
+            ..Lookups::new(world)
+        }
+    }
+
+    /// The objects looked up since the last call (empty unless recording),
+    /// whether they exist or not: a read depends on them.
+    pub fn take_visited(&mut self) -> Vec<ObjectRef> {
+        self.visited
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn visit(&mut self, kind: Kind, key: impl FnOnce() -> ObjectKey) {
+        if let Some(visited) = &mut self.visited {
+            visited.push(ObjectRef { kind, key: key() });
         }
     }
 
     /// [`resolve_service`] of `port`, computed once per distinct reference.
     pub fn service(&mut self, port: ServicePortRef<'w>) -> Result<Arc<ClusterTarget>, Unavailable> {
+        self.visit(Kind::Service, || {
+            ObjectKey::new(port.namespace, port.service)
+        });
         let world = self.world;
         self.services
             .entry(port)
@@ -46,6 +76,7 @@ impl<'w> Lookups<'w> {
 
     /// [`secret::load`] of the TLS Secret `key`, computed once per Secret.
     pub fn certificate(&mut self, key: &ObjectKey) -> Result<Arc<Certificate>, SecretError> {
+        self.visit(Kind::Secret, || key.clone());
         if let Some(loaded) = self.secrets.get(key) {
             return loaded.clone();
         }

@@ -1,0 +1,197 @@
+//! Turning the translator's state into a snapshot: a full one, or an edit of
+//! the last one writing only what changed.
+//!
+//! Route tables are spliced: a `RouteConfiguration` with only `name` (field 1)
+//! and `virtual_hosts` (field 2) set encodes as its name followed by each
+//! virtual host as a length-delimited field 2, so the table's bytes are the
+//! encoded name plus every host's kept bytes, without rendering or encoding
+//! the unchanged hosts again (at 10,000 hosts, megabytes per change).
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use prost::encoding::{encode_key, encode_varint, WireType};
+use prost::Message;
+
+use super::Translator;
+use crate::snapshot::{InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder};
+use crate::translate::render::listener::{self, HTTPS};
+use crate::translate::{Diagnostic, IngressResources};
+use crate::world::{ObjectKey, World};
+
+/// The `virtual_hosts` field number of `RouteConfiguration`.
+const VIRTUAL_HOSTS_FIELD: u32 = 2;
+
+/// What one emit produced for the pipeline.
+#[derive(Debug)]
+pub struct Emitted {
+    /// The snapshot, or why it is inconsistent; `None` when no resource
+    /// changed (the last snapshot stands).
+    pub snapshot: Option<Result<Snapshot, InconsistentSnapshot>>,
+    /// Every diagnostic, when they changed.
+    pub diagnostics: Option<Vec<Diagnostic>>,
+    /// The resources of every served Ingress, when they changed.
+    pub ingresses: Option<BTreeMap<ObjectKey, IngressResources>>,
+}
+
+// === impl Translator ===
+
+impl Translator {
+    /// The whole snapshot, sharing unchanged resources with `previous`. Call
+    /// right after [`Translator::rebuild`].
+    pub fn emit_full(&mut self, world: &World, previous: Option<&Snapshot>) -> Emitted {
+        let changes = self.clusters.take_changes(world, &mut self.tally);
+        self.dirty = super::Dirty::default();
+        let mut builder = Snapshot::builder().listener(listener::http_listener(&self.config));
+        if let Some(https) = &self.tls.listener {
+            builder = builder.listener(https.clone());
+        }
+        builder = self.routes(builder);
+        for cluster in changes.clusters {
+            builder = builder.cluster(cluster);
+        }
+        for endpoints in changes.endpoints {
+            builder = builder.endpoints(endpoints);
+        }
+        for secret in self.tls.secrets.values() {
+            builder = builder.secret(secret.clone());
+        }
+        let snapshot = builder.build().map(|s| match previous {
+            Some(previous) => s.share_with(previous),
+            None => s,
+        });
+        Emitted {
+            snapshot: Some(snapshot),
+            diagnostics: Some(
+                self.tally
+                    .take_changed()
+                    .unwrap_or_else(|| self.tally.all()),
+            ),
+            ingresses: Some(self.ingresses.clone()),
+        }
+    }
+
+    /// An edit of `base` (the snapshot of the state before the last
+    /// [`Translator::update`]) writing only what changed.
+    pub fn emit(&mut self, world: &World, base: &Snapshot) -> Emitted {
+        let changes = self.clusters.take_changes(world, &mut self.tally);
+        let dirty = std::mem::take(&mut self.dirty);
+        let ingresses = dirty.ingresses.then(|| self.ingresses.clone());
+        let diagnostics = self.tally.take_changed();
+        let unchanged = !dirty.routes
+            && !dirty.https_listener
+            && dirty.secrets.is_empty()
+            && changes.clusters.is_empty()
+            && changes.endpoints.is_empty()
+            && changes.removed.is_empty();
+        if unchanged {
+            return Emitted {
+                snapshot: None,
+                diagnostics,
+                ingresses,
+            };
+        }
+        let mut builder = base.edit();
+        for cluster in changes.clusters {
+            builder = builder.cluster(cluster);
+        }
+        for endpoints in changes.endpoints {
+            builder = builder.endpoints(endpoints);
+        }
+        for name in &changes.removed {
+            builder = builder
+                .remove(ResourceType::Cluster, name)
+                .remove(ResourceType::Endpoints, name);
+        }
+        if dirty.https_listener {
+            builder = match &self.tls.listener {
+                Some(https) => builder.listener(https.clone()),
+                None => builder
+                    .remove(ResourceType::Listener, HTTPS)
+                    .remove(ResourceType::Route, HTTPS),
+            };
+        }
+        for name in &dirty.secrets {
+            builder = match self.tls.secrets.get(name) {
+                Some(secret) => builder.secret(secret.clone()),
+                None => builder.remove(ResourceType::Secret, name),
+            };
+        }
+        if dirty.routes {
+            builder = self.routes(builder);
+        }
+        Emitted {
+            snapshot: Some(builder.build()),
+            diagnostics,
+            ingresses,
+        }
+    }
+
+    /// Adds every route table, spliced from the kept virtual hosts.
+    fn routes(&mut self, mut builder: SnapshotBuilder) -> SnapshotBuilder {
+        let units = self.hosts.values().chain([&self.catch_all]);
+        let encoded: Vec<&[u8]> = units.map(|u| u.encoded.as_slice()).collect();
+        let body = virtual_hosts_field(&encoded);
+        let tables = self.tables();
+        let clusters = self.clusters.names();
+        for name in tables {
+            let value = route_table(name, &body);
+            builder = builder.encoded_route((*name).to_owned(), value, clusters.to_vec());
+        }
+        builder
+    }
+}
+
+/// Each encoded virtual host as one element of the repeated field.
+fn virtual_hosts_field(hosts: &[&[u8]]) -> Vec<u8> {
+    let len: usize = hosts.iter().map(|h| h.len() + 11).sum();
+    let mut body = Vec::with_capacity(len);
+    for host in hosts {
+        encode_key(VIRTUAL_HOSTS_FIELD, WireType::LengthDelimited, &mut body);
+        encode_varint(host.len() as u64, &mut body);
+        body.extend_from_slice(host);
+    }
+    body
+}
+
+/// The encoding of the route table `name` whose virtual hosts are `body`.
+fn route_table(name: &str, body: &[u8]) -> Vec<u8> {
+    let header = RouteConfiguration {
+        name: name.to_owned(),
+        ..RouteConfiguration::default()
+    };
+    let mut value = Vec::with_capacity(header.encoded_len() + body.len());
+    header.encode_raw(&mut value);
+    value.extend_from_slice(body);
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::config::route::v3::VirtualHost;
+
+    use super::*;
+
+    #[test]
+    fn a_spliced_route_table_is_the_tables_encoding() {
+        let hosts: Vec<VirtualHost> = ["a.test", "b.test", "*"]
+            .iter()
+            .map(|name| VirtualHost {
+                name: (*name).to_owned(),
+                domains: vec![(*name).to_owned()],
+                ..VirtualHost::default()
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = hosts.iter().map(Message::encode_to_vec).collect();
+        let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+        let table = RouteConfiguration {
+            name: "http".to_owned(),
+            virtual_hosts: hosts,
+            ..RouteConfiguration::default()
+        };
+        assert_eq!(
+            route_table("http", &virtual_hosts_field(&slices)),
+            table.encode_to_vec()
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Keeping the per-Ingress reads and the indexes over them (who claims which
+//! host, who looked up what) up to date.
+
+use std::collections::BTreeSet;
+
+use super::read::IngressRead;
+use super::{Changes, Touched, Translator};
+use crate::translate::source::ingress::class;
+use crate::translate::source::Lookups;
+use crate::world::{Kind, ObjectKey, World};
+
+// === impl Translator ===
+
+impl Translator {
+    /// Reads again the changed Ingresses and those that looked up a changed
+    /// object.
+    pub(super) fn reread(&mut self, world: &World, changes: &Changes, touched: &mut Touched) {
+        let mut keys: BTreeSet<&ObjectKey> = BTreeSet::new();
+        for object in &changes.objects {
+            match object.kind {
+                Kind::Ingress => {
+                    keys.insert(&object.key);
+                }
+                _ => keys.extend(self.dependents.get(object).into_iter().flatten()),
+            }
+        }
+        let keys: Vec<ObjectKey> = keys.into_iter().cloned().collect();
+        let mut lookups = Lookups::recording(world);
+        for key in keys {
+            let new = world
+                .ingresses
+                .get_key_value(&key)
+                .filter(|(_, ingress)| class::is_ours(world, &self.config, ingress))
+                .map(|(key, ingress)| IngressRead::read(key, ingress, &mut lookups));
+            let old = self.reads.remove(&key);
+            if let Some(old) = &old {
+                self.unindex(old, new.as_ref(), touched);
+            }
+            if let Some(new) = new {
+                self.index(&new, old.as_ref(), touched);
+                self.reads.insert(key.clone(), new);
+            }
+            touched.owners.insert(key);
+        }
+    }
+
+    /// Drops `old` from the indexes, marking what it claimed as touched unless
+    /// `new` is the same contribution at the same age.
+    fn unindex(&mut self, old: &IngressRead, new: Option<&IngressRead>, touched: &mut Touched) {
+        for dep in &old.depends_on {
+            if let Some(set) = self.dependents.get_mut(dep) {
+                set.remove(&old.age.key);
+                if set.is_empty() {
+                    self.dependents.remove(dep);
+                }
+            }
+        }
+        self.tally.remove(&old.diagnostics);
+        let same = new.is_some_and(|n| n.age == old.age && n.contribution == old.contribution);
+        for host in &old.hosts {
+            if let Some(set) = self.claimers.get_mut(host) {
+                set.remove(&old.age);
+                if set.is_empty() {
+                    self.claimers.remove(host);
+                }
+            }
+            if !same {
+                touched.hosts.insert(host.clone());
+            }
+        }
+        if old.global {
+            self.global.remove(&old.age);
+            touched.global |= !same;
+        }
+        if old.tls {
+            self.tls_claimers.remove(&old.age);
+            touched.tls |= !same;
+        }
+    }
+
+    /// Adds `new` to the indexes, marking what it claims as touched unless
+    /// `old` is the same contribution at the same age.
+    fn index(&mut self, new: &IngressRead, old: Option<&IngressRead>, touched: &mut Touched) {
+        for dep in &new.depends_on {
+            self.dependents
+                .entry(dep.clone())
+                .or_default()
+                .insert(new.age.key.clone());
+        }
+        self.tally.add(&new.diagnostics);
+        let same = old.is_some_and(|o| o.age == new.age && o.contribution == new.contribution);
+        for host in &new.hosts {
+            self.claimers
+                .entry(host.clone())
+                .or_default()
+                .insert(new.age.clone());
+            if !same {
+                touched.hosts.insert(host.clone());
+            }
+        }
+        if new.global {
+            self.global.insert(new.age.clone());
+            touched.global |= !same;
+        }
+        if new.tls {
+            self.tls_claimers.insert(new.age.clone());
+            touched.tls |= !same;
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! One served Ingress as the incremental translator keeps it: its
+//! contribution, its place in the age order, and what it looked up.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::translate::model::{Contribution, Host};
+use crate::translate::source::{ingress, Lookups};
+use crate::translate::Diagnostic;
+use crate::world::{ingress_refs, ObjectKey, ObjectRef};
+
+/// The owned form of the merge order (`source::ingress`'s `Age`): oldest first
+/// by `creationTimestamp`, timestamp-less last, then namespace/name. Field order
+/// is the comparison order, as in `Age`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct AgeKey {
+    missing_timestamp: bool,
+    created: Option<Timestamp>,
+    /// The Ingress.
+    pub(super) key: ObjectKey,
+}
+
+// === impl AgeKey ===
+
+impl AgeKey {
+    /// The age of `ingress` stored under `key`.
+    pub(super) fn of(key: &ObjectKey, ingress: &Ingress) -> Self {
+        let created = ingress.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        AgeKey {
+            missing_timestamp: created.is_none(),
+            created,
+            key: key.clone(),
+        }
+    }
+}
+
+/// A served Ingress read on its own, with the indexes the merge needs.
+#[derive(Debug)]
+pub(super) struct IngressRead {
+    /// Where it sorts in the merge.
+    pub(super) age: AgeKey,
+    /// What it asks for (its own diagnostics moved to `diagnostics`).
+    pub(super) contribution: Contribution,
+    /// What reading it reported.
+    pub(super) diagnostics: Vec<Diagnostic>,
+    /// Objects it looked up (or names): a change to one re-reads it.
+    pub(super) depends_on: Vec<ObjectRef>,
+    /// Hosts its rules name.
+    pub(super) hosts: BTreeSet<Host>,
+    /// It has a rule without host or a default backend, which reach every
+    /// virtual host.
+    pub(super) global: bool,
+    /// It claims TLS hosts.
+    pub(super) tls: bool,
+}
+
+// === impl IngressRead ===
+
+impl IngressRead {
+    /// Reads `ingress`, stored under `key`, through `lookups` (recording).
+    pub(super) fn read<'w>(
+        key: &'w ObjectKey,
+        ingress: &'w Ingress,
+        lookups: &mut Lookups<'w>,
+    ) -> IngressRead {
+        lookups.take_visited();
+        let mut contribution = ingress::read(key, ingress, lookups);
+        let mut depends_on = lookups.take_visited();
+        // What the Ingress names, too, in case a reader looks something up
+        // without going through `Lookups`.
+        depends_on.extend(ingress_refs(ingress));
+        depends_on.sort();
+        depends_on.dedup();
+        let diagnostics = std::mem::take(&mut contribution.diagnostics);
+        let hosts = contribution
+            .rules
+            .iter()
+            .filter_map(|r| r.host.clone())
+            .collect();
+        let global = contribution.default_backend.is_some()
+            || contribution.rules.iter().any(|r| r.host.is_none());
+        let tls = !contribution.tls.is_empty();
+        IngressRead {
+            age: AgeKey::of(key, ingress),
+            contribution,
+            diagnostics,
+            depends_on,
+            hosts,
+            global,
+            tls,
+        }
+    }
+}
