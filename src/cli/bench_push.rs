@@ -189,10 +189,7 @@ fn report(
 /// so, when it does not say) and each Envoy's, from its `/server_info`.
 async fn versions(mut admin: client::AdminClient, envoy_admins: &[SocketAddr]) -> Versions {
     let served = admin
-        .get_snapshot(GetSnapshotRequest {
-            summary_only: true,
-            ..GetSnapshotRequest::default()
-        })
+        .get_snapshot(GetSnapshotRequest { summary_only: true })
         .await
         .ok()
         .map(|r| r.into_inner().interlock_version)
