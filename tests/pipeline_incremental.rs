@@ -22,35 +22,11 @@ use interlock::world::{Kind, Object, ObjectKey, ObjectRef, World, WorldEvent};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
-use support::{backend, ingress, ingress_class, path, rule, service};
+use support::{backend, ingress, ingress_class, path, rule, service, Rng};
 use tokio::sync::mpsc;
 
 const NS: &str = "default";
 const OTHER_NS: &str = "other";
-
-/// A small deterministic generator (xorshift64*), so a failure replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Services the walk's slices may belong to: `(namespace, name)`. `orphan` backs
 /// no route and `ghost` does not exist (its route answers 503), so neither has a

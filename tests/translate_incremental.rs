@@ -19,35 +19,11 @@ use interlock::validate::validate;
 use interlock::world::{Kind, Object, ObjectKey, ObjectRef, World, WorldEvent};
 use serde_json::{json, Value};
 use support::{
-    ingress_class, ingress_raw, path, rule, secret, service, slice, timestamp, tls_secret,
+    ingress_class, ingress_raw, path, rule, secret, service, slice, timestamp, tls_secret, Rng,
 };
 
 const NS: &str = "default";
 const CONTROLLER: &str = "interlock.dev/ingress-controller";
-
-/// A small deterministic generator (xorshift64*), so a failure replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const HOSTS: [&str; 5] = ["a.test", "b.test", "c.test", "*.w.test", "d.test"];
 const PATHS: [&str; 3] = ["/", "/api", "/api/v1"];

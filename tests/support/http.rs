@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use interlock::bench::push::connect_http1 as connect;
 
 /// Every request (connect included) must finish within this.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -86,19 +85,6 @@ async fn with_timeout<T>(
     tokio::time::timeout(TIMEOUT, f)
         .await
         .map_err(|_| format!("GET {host}{path}: timed out after {TIMEOUT:?}"))?
-}
-
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake with {addr}: {e}"))?;
-    // Ends by itself when the sender is dropped or the server closes.
-    tokio::spawn(conn);
-    Ok(sender)
 }
 
 async fn send(

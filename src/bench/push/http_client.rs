@@ -95,7 +95,10 @@ impl HttpClient {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
+/// A fresh HTTP/1.1 connection to `addr` (no Nagle delay); its driver task ends
+/// by itself when the sender is dropped or the server closes. Shared with the
+/// test support's client.
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect to {addr}: {e}"))?;

@@ -21,7 +21,7 @@ mod sink;
 
 pub use events::EventsError;
 pub use file_sink::{FileSink, FILE_NAMESPACE, FILE_PREFIX, MARKER};
-pub use http_client::HttpClient;
+pub use http_client::{connect as connect_http1, HttpClient};
 pub use kube_sink::{KubeSink, NAMESPACE_LABEL};
 pub use manifest::{probe_objects, Backend, ProbeObjects};
 pub use plan::{Ending, Outcome, PushPlan};
