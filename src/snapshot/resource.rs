@@ -55,9 +55,14 @@ impl Resource {
         references: References,
     ) -> Resource {
         ENCODES.fetch_add(1, Ordering::Relaxed);
+        let mut value = message.encode_to_vec();
+        if M::PACKAGE == "envoy.config.route.v3" && M::NAME == "RouteConfiguration" {
+            // Per-route filter configs are a protobuf map: fix their order.
+            crate::translate::render::canonical::sort_route_maps(&mut value);
+        }
         let body = Any {
             type_url: M::type_url(),
-            value: message.encode_to_vec(),
+            value,
         };
         let version = VersionHasher::new()
             .field(body.type_url.as_bytes())

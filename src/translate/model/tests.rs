@@ -99,6 +99,11 @@ fn describe(placed: &PlacedRoute<'_>) -> String {
             .collect::<Vec<_>>()
             .join("+"),
         Action::Unavailable => "503".to_owned(),
+        Action::Redirect(r) => format!("{}", r.code.status()),
+    };
+    let goes = match placed.winner.canary {
+        Some(c) => format!("{goes} (canary {})", c.owner.key.name),
+        None => goes,
     };
     let guard = if placed.one_label { "!" } else { "" };
     format!("{guard}{path} -> {goes} ({})", placed.winner.owner.key.name)
