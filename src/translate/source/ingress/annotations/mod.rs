@@ -110,3 +110,6 @@ pub fn read(
         findings: r.finish(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -56,19 +56,20 @@ pub fn read(r: &mut Reader<'_>) -> RedirectOptions {
     r.honoured("force-ssl-redirect");
     let from_to_www = r.parse("from-to-www-redirect", boolean).unwrap_or(false);
     r.honoured("from-to-www-redirect");
-    let temporal = redirect(r, "temporal-redirect", RedirectCode::Found);
-    let permanent = redirect(r, "permanent-redirect", RedirectCode::MovedPermanently);
-    if temporal.is_some() && permanent.is_some() {
+    let mut chosen = redirect(r, "temporal-redirect", RedirectCode::Found);
+    if chosen.is_some() {
         r.ignored("permanent-redirect", "temporal-redirect takes precedence");
         r.ignored(
             "permanent-redirect-code",
             "temporal-redirect takes precedence",
         );
+    } else {
+        chosen = redirect(r, "permanent-redirect", RedirectCode::MovedPermanently);
     }
     RedirectOptions {
         ssl_redirect,
         force_ssl_redirect,
-        redirect: temporal.or(permanent),
+        redirect: chosen,
         from_to_www,
     }
 }
