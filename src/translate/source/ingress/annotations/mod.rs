@@ -18,6 +18,7 @@ pub mod limits;
 pub mod paths;
 pub mod reader;
 pub mod redirect;
+pub mod report;
 pub mod unsupported;
 pub mod upstream;
 pub mod values;
