@@ -368,3 +368,67 @@ fn a_refused_default_backend_leaves_it_to_a_newer_object() {
         ["Ingress ns/old: defaultBackend: bad"]
     );
 }
+
+// === canaries ===
+
+fn canary(name: &str, rules: Vec<RuleClaim>) -> Contribution {
+    Contribution {
+        canary: Some(Canary {
+            weight: 10,
+            total_weight: 100,
+            ..Canary::default()
+        }),
+        ..contribution(name, rules)
+    }
+}
+
+#[test]
+fn a_canary_attaches_to_the_main_path_even_when_older() {
+    let (hosts, diagnostics) = layout(&[
+        canary(
+            "beta",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v2"))])],
+        ),
+        contribution(
+            "main",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v1"))])],
+        ),
+    ]);
+    assert_eq!(
+        hosts,
+        ["a.test: Prefix / -> v1 (canary beta) (main)", "*: "]
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+}
+
+#[test]
+fn a_canary_without_main_path_or_after_another_canary_is_reported() {
+    let (hosts, diagnostics) = layout(&[
+        contribution(
+            "main",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v1"))])],
+        ),
+        canary(
+            "first",
+            vec![rule(
+                Some("a.test"),
+                vec![(prefix("/"), to("v2")), (prefix("/lonely"), to("v2"))],
+            )],
+        ),
+        canary(
+            "second",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v3"))])],
+        ),
+    ]);
+    assert_eq!(
+        hosts,
+        ["a.test: Prefix / -> v1 (canary first) (main)", "*: "]
+    );
+    assert_eq!(
+        messages(&diagnostics),
+        [
+            "Ingress ns/first: host a.test: canary path Prefix /lonely has no main Ingress serving it; ignored",
+            "Ingress ns/second: host a.test: path Prefix / already has canary Ingress ns/first; ignored here",
+        ]
+    );
+}
