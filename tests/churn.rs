@@ -3,6 +3,8 @@
 //! requests every host continuously. No Ingress answers 404 between the moment
 //! it is reported programmed and the moment its deletion is written; no route
 //! with endpoints answers 503; afterwards Envoy holds exactly the last snapshot.
+//! The annotated variant puts ingress-nginx annotations on every Ingress
+//! (values changing with each generation), which must change nothing of that.
 
 mod support;
 
@@ -26,8 +28,31 @@ fn host(i: usize) -> String {
     format!("churn-{i}.test")
 }
 
+/// Ingress `i` in generation `g`, with annotations whose values move with `g`
+/// when `annotated`.
+fn ingress(i: usize, g: usize, annotated: bool) -> String {
+    let yaml = plain_ingress(i, g);
+    if !annotated {
+        return yaml;
+    }
+    let annotations = format!(
+        "metadata: {{annotations: {{\
+         nginx.ingress.kubernetes.io/enable-cors: \"true\", \
+         nginx.ingress.kubernetes.io/cors-max-age: \"{max_age}\", \
+         nginx.ingress.kubernetes.io/proxy-body-size: \"{body}m\", \
+         nginx.ingress.kubernetes.io/proxy-read-timeout: \"{timeout}\", \
+         nginx.ingress.kubernetes.io/proxy-next-upstream-tries: \"2\", \
+         nginx.ingress.kubernetes.io/x-forwarded-prefix: /g{g}, \
+         nginx.ingress.kubernetes.io/limit-rps: \"100000\"}}, ",
+        max_age = 600 + g,
+        body = 1 + g,
+        timeout = 30 + g,
+    );
+    yaml.replacen("metadata: {", &annotations, 1)
+}
+
 /// Ingress `i` in generation `g`: the backend and the paths move with `g`.
-fn ingress(i: usize, g: usize) -> String {
+fn plain_ingress(i: usize, g: usize) -> String {
     let service = format!("s-{}", (i + g) % SERVICES);
     let extra = format!("/v{g}");
     ingress_yaml(
@@ -62,7 +87,7 @@ fn index(key: &ObjectKey) -> Option<usize> {
     key.name.strip_prefix("ing-")?.parse().ok()
 }
 
-async fn churn(delta: bool) {
+async fn churn(delta: bool, annotated: bool) {
     let mut upstreams = Vec::new();
     for k in 0..SERVICES {
         upstreams.push(Upstream::start(&format!("u-{k}")).await);
@@ -138,7 +163,8 @@ async fn churn(delta: bool) {
     // Create in bursts.
     for burst in (0..INGRESSES).step_by(BURST) {
         for i in burst..burst + BURST {
-            std::fs::write(gw.path(&format!("ing-{i}.yaml")), ingress(i, 0)).expect("write");
+            std::fs::write(gw.path(&format!("ing-{i}.yaml")), ingress(i, 0, annotated))
+                .expect("write");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -152,7 +178,8 @@ async fn churn(delta: bool) {
     // Update in bursts: backends and paths change.
     for burst in (0..INGRESSES).step_by(BURST) {
         for i in burst..burst + BURST {
-            std::fs::write(gw.path(&format!("ing-{i}.yaml")), ingress(i, 1)).expect("write");
+            std::fs::write(gw.path(&format!("ing-{i}.yaml")), ingress(i, 1, annotated))
+                .expect("write");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -263,10 +290,54 @@ async fn churn(delta: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_of_200_ingresses_never_404s_once_programmed_sotw() {
-    churn(false).await;
+    churn(false, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn churn_of_200_annotated_ingresses_never_404s_once_programmed_sotw() {
+    churn(false, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churn_of_200_ingresses_never_404s_once_programmed_delta() {
-    churn(true).await;
+    churn(true, false).await;
+}
+
+#[test]
+fn annotated_churn_ingresses_carry_every_annotation() {
+    use interlock::sources::file::parse_manifests;
+    use interlock::translate::{translate, TranslateConfig};
+    use interlock::world::World;
+    let mut world = World::new();
+    for object in parse_manifests(&ingress(0, 1, true)).expect("valid YAML") {
+        world.upsert(object);
+    }
+    let t = translate(&world, &TranslateConfig::default());
+    let annotation_problems: Vec<_> = t
+        .diagnostics
+        .iter()
+        .filter(|d| d.message.contains("annotation"))
+        .collect();
+    assert!(annotation_problems.is_empty(), "{annotation_problems:#?}");
+    let route = t
+        .routes
+        .iter()
+        .flat_map(|r| &r.virtual_hosts)
+        .find(|v| v.name == host(0))
+        .and_then(|v| v.routes.first())
+        .expect("a route for the host");
+    let mut filters: Vec<&str> = route
+        .typed_per_filter_config
+        .keys()
+        .map(String::as_str)
+        .collect();
+    filters.sort_unstable();
+    assert_eq!(
+        filters,
+        [
+            "envoy.filters.http.buffer",
+            "envoy.filters.http.cors",
+            "envoy.filters.http.local_ratelimit"
+        ]
+    );
 }

@@ -77,7 +77,25 @@ fn random_ingress(rng: &mut Rng, name: &str) -> Object {
     if !rng.chance(10) {
         metadata["creationTimestamp"] = json!(timestamp(rng.below(4) as u32));
     }
+    if let Some(annotations) = random_annotations(rng) {
+        metadata["annotations"] = annotations;
+    }
     ingress_raw(metadata, spec)
+}
+
+/// ingress-nginx annotations now and then: ones rendered per route (a
+/// timeout, a rewrite), and ones the incremental translator leaves to the
+/// reference one (a canary, an HTTPS redirect).
+fn random_annotations(rng: &mut Rng) -> Option<serde_json::Value> {
+    const P: &str = "nginx.ingress.kubernetes.io";
+    let annotations = match rng.below(12) {
+        0 => json!({format!("{P}/proxy-read-timeout"): "7"}),
+        1 => json!({format!("{P}/rewrite-target"): "/"}),
+        2 => json!({format!("{P}/canary"): "true", format!("{P}/canary-weight"): "30"}),
+        3 => json!({format!("{P}/force-ssl-redirect"): "true"}),
+        _ => return None,
+    };
+    Some(annotations)
 }
 
 fn random_event(rng: &mut Rng, world: &World) -> WorldEvent {

@@ -4,6 +4,7 @@ mod bench;
 mod bench_push;
 mod bootstrap;
 mod certgen;
+mod migrate_check;
 mod quickstart;
 mod serve;
 mod serve_kube;
@@ -31,6 +32,8 @@ enum Command {
     Bootstrap(bootstrap::BootstrapArgs),
     /// Write a CA, a server certificate and gateway client certificates for mutual TLS on xDS.
     Certgen(certgen::CertgenArgs),
+    /// Report what becomes of each ingress-nginx annotation of the Ingresses in a directory.
+    MigrateCheck(migrate_check::MigrateCheckArgs),
     /// Wait until Ingresses (namespace/name) are programmed on every connected Envoy.
     Wait(wait::WaitArgs),
     /// Measure a running Interlock from the outside (Envoy-like clients, probe Ingresses).
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Bootstrap(args) => bootstrap::run(args),
         Command::Certgen(args) => certgen::run(args),
+        Command::MigrateCheck(args) => migrate_check::run(args),
         Command::Wait(args) => runtime()?.block_on(wait::run(args)),
         Command::Bench(args) => {
             serve::init_logging(serve::LogFormat::Text);

@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// `spec.controller` of the IngressClasses that are ours.
     #[arg(long, default_value = "interlock.dev/ingress-controller")]
     pub controller_name: String,
+    /// Prefix of the ingress-nginx annotations honoured (ingress-nginx's
+    /// `--annotations-prefix`).
+    #[arg(long, default_value = interlock::translate::source::ingress::DEFAULT_PREFIX)]
+    pub annotations_prefix: String,
     /// Quiet window: changes closer together than this are published together.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     pub debounce: Duration,
@@ -152,6 +156,7 @@ pub async fn start(
             https_port: args.https_port,
             ingress_class: args.ingress_class.clone(),
             controller_name: args.controller_name.clone(),
+            annotations_prefix: args.annotations_prefix.clone(),
         },
         debounce: DebounceConfig {
             quiet: args.debounce,

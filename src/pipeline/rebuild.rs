@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::snapshot::{InconsistentSnapshot, Snapshot};
 use crate::translate::incremental::{Changes, Emitted, Translator};
-use crate::translate::{Diagnostic, IngressResources, TranslateConfig};
+use crate::translate::{translate, Diagnostic, IngressResources, TranslateConfig};
+use crate::validate::validate;
 use crate::world::{
     service_of, without_data, Change, Kind, Object, ObjectKey, ObjectRef, SecretRefetch, Stored,
     World, WorldEvent,
@@ -48,6 +49,7 @@ pub struct Build {
 /// build equals a full translate + validate of what is served: the world, with
 /// the objects NACK containment pins (the overlay) at their pinned versions.
 pub struct Rebuilder {
+    config: TranslateConfig,
     world: World,
     /// The world with the overlay applied: what is translated.
     served: World,
@@ -67,6 +69,9 @@ pub struct Rebuilder {
     /// full (nothing built yet, or the last translation failed validation, so
     /// `last` no longer matches it).
     in_step: bool,
+    /// `last` came from the reference translator (some contribution is not
+    /// plain): once all are plain again, the next build is full.
+    by_reference: bool,
     diagnostics: Arc<Vec<Diagnostic>>,
     ingresses: Arc<BTreeMap<ObjectKey, IngressResources>>,
 }
@@ -75,6 +80,7 @@ impl Rebuilder {
     /// An empty world; the first build is full.
     pub fn new(config: TranslateConfig) -> Self {
         Rebuilder {
+            config: config.clone(),
             world: World::new(),
             served: World::new(),
             overlay: Overlay::new(),
@@ -84,6 +90,7 @@ impl Rebuilder {
             last: None,
             translator: Translator::new(config.clone()),
             in_step: false,
+            by_reference: false,
             diagnostics: Arc::default(),
             ingresses: Arc::default(),
         }
@@ -282,6 +289,12 @@ impl Rebuilder {
             slice_services: pending.services,
         };
         self.translator.update(&self.served, &changes);
+        if !self.translator.plain() {
+            return self.reference();
+        }
+        if self.by_reference {
+            return self.full();
+        }
         let emitted = self.translator.emit(&self.served, &last);
         match self.report(emitted) {
             None => self.unchanged(last),
@@ -332,6 +345,10 @@ impl Rebuilder {
     /// through the incremental translator so it is in step afterwards.
     fn full(&mut self) -> Build {
         self.translator.rebuild(&self.served);
+        if !self.translator.plain() {
+            return self.reference();
+        }
+        self.by_reference = false;
         let emitted = self
             .translator
             .emit_full(&self.served, self.last.as_deref());
@@ -354,6 +371,31 @@ impl Rebuilder {
         Build {
             path: BuildPath::Full,
             snapshot,
+        }
+    }
+}
+
+// === impl Rebuilder (reference path) ===
+
+impl Rebuilder {
+    /// Translates and validates everything with the reference translator,
+    /// for what the incremental one does not render exactly (canaries, HTTPS
+    /// redirects: see [`Translator::plain`]). The translator has kept up with
+    /// the world; it takes over again, with a full build, once every
+    /// contribution is plain.
+    fn reference(&mut self) -> Build {
+        let mut translation = translate(&self.served, &self.config);
+        let built = validate(&mut translation, self.last.as_deref());
+        self.diagnostics = Arc::new(std::mem::take(&mut translation.diagnostics));
+        self.ingresses = Arc::new(std::mem::take(&mut translation.ingresses));
+        self.by_reference = true;
+        self.in_step = true;
+        match built {
+            Ok(snapshot) => self.edited(snapshot, BuildPath::Full),
+            Err(e) => Build {
+                path: BuildPath::Full,
+                snapshot: Err(e),
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The snapshot stage: immutable, consistent, content-versioned sets of Envoy
 //! resources, encoded once, and the store that publishes them to xDS streams.
 
+mod canonical;
 mod consistency;
 mod lineage;
 mod references;

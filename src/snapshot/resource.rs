@@ -74,6 +74,11 @@ impl Resource {
         references: References,
     ) -> Resource {
         ENCODES.fetch_add(1, Ordering::Relaxed);
+        let mut value = value;
+        if kind == ResourceType::Route {
+            // Per-route filter configs are a protobuf map: fix their order.
+            super::canonical::sort_route_maps(&mut value);
+        }
         let body = Any { type_url, value };
         let version = VersionHasher::new()
             .field(body.type_url.as_bytes())

@@ -79,6 +79,9 @@ pub struct TranslateConfig {
     pub ingress_class: String,
     /// `spec.controller` of our IngressClasses (default `interlock.dev/ingress-controller`).
     pub controller_name: String,
+    /// Prefix of the ingress-nginx annotations honoured (default
+    /// `nginx.ingress.kubernetes.io`, as ingress-nginx's `--annotations-prefix`).
+    pub annotations_prefix: String,
 }
 
 impl Default for TranslateConfig {
@@ -89,6 +92,7 @@ impl Default for TranslateConfig {
             https_port: 10443,
             ingress_class: "interlock".to_owned(),
             controller_name: "interlock.dev/ingress-controller".to_owned(),
+            annotations_prefix: ingress::DEFAULT_PREFIX.to_owned(),
         }
     }
 }
@@ -143,7 +147,9 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     let mut lookups = Lookups::new(world);
     let mut contributions: Vec<Contribution> = served
         .iter()
-        .map(|&(key, ingress)| ingress::read(key, ingress, &mut lookups))
+        .map(|&(key, ingress)| {
+            ingress::read(key, ingress, &mut lookups, &config.annotations_prefix)
+        })
         .collect();
     for contribution in &mut contributions {
         diagnostics.extend(std::mem::take(&mut contribution.diagnostics));
@@ -157,10 +163,7 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     listeners.extend(listener::https_listener(config, &tls.servers));
     let has_https = listeners.len() > 1;
     let tables: &[&str] = if has_https { &[HTTP, HTTPS] } else { &[HTTP] };
-    let route_tables = render::virtual_host::route_tables(
-        tables,
-        render::virtual_host::virtual_hosts(&virtual_hosts),
-    );
+    let route_tables = render::virtual_host::tables(tables, &virtual_hosts);
     let (ingresses, targets) =
         resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
     let slices = SliceIndex::new(world);

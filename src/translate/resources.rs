@@ -36,7 +36,8 @@ pub(crate) fn collect<'m, 'c>(
         .map(|key| (key.clone(), IngressResources::default()))
         .collect();
     let mut targets: BTreeMap<&'c str, &'c Arc<ClusterTarget>> = BTreeMap::new();
-    for winner in routes.all() {
+    let canaries = routes.all().filter_map(|w| w.canary_winner());
+    for winner in routes.all().copied().chain(canaries) {
         let Some(resources) = ingresses.get_mut(&winner.owner.key) else {
             continue;
         };

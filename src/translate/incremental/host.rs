@@ -110,9 +110,11 @@ fn add_winner(
     }
 }
 
-/// The one model virtual host in `hosts`, rendered and encoded.
+/// The one model virtual host in `hosts`, rendered and encoded. One encoding
+/// serves both route tables: only plain contributions are translated here
+/// ([`super::Translator::plain`]), and those render alike for either scheme.
 fn encode(hosts: &[model::VirtualHost<'_>]) -> Vec<u8> {
-    render::virtual_host::virtual_hosts(hosts)
+    render::virtual_host::virtual_hosts(hosts, render::route::Scheme::Http)
         .first()
         .map(Message::encode_to_vec)
         .unwrap_or_default()

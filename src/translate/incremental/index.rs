@@ -31,7 +31,9 @@ impl Translator {
                 .ingresses
                 .get_key_value(&key)
                 .filter(|(_, ingress)| class::is_ours(world, &self.config, ingress))
-                .map(|(key, ingress)| IngressRead::read(key, ingress, &mut lookups));
+                .map(|(key, ingress)| {
+                    IngressRead::read(key, ingress, &mut lookups, &self.config.annotations_prefix)
+                });
             let old = self.reads.remove(&key);
             if let Some(old) = &old {
                 self.unindex(old, new.as_ref(), touched);

@@ -130,6 +130,16 @@ impl Translator {
         self.apply(world, &changes, true);
     }
 
+    /// True when every kept contribution is one this translator renders
+    /// exactly: no canary (merged across Ingresses) and no route whose
+    /// rendering differs between the http and https tables (an HTTPS
+    /// redirect). Otherwise the caller translates in full with
+    /// [`translate`](super::translate), the reference, and this state only
+    /// keeps up.
+    pub fn plain(&self) -> bool {
+        self.reads.values().all(|read| read.plain)
+    }
+
     /// Brings the state up to `world`, which differs from the last one seen
     /// only by `changes` (no IngressClass change, no re-list).
     pub fn update(&mut self, world: &World, changes: &Changes) {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::translate::model::{Contribution, Host};
+use crate::translate::model::{Contribution, Host, Outcome};
 use crate::translate::source::{ingress, Lookups};
 use crate::translate::Diagnostic;
 use crate::world::{ingress_refs, ObjectKey, ObjectRef};
@@ -54,19 +54,24 @@ pub(super) struct IngressRead {
     pub(super) global: bool,
     /// It claims TLS hosts.
     pub(super) tls: bool,
+    /// What it asks for renders the same in every route table and merges
+    /// host by host (see [`super::Translator::plain`]).
+    pub(super) plain: bool,
 }
 
 // === impl IngressRead ===
 
 impl IngressRead {
-    /// Reads `ingress`, stored under `key`, through `lookups` (recording).
+    /// Reads `ingress`, stored under `key`, through `lookups` (recording),
+    /// with its annotations under `prefix`.
     pub(super) fn read<'w>(
         key: &'w ObjectKey,
         ingress: &'w Ingress,
         lookups: &mut Lookups<'w>,
+        prefix: &str,
     ) -> IngressRead {
         lookups.take_visited();
-        let mut contribution = ingress::read(key, ingress, lookups);
+        let mut contribution = ingress::read(key, ingress, lookups, prefix);
         let mut depends_on = lookups.take_visited();
         // What the Ingress names, too, in case a reader looks something up
         // without going through `Lookups`.
@@ -82,6 +87,7 @@ impl IngressRead {
         let global = contribution.default_backend.is_some()
             || contribution.rules.iter().any(|r| r.host.is_none());
         let tls = !contribution.tls.is_empty();
+        let plain = is_plain(&contribution);
         IngressRead {
             age: AgeKey::of(key, ingress),
             contribution,
@@ -90,6 +96,24 @@ impl IngressRead {
             hosts,
             global,
             tls,
+            plain,
         }
     }
+}
+
+/// No canary, and no route redirecting plain HTTP to HTTPS (the one policy
+/// rendered differently per route table).
+fn is_plain(contribution: &Contribution) -> bool {
+    let redirects_to_https = |outcome: &Outcome| match outcome {
+        Outcome::Serve(served) => served.policy.https_redirect.is_some(),
+        Outcome::Refused(_) => false,
+    };
+    contribution.canary.is_none()
+        && !contribution
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.paths)
+            .map(|claim| &claim.outcome)
+            .chain(&contribution.default_backend)
+            .any(redirects_to_https)
 }

@@ -10,6 +10,7 @@
 
 use std::fmt;
 
+use super::canary::Canary;
 use super::host::Host;
 use super::path::PathRule;
 use super::route::Served;
@@ -30,6 +31,9 @@ pub struct Contribution {
     pub tls: Vec<TlsClaim>,
     /// What is wrong with the object on its own, reported whatever the merge decides.
     pub diagnostics: Vec<Diagnostic>,
+    /// Set when the object is a canary: its paths attach to other objects'
+    /// identical paths instead of claiming their own ([`super::canary`]).
+    pub canary: Option<Canary>,
 }
 
 /// The paths of one rule, for one host or (without a host) for every host.
@@ -77,6 +81,7 @@ impl Contribution {
             default_backend: None,
             tls: Vec::new(),
             diagnostics: Vec::new(),
+            canary: None,
         }
     }
 }

@@ -16,12 +16,15 @@
 //!   when that path loses or is refused.
 //! - The default backend: the oldest object with a usable one wins; later ones are
 //!   reported.
+//! - Canary objects claim nothing: once every other object is merged, each
+//!   canary path attaches to the identical winning path ([`super::canary`]).
 //!
 //! The merged set borrows from the contributions: nothing is copied.
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
+use super::canary::{Canary, CanaryWinner};
 use super::contribution::{Contribution, Outcome, RuleClaim, RuleScope};
 use super::host::Host;
 use super::path::PathRule;
@@ -36,6 +39,8 @@ pub struct Winner<'c> {
     pub served: &'c Served,
     /// Whose it is.
     pub owner: &'c ObjectRef,
+    /// A canary object's backends attached to this path.
+    pub canary: Option<CanaryWinner<'c>>,
 }
 
 /// Every winning path of every contribution, conflicts resolved.
@@ -60,6 +65,14 @@ impl<'c> MergedRoutes<'c> {
             .chain(self.hostless.values())
             .chain(self.default_backend.as_ref())
     }
+
+    /// The winner at `path` of `host` (`None`: the host-less paths).
+    fn slot(&mut self, host: Option<&'c Host>, path: &PathRule) -> Option<&mut Winner<'c>> {
+        match host {
+            Some(host) => self.by_host.get_mut(host)?.get_mut(path),
+            None => self.hostless.get_mut(path),
+        }
+    }
 }
 
 /// Merges the routes of `contributions`, given oldest first, reporting every
@@ -69,8 +82,13 @@ pub(crate) fn merge_routes<'c>(
     diagnostics: &mut Diagnostics,
 ) -> MergedRoutes<'c> {
     let mut merged = MergedRoutes::default();
+    let mut canaries = Vec::new();
     for contribution in contributions {
         let owner = &contribution.owner;
+        if let Some(canary) = &contribution.canary {
+            canaries.push((contribution, canary));
+            continue;
+        }
         for rule in &contribution.rules {
             merge_rule(&mut merged, owner, rule, diagnostics);
         }
@@ -78,7 +96,60 @@ pub(crate) fn merge_routes<'c>(
             merge_default(&mut merged, owner, default, diagnostics);
         }
     }
+    for (contribution, canary) in canaries {
+        attach_canary(&mut merged, contribution, canary, diagnostics);
+    }
     merged
+}
+
+/// Attaches the paths of the canary `contribution` to the identical winning paths.
+fn attach_canary<'c>(
+    merged: &mut MergedRoutes<'c>,
+    contribution: &'c Contribution,
+    canary: &'c Canary,
+    diagnostics: &mut Diagnostics,
+) {
+    let owner = &contribution.owner;
+    if contribution.default_backend.is_some() {
+        let message = "defaultBackend of a canary Ingress is ignored".to_owned();
+        report(diagnostics, owner, Severity::Warning, message);
+    }
+    for rule in &contribution.rules {
+        let scope = RuleScope(rule.host.as_ref());
+        for claim in &rule.paths {
+            let path = &claim.path;
+            let served = match &claim.outcome {
+                Outcome::Serve(served) => served,
+                Outcome::Refused(message) => {
+                    report(diagnostics, owner, Severity::Error, message.clone());
+                    continue;
+                }
+            };
+            let message = match merged.slot(rule.host.as_ref(), path) {
+                None => {
+                    format!("{scope}: canary path {path} has no main Ingress serving it; ignored")
+                }
+                Some(main) => match main.canary {
+                    Some(other) => format!(
+                        "{scope}: path {path} already has canary {}; ignored here",
+                        other.owner
+                    ),
+                    None => {
+                        if let Some(problem) = &served.problem {
+                            report(diagnostics, owner, Severity::Error, problem.clone());
+                        }
+                        main.canary = Some(CanaryWinner {
+                            canary,
+                            served,
+                            owner,
+                        });
+                        continue;
+                    }
+                },
+            };
+            report(diagnostics, owner, Severity::Warning, message);
+        }
+    }
 }
 
 pub(crate) fn merge_rule<'c>(
@@ -114,7 +185,11 @@ pub(crate) fn merge_rule<'c>(
                     if let Some(problem) = &served.problem {
                         report(diagnostics, owner, Severity::Error, problem.clone());
                     }
-                    slot.insert(Winner { served, owner });
+                    slot.insert(Winner {
+                        served,
+                        owner,
+                        canary: None,
+                    });
                 }
                 Outcome::Refused(message) => {
                     report(diagnostics, owner, Severity::Error, message.clone());
@@ -143,7 +218,11 @@ pub(crate) fn merge_default<'c>(
             if let Some(problem) = &served.problem {
                 report(diagnostics, owner, Severity::Error, problem.clone());
             }
-            merged.default_backend = Some(Winner { served, owner });
+            merged.default_backend = Some(Winner {
+                served,
+                owner,
+                canary: None,
+            });
         }
         Outcome::Refused(message) => report(diagnostics, owner, Severity::Error, message.clone()),
     }

@@ -12,10 +12,12 @@
 //! order give the same model.
 
 pub mod backend;
+pub mod canary;
 pub mod contribution;
 pub mod host;
 pub mod merge;
 pub mod path;
+pub mod policy;
 pub mod route;
 pub mod tls;
 pub mod virtual_host;
@@ -24,12 +26,17 @@ pub mod virtual_host;
 mod tests;
 
 pub use backend::{ClusterTarget, WeightedBackend};
+pub use canary::{Canary, CanaryWinner, HeaderChoice, HeaderValue};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
 pub use host::{Host, HostError};
 pub(crate) use merge::merge_routes;
 pub use merge::{MergedRoutes, Winner};
 pub use path::{PathMatch, PathRule, PathType, Precedence};
-pub use route::{Action, Forward, RoutePolicy, Served};
+pub use policy::{
+    BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, RedirectCode, Retry, Rewrite, RoutePolicy,
+    SourceRanges,
+};
+pub use route::{Action, Forward, Redirect, Served};
 pub(crate) use tls::merge_tls;
 pub use tls::{Certificate, MergedTls, TlsClaim, TlsServer};
 pub use virtual_host::{virtual_hosts, PlacedRoute, VirtualHost};

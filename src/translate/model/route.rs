@@ -5,6 +5,8 @@
 //! timeout or a CORS policy goes into [`RoutePolicy`]), never in the render alone.
 
 use super::backend::WeightedBackend;
+use super::policy::RedirectCode;
+pub use super::policy::RoutePolicy;
 
 /// How a matching request is answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +17,25 @@ pub enum Action {
     /// place in the precedence order instead of falling through to a shorter path
     /// or a 404 (invariant 8).
     Unavailable,
+    /// Answer with a redirect.
+    Redirect(Box<Redirect>),
+}
+
+/// A redirect: each part set replaces that part of the request's URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// New scheme (`https`, …).
+    pub scheme: Option<String>,
+    /// New host.
+    pub host: Option<String>,
+    /// New port.
+    pub port: Option<u16>,
+    /// New path (may carry a query string, which then replaces the request's).
+    pub path: Option<String>,
+    /// Drop the request's query string.
+    pub strip_query: bool,
+    /// The status answered.
+    pub code: RedirectCode,
 }
 
 /// Forwarding to one or more weighted backends.
@@ -23,12 +44,6 @@ pub struct Forward {
     /// The backends, in the order their source names them; never empty.
     pub backends: Vec<WeightedBackend>,
 }
-
-/// Per-route policy (timeouts, retries, CORS, auth, body size, source ranges, …).
-/// Ingress without annotations sets none, so it is empty: the render then gives
-/// every forwarding route the same defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoutePolicy {}
 
 /// How a winning path is served, and what to report about it when it does win.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -99,6 +99,11 @@ fn describe(placed: &PlacedRoute<'_>) -> String {
             .collect::<Vec<_>>()
             .join("+"),
         Action::Unavailable => "503".to_owned(),
+        Action::Redirect(r) => format!("{}", r.code.status()),
+    };
+    let goes = match placed.winner.canary {
+        Some(c) => format!("{goes} (canary {})", c.owner.key.name),
+        None => goes,
     };
     let guard = if placed.one_label { "!" } else { "" };
     format!("{guard}{path} -> {goes} ({})", placed.winner.owner.key.name)
@@ -361,5 +366,69 @@ fn a_refused_default_backend_leaves_it_to_a_newer_object() {
     assert_eq!(
         messages(&diagnostics),
         ["Ingress ns/old: defaultBackend: bad"]
+    );
+}
+
+// === canaries ===
+
+fn canary(name: &str, rules: Vec<RuleClaim>) -> Contribution {
+    Contribution {
+        canary: Some(Canary {
+            weight: 10,
+            total_weight: 100,
+            ..Canary::default()
+        }),
+        ..contribution(name, rules)
+    }
+}
+
+#[test]
+fn a_canary_attaches_to_the_main_path_even_when_older() {
+    let (hosts, diagnostics) = layout(&[
+        canary(
+            "beta",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v2"))])],
+        ),
+        contribution(
+            "main",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v1"))])],
+        ),
+    ]);
+    assert_eq!(
+        hosts,
+        ["a.test: Prefix / -> v1 (canary beta) (main)", "*: "]
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+}
+
+#[test]
+fn a_canary_without_main_path_or_after_another_canary_is_reported() {
+    let (hosts, diagnostics) = layout(&[
+        contribution(
+            "main",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v1"))])],
+        ),
+        canary(
+            "first",
+            vec![rule(
+                Some("a.test"),
+                vec![(prefix("/"), to("v2")), (prefix("/lonely"), to("v2"))],
+            )],
+        ),
+        canary(
+            "second",
+            vec![rule(Some("a.test"), vec![(prefix("/"), to("v3"))])],
+        ),
+    ]);
+    assert_eq!(
+        hosts,
+        ["a.test: Prefix / -> v1 (canary first) (main)", "*: "]
+    );
+    assert_eq!(
+        messages(&diagnostics),
+        [
+            "Ingress ns/first: host a.test: canary path Prefix /lonely has no main Ingress serving it; ignored",
+            "Ingress ns/second: host a.test: path Prefix / already has canary Ingress ns/first; ignored here",
+        ]
     );
 }

@@ -9,7 +9,8 @@
 //!   RDS route table `https`. Connections whose SNI matches no chain are closed
 //!   (there is no default certificate).
 //!
-//! Every HCM: WebSocket upgrades; `use_remote_address: true` with
+//! Every HCM: the HTTP filters of [`super::filters`] (all but the router
+//! disabled until a route enables them); WebSocket upgrades; `use_remote_address: true` with
 //! `xff_num_trusted_hops: 0`, so Envoy sets X-Forwarded-For and X-Forwarded-Proto
 //! from the connection instead of trusting the client; `strip_any_host_port`, so
 //! `Host: foo.com:10080` matches the virtual host `foo.com` (domains carry no
@@ -31,11 +32,10 @@ use envoy_types::pb::envoy::config::listener::v3::{
 use envoy_types::pb::envoy::extensions::access_loggers::stream::v3::{
     stdout_access_log::AccessLogFormat, StdoutAccessLog,
 };
-use envoy_types::pb::envoy::extensions::filters::http::router::v3::Router;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     http_connection_manager::{RouteSpecifier, StripPortMode},
-    http_filter, HttpConnectionManager, HttpFilter, Rds,
+    HttpConnectionManager, Rds,
 };
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::UpgradeConfig;
 use envoy_types::pb::google::protobuf::BoolValue;
@@ -117,13 +117,7 @@ fn hcm(name: &str) -> HttpConnectionManager {
             config_source: Some(ads()),
             route_config_name: name.to_owned(),
         })),
-        http_filters: vec![HttpFilter {
-            name: "envoy.filters.http.router".to_owned(),
-            config_type: Some(http_filter::ConfigType::TypedConfig(pack_any(
-                Router::default(),
-            ))),
-            ..HttpFilter::default()
-        }],
+        http_filters: super::filters::http_filters(),
         upgrade_configs: vec![UpgradeConfig {
             upgrade_type: "websocket".to_owned(),
             ..UpgradeConfig::default()

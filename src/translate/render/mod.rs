@@ -7,9 +7,12 @@
 //! timeouts, cluster settings, the ADS config source.
 
 pub mod ads;
+pub mod canary;
 pub mod cluster;
 pub mod endpoints;
+pub mod filters;
 pub mod listener;
+pub mod policy;
 pub mod route;
 pub mod tls;
 pub mod virtual_host;

@@ -11,12 +11,19 @@
 //! element-wise prefix), except `/` → `prefix: "/"`; a regex → `safe_regex`. A
 //! route of a wildcard host marked one-label also requires the whole
 //! `:authority` to match the host's one-label regex.
+//!
+//! Policies ([`super::policy`]) add route-action fields and per-route filter
+//! configuration; a redirect answers with Envoy's `redirect`; a route whose
+//! policy asks for HTTPS answers plain HTTP with a redirect to HTTPS (its
+//! path's port is kept out: the client reaches the HTTPS listener on the
+//! standard port). A route with a canary becomes several ([`super::canary`]).
 
 use envoy_types::pb::envoy::config::core::v3::{data_source::Specifier, DataSource};
 use envoy_types::pb::envoy::config::route::v3::{
-    header_matcher::HeaderMatchSpecifier, route::Action as RouteActionKind,
+    header_matcher::HeaderMatchSpecifier, redirect_action, route::Action as RouteActionKind,
     route_action::ClusterSpecifier, route_match::PathSpecifier, weighted_cluster::ClusterWeight,
-    DirectResponseAction, HeaderMatcher, Route, RouteAction, RouteMatch, WeightedCluster,
+    DirectResponseAction, HeaderMatcher, RedirectAction, Route, RouteAction, RouteMatch,
+    WeightedCluster,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{
     string_matcher::MatchPattern, RegexMatcher, StringMatcher,
@@ -24,7 +31,20 @@ use envoy_types::pb::envoy::r#type::matcher::v3::{
 use envoy_types::pb::google::protobuf::UInt32Value;
 
 use super::ads::seconds;
-use crate::translate::model::{Action, Forward, PathMatch, PathRule, PlacedRoute};
+use super::policy;
+use crate::translate::model::{
+    Action, Forward, PathMatch, PathRule, PlacedRoute, Redirect, RedirectCode, RoutePolicy,
+};
+
+/// Which route table a route is rendered for: plain HTTP may answer with a
+/// redirect to HTTPS where HTTPS serves.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// The `http` table.
+    Http,
+    /// The `https` table.
+    Https,
+}
 
 /// The idle timeout of forwarding routes.
 pub const ROUTE_IDLE_TIMEOUT_SECS: i64 = 3600;
@@ -33,9 +53,24 @@ pub const ROUTE_IDLE_TIMEOUT_SECS: i64 = 3600;
 pub const UNAVAILABLE_BODY: &str =
     "no healthy backend: the Ingress names a missing Service or port\n";
 
-/// The Envoy route for `placed`. `authority` is its virtual host's one-label
-/// regex, if the host is a wildcard.
-pub fn route(placed: &PlacedRoute<'_>, authority: Option<&str>) -> Route {
+/// The Envoy routes for `placed` in the `scheme` table, pushed onto `out`:
+/// its canary's routes first, if any, then its own. `authority` is its virtual
+/// host's one-label regex, if the host is a wildcard.
+pub fn push_routes(
+    placed: &PlacedRoute<'_>,
+    authority: Option<&str>,
+    scheme: Scheme,
+    out: &mut Vec<Route>,
+) {
+    let main = route(placed, authority, scheme);
+    match placed.winner.canary {
+        Some(canary) => super::canary::push(main, &placed.winner, &canary, scheme, out),
+        None => out.push(main),
+    }
+}
+
+/// The Envoy route for `placed` in the `scheme` table, without its canary.
+pub fn route(placed: &PlacedRoute<'_>, authority: Option<&str>, scheme: Scheme) -> Route {
     let mut r#match = match placed.path {
         Some(path) => route_match(path),
         None => RouteMatch {
@@ -46,10 +81,44 @@ pub fn route(placed: &PlacedRoute<'_>, authority: Option<&str>) -> Route {
     if let Some(regex) = authority.filter(|_| placed.one_label) {
         r#match.headers.push(authority_matcher(regex));
     }
+    let served = placed.winner.served;
+    with_action(
+        placed.winner.owner.key.qualified(),
+        r#match,
+        &served.action,
+        &served.policy,
+        scheme,
+    )
+}
+
+/// A route matching `r#match` doing `action` under `policy`.
+pub(super) fn with_action(
+    name: String,
+    r#match: RouteMatch,
+    action: &Action,
+    policy: &RoutePolicy,
+    scheme: Scheme,
+) -> Route {
+    if let (Scheme::Http, Some(code)) = (scheme, policy.https_redirect) {
+        return Route {
+            name,
+            r#match: Some(r#match),
+            action: Some(RouteActionKind::Redirect(RedirectAction {
+                scheme_rewrite_specifier: Some(
+                    redirect_action::SchemeRewriteSpecifier::HttpsRedirect(true),
+                ),
+                response_code: response_code(code),
+                ..RedirectAction::default()
+            })),
+            ..Route::default()
+        };
+    }
     Route {
-        name: placed.winner.owner.key.qualified(),
+        name,
         r#match: Some(r#match),
-        action: Some(action(&placed.winner.served.action)),
+        action: Some(route_action(action, policy)),
+        request_headers_to_add: policy::request_headers(policy),
+        typed_per_filter_config: policy::filter_configs(policy),
         ..Route::default()
     }
 }
@@ -71,7 +140,7 @@ pub fn route_match(path: &PathRule) -> RouteMatch {
     }
 }
 
-fn authority_matcher(regex: &str) -> HeaderMatcher {
+pub(super) fn authority_matcher(regex: &str) -> HeaderMatcher {
     HeaderMatcher {
         name: ":authority".to_owned(),
         header_match_specifier: Some(HeaderMatchSpecifier::StringMatch(StringMatcher {
@@ -85,24 +154,57 @@ fn authority_matcher(regex: &str) -> HeaderMatcher {
     }
 }
 
-fn action(action: &Action) -> RouteActionKind {
+fn route_action(action: &Action, policy: &RoutePolicy) -> RouteActionKind {
     match action {
         Action::Forward(forward) => match cluster_specifier(forward) {
-            Some(clusters) => RouteActionKind::Route(RouteAction {
-                cluster_specifier: Some(clusters),
-                timeout: Some(seconds(0)),
-                idle_timeout: Some(seconds(ROUTE_IDLE_TIMEOUT_SECS)),
-                ..RouteAction::default()
-            }),
+            Some(clusters) => {
+                let mut action = RouteAction {
+                    cluster_specifier: Some(clusters),
+                    timeout: Some(seconds(0)),
+                    idle_timeout: Some(seconds(ROUTE_IDLE_TIMEOUT_SECS)),
+                    ..RouteAction::default()
+                };
+                policy::apply(policy, &mut action);
+                RouteActionKind::Route(action)
+            }
             None => unavailable(),
         },
         Action::Unavailable => unavailable(),
+        Action::Redirect(redirect) => RouteActionKind::Redirect(redirect_action(redirect)),
     }
+}
+
+fn redirect_action(redirect: &Redirect) -> RedirectAction {
+    RedirectAction {
+        scheme_rewrite_specifier: redirect
+            .scheme
+            .clone()
+            .map(redirect_action::SchemeRewriteSpecifier::SchemeRedirect),
+        host_redirect: redirect.host.clone().unwrap_or_default(),
+        port_redirect: redirect.port.map_or(0, u32::from),
+        path_rewrite_specifier: redirect
+            .path
+            .clone()
+            .map(redirect_action::PathRewriteSpecifier::PathRedirect),
+        response_code: response_code(redirect.code),
+        strip_query: redirect.strip_query,
+    }
+}
+
+fn response_code(code: RedirectCode) -> i32 {
+    use redirect_action::RedirectResponseCode as C;
+    (match code {
+        RedirectCode::MovedPermanently => C::MovedPermanently,
+        RedirectCode::Found => C::Found,
+        RedirectCode::SeeOther => C::SeeOther,
+        RedirectCode::TemporaryRedirect => C::TemporaryRedirect,
+        RedirectCode::PermanentRedirect => C::PermanentRedirect,
+    }) as i32
 }
 
 /// One backend: `cluster`; several: `weighted_clusters`; none: `None` (the route
 /// then answers 503, as for a missing Service).
-fn cluster_specifier(forward: &Forward) -> Option<ClusterSpecifier> {
+pub(super) fn cluster_specifier(forward: &Forward) -> Option<ClusterSpecifier> {
     match forward.backends.as_slice() {
         [] => None,
         [one] => Some(ClusterSpecifier::Cluster(one.cluster.name.clone())),
@@ -204,10 +306,11 @@ mod tests {
             winner: Winner {
                 served: &served,
                 owner: &owner,
+                canary: None,
             },
             one_label: false,
         };
-        let rendered = route(&placed, None);
+        let rendered = route(&placed, None, Scheme::Https);
         assert_eq!(rendered.name, "ns/web");
         assert!(matches!(
             rendered.action,

@@ -6,30 +6,64 @@
 
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 
-use super::route::route;
+use super::listener::HTTP;
+use super::route::{push_routes, Scheme};
 use crate::translate::model::{self, Host};
 
 /// Name and only domain of the catch-all virtual host.
 pub const CATCH_ALL: &str = "*";
 
-/// The Envoy virtual hosts of `hosts`, in the same order.
-pub fn virtual_hosts(hosts: &[model::VirtualHost<'_>]) -> Vec<VirtualHost> {
-    hosts.iter().map(virtual_host).collect()
+/// The Envoy virtual hosts of `hosts` for the `scheme` table, in the same order.
+pub fn virtual_hosts(hosts: &[model::VirtualHost<'_>], scheme: Scheme) -> Vec<VirtualHost> {
+    hosts.iter().map(|h| virtual_host(h, scheme)).collect()
 }
 
-fn virtual_host(host: &model::VirtualHost<'_>) -> VirtualHost {
+fn virtual_host(host: &model::VirtualHost<'_>, scheme: Scheme) -> VirtualHost {
     let name = host.host.map_or(CATCH_ALL, Host::as_str);
     let authority = host.host.and_then(Host::authority_regex);
+    let mut routes = Vec::with_capacity(host.routes.len());
+    for placed in &host.routes {
+        push_routes(placed, authority.as_deref(), scheme, &mut routes);
+    }
     VirtualHost {
         name: name.to_owned(),
         domains: vec![name.to_owned()],
-        routes: host
-            .routes
-            .iter()
-            .map(|placed| route(placed, authority.as_deref()))
-            .collect(),
+        routes,
         ..VirtualHost::default()
     }
+}
+
+/// True when some route answers plain HTTP differently from HTTPS (a redirect
+/// to HTTPS), so the two tables need their own virtual hosts.
+pub fn schemes_differ(hosts: &[model::VirtualHost<'_>]) -> bool {
+    hosts
+        .iter()
+        .flat_map(|h| &h.routes)
+        .any(|placed| placed.winner.served.policy.https_redirect.is_some())
+}
+
+/// The route tables `tables` (`http`, and `https` if present) for `hosts`.
+/// When both schemes render alike, the virtual hosts are rendered once and
+/// shared ([`route_tables`]).
+pub fn tables(tables: &[&str], hosts: &[model::VirtualHost<'_>]) -> Vec<RouteConfiguration> {
+    if !schemes_differ(hosts) {
+        return route_tables(tables, virtual_hosts(hosts, Scheme::Https));
+    }
+    tables
+        .iter()
+        .map(|name| {
+            let scheme = if *name == HTTP {
+                Scheme::Http
+            } else {
+                Scheme::Https
+            };
+            RouteConfiguration {
+                name: (*name).to_owned(),
+                virtual_hosts: virtual_hosts(hosts, scheme),
+                ..RouteConfiguration::default()
+            }
+        })
+        .collect()
 }
 
 /// One route table per name in `tables`, each with every virtual host. The list

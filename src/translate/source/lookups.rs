@@ -74,6 +74,12 @@ impl<'w> Lookups<'w> {
             .clone()
     }
 
+    /// The Secret `key` as stored, for annotations that read other kinds of
+    /// Secret (e.g. basic-auth users).
+    pub fn raw_secret(&self, key: &ObjectKey) -> Option<&'w k8s_openapi::api::core::v1::Secret> {
+        self.world.secrets.get(key).map(|s| s.as_ref())
+    }
+
     /// [`secret::load`] of the TLS Secret `key`, computed once per Secret.
     pub fn certificate(&mut self, key: &ObjectKey) -> Result<Arc<Certificate>, SecretError> {
         self.visit(Kind::Secret, || key.clone());

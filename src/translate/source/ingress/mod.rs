@@ -7,6 +7,8 @@
 //! depends only on its Ingress and on the Services and Secrets it names.
 
 mod age;
+pub mod annotations;
+mod apply;
 pub mod backend;
 pub mod class;
 pub mod path;
@@ -22,6 +24,8 @@ use crate::translate::TranslateConfig;
 use crate::world::{Kind, ObjectKey, ObjectRef, World};
 use age::Age;
 
+pub use annotations::DEFAULT_PREFIX;
+
 /// Our Ingresses, oldest first (the order that decides conflicts).
 pub fn served<'w>(world: &'w World, config: &TranslateConfig) -> Vec<(&'w ObjectKey, &'w Ingress)> {
     let mut served: Vec<(&ObjectKey, &Ingress)> = world
@@ -34,22 +38,49 @@ pub fn served<'w>(world: &'w World, config: &TranslateConfig) -> Vec<(&'w Object
     served
 }
 
-/// What the Ingress `ingress`, stored under `key`, asks for on its own.
+/// What the Ingress `ingress`, stored under `key`, asks for on its own, its
+/// annotations read under `annotations_prefix`
+/// ([`TranslateConfig::annotations_prefix`]).
 pub fn read<'w>(
     key: &'w ObjectKey,
     ingress: &'w Ingress,
     lookups: &mut Lookups<'w>,
+    annotations_prefix: &str,
 ) -> Contribution {
     let mut contribution = Contribution::new(ObjectRef {
         kind: Kind::Ingress,
         key: key.clone(),
     });
     let mut diagnostics = Diagnostics::default();
+    let a = annotations::read(
+        annotations_prefix,
+        key,
+        ingress.metadata.annotations.as_ref(),
+        lookups,
+    );
+    report(key, &a.findings, &mut diagnostics);
+    contribution.canary = a.canary.clone();
     match &ingress.spec {
         None => diagnostics.warning(key, "Ingress has no spec; nothing is served"),
-        Some(spec) => rules::read(key, spec, lookups, &mut contribution, &mut diagnostics),
+        Some(spec) => rules::read(key, spec, lookups, &mut contribution, &mut diagnostics, &a),
     }
     tls::read(key, ingress, lookups, &mut contribution, &mut diagnostics);
     contribution.diagnostics = diagnostics.finish();
     contribution
+}
+
+/// Warnings for the annotations that are ignored or invalid.
+fn report(key: &ObjectKey, findings: &[annotations::Finding], diagnostics: &mut Diagnostics) {
+    for finding in findings {
+        match &finding.verdict {
+            annotations::Verdict::Ignored(why) => diagnostics.warning(
+                key,
+                format!("annotation {} ignored: {why}", finding.annotation),
+            ),
+            annotations::Verdict::Invalid(why) => {
+                diagnostics.warning(key, format!("annotation {}: {why}", finding.annotation))
+            }
+            annotations::Verdict::Honoured | annotations::Verdict::Approximated(_) => {}
+        }
+    }
 }

@@ -7,6 +7,8 @@
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, IngressRule, IngressSpec};
 
+use super::annotations::IngressAnnotations;
+use super::apply;
 use super::backend::outcome;
 use super::path::{parse_path, parse_path_type};
 use crate::translate::diagnostic::Diagnostics;
@@ -15,31 +17,47 @@ use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
 
 /// Reads the rules and default backend of `spec` (the Ingress `key`) into
-/// `contribution`.
+/// `contribution`, applying its annotations `a`.
 pub(super) fn read<'w>(
     key: &'w ObjectKey,
     spec: &'w IngressSpec,
     lookups: &mut Lookups<'w>,
     contribution: &mut Contribution,
     diagnostics: &mut Diagnostics,
+    a: &IngressAnnotations,
 ) {
     let rules = spec.rules.as_deref().unwrap_or_default();
     if rules.is_empty() && spec.default_backend.is_none() {
         diagnostics.warning(key, "Ingress has no rules and no defaultBackend; no routes");
     }
-    contribution.rules.extend(
-        rules
-            .iter()
-            .filter_map(|rule| read_rule(key, rule, lookups, diagnostics)),
-    );
+    let tls_hosts: Vec<&str> = spec
+        .tls
+        .iter()
+        .flatten()
+        .flat_map(|t| t.hosts.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    for rule in rules {
+        let Some(claim) = read_rule(key, rule, lookups, diagnostics, a, &tls_hosts) else {
+            continue;
+        };
+        let twin = apply::www_twin(&claim, a);
+        contribution.rules.push(claim);
+        contribution.rules.extend(twin);
+    }
     if let Some(default) = &spec.default_backend {
-        contribution.default_backend = Some(outcome(
+        let served = outcome(
             lookups,
             &key.namespace,
             default,
             "defaultBackend",
             "it is skipped",
-        ));
+        );
+        let everything = PathRule {
+            path_type: crate::translate::model::PathType::Prefix,
+            matcher: crate::translate::model::PathMatch::Prefix("/".to_owned()),
+        };
+        contribution.default_backend = Some(apply::outcome(served, &everything, false, a));
     }
 }
 
@@ -50,6 +68,8 @@ fn read_rule<'w>(
     rule: &'w IngressRule,
     lookups: &mut Lookups<'w>,
     diagnostics: &mut Diagnostics,
+    a: &IngressAnnotations,
+    tls_hosts: &[&str],
 ) -> Option<RuleClaim> {
     let host = match rule.host.as_deref().filter(|h| !h.is_empty()) {
         None => None,
@@ -66,9 +86,12 @@ fn read_rule<'w>(
     if http.paths.is_empty() {
         diagnostics.warning(key, format!("{scope}: http has no paths"));
     }
+    let tls = host
+        .as_ref()
+        .is_some_and(|h| tls_hosts.contains(&h.as_str()));
     let mut paths = Vec::with_capacity(http.paths.len());
     for written in &http.paths {
-        let Some(path) = read_path(key, scope, written, diagnostics) else {
+        let Some(path) = read_path(key, scope, written, diagnostics, a.paths.regex) else {
             continue;
         };
         let outcome = outcome(
@@ -78,8 +101,10 @@ fn read_rule<'w>(
             format_args!("{scope}: path {path}"),
             "path skipped",
         );
+        let outcome = apply::outcome(outcome, &path, tls, a);
         paths.push(PathClaim { path, outcome });
     }
+    paths.extend(apply::app_root(a));
     if paths.is_empty() {
         return None;
     }
@@ -91,6 +116,7 @@ fn read_path(
     scope: RuleScope<'_>,
     path: &HTTPIngressPath,
     diagnostics: &mut Diagnostics,
+    nginx_regex: bool,
 ) -> Option<PathRule> {
     let written = path.path.as_deref();
     let path_type = match parse_path_type(&path.path_type) {
@@ -110,7 +136,11 @@ fn read_path(
             return None;
         }
     };
-    match parse_path(written, path_type) {
+    let parsed = match nginx_regex {
+        true => super::annotations::paths::regex_rule(written, path_type),
+        false => None,
+    };
+    match parsed.unwrap_or_else(|| parse_path(written, path_type)) {
         Ok(rule) => Some(rule),
         Err(e) => {
             diagnostics.error(key, format!("{scope}: {e}; path skipped"));
@@ -148,7 +178,9 @@ mod tests {
         let contributions: Vec<Contribution> = world
             .ingresses
             .iter()
-            .map(|(key, ingress)| super::super::read(key, ingress, &mut lookups))
+            .map(|(key, ingress)| {
+                super::super::read(key, ingress, &mut lookups, super::super::DEFAULT_PREFIX)
+            })
             .collect();
         let merged = merge_routes(&contributions, &mut Diagnostics::default());
         merged

@@ -1,0 +1,608 @@
+//! ingress-nginx annotations end to end: the translation of annotated
+//! Ingresses runs in a real Envoy 1.40 (as a static bootstrap, see
+//! `static_bootstrap` in `translate_support.rs`) in front of echo upstreams
+//! that answer with what they received, one test per annotation group.
+//! Envoy runs with `--concurrency 1`; a missing Envoy is installed (via
+//! `envoy_binary`), never skipped. No test asserts on timing: the slow
+//! upstream sleeps far longer than the annotated timeout.
+
+#[path = "translate_support.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use interlock::local_gateway::envoy_binary;
+use interlock::translate::{translate, TranslateConfig, Translation};
+use interlock::world::Object;
+use serde_json::{json, Value};
+use support::*;
+
+const NS: &str = "default";
+const PREFIX: &str = "nginx.ingress.kubernetes.io";
+
+// === fixtures ===
+
+/// An HTTP/1.1 upstream on 127.0.0.1 answering 200 with `upstream=<name>`,
+/// the request line and the request headers, one per line. A path containing
+/// `/slow` is answered only after 30 s.
+struct Echo {
+    port: u16,
+}
+
+impl Echo {
+    fn start(name: &'static str) -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind echo");
+        let port = listener.local_addr().expect("echo addr").port();
+        thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                thread::spawn(move || echo(conn, name));
+            }
+        });
+        Echo { port }
+    }
+}
+
+fn echo(mut conn: TcpStream, name: &str) {
+    let Some((head, _body)) = read_message(&mut conn) else {
+        return;
+    };
+    if head.lines().next().is_some_and(|l| l.contains("/slow")) {
+        thread::sleep(Duration::from_secs(30));
+    }
+    let body = format!("upstream={name}\n{head}\n");
+    let _ = write!(
+        conn,
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Reads one HTTP/1.1 message with a `content-length` body (or none): head
+/// and body.
+fn read_message(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let length = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + length {
+                return Some((head, raw[end + 4..end + 4 + length].to_vec()));
+            }
+        }
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A response: status, head (lower-cased header names), body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
+
+/// Sends `method path` to `port` with `Host: host`, extra header lines and a body.
+fn send(port: u16, method: &str, host: &str, path: &str, headers: &[&str], body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to Envoy");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes()).expect("write request");
+    // A refused body may be answered before it is all sent.
+    let _ = s.write_all(body);
+    let (head, body) = read_message(&mut s).expect("a response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    Reply {
+        status,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn get(port: u16, host: &str, path: &str, headers: &[&str]) -> Reply {
+    send(port, "GET", host, path, headers, b"")
+}
+
+/// An Ingress `name` for `host` sending `path` (`path_type`) to `svc`:80.
+fn annotated(
+    name: &str,
+    age: u32,
+    host: &str,
+    path_type: &str,
+    path_value: &str,
+    svc: &str,
+    annotations: &[(&str, &str)],
+) -> Object {
+    let annotations: serde_json::Map<String, Value> = annotations
+        .iter()
+        .map(|(k, v)| (format!("{PREFIX}/{k}"), json!(v)))
+        .collect();
+    ingress_raw(
+        json!({"namespace": NS, "name": name, "creationTimestamp": timestamp(age),
+               "annotations": annotations}),
+        json!({"ingressClassName": "interlock",
+               "rules": [rule(Some(host), vec![path(path_type, path_value, backend(svc, 80))])]}),
+    )
+}
+
+/// The Service `name` (port 80) with one ready endpoint, `upstream`.
+fn backed(name: &str, upstream: &Echo) -> [Object; 2] {
+    let port = i32::from(upstream.port);
+    [
+        service(NS, name, &[(None, 80)]),
+        slice(NS, name, "a", None, port, &[("127.0.0.1", Some(true))]),
+    ]
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running Envoy serving a translation, killed on drop.
+struct Gateway {
+    port: u16,
+    child: Child,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Gateway {
+    /// Translates `objects` and starts Envoy on it; every translation
+    /// diagnostic is returned too.
+    fn start(objects: Vec<Object>) -> (Gateway, Translation) {
+        let port = free_port();
+        let config = TranslateConfig {
+            listen_address: "127.0.0.1".into(),
+            http_port: port,
+            https_port: free_port(),
+            ..TranslateConfig::default()
+        };
+        let t = translate(&world(objects), &config);
+        if let Err(output) = envoy_validates(&t) {
+            panic!("Envoy rejected the translation:\n{output}");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bootstrap = write_bootstrap(dir.path(), &static_bootstrap(&t, false));
+        let log = dir.path().join("envoy.log");
+        let envoy = envoy_binary().unwrap_or_else(|e| panic!("no Envoy binary: {e}"));
+        let child = Command::new(envoy)
+            .args([
+                "--concurrency",
+                "1",
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+                "-c",
+            ])
+            .arg(&bootstrap)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start envoy");
+        let gateway = Gateway {
+            port,
+            child,
+            log,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "Envoy did not listen:\n{}",
+                gateway.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        (gateway, t)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+// === tests ===
+
+#[test]
+fn rewrite_target_with_capture_groups_reaches_the_upstream_rewritten() {
+    let up = Echo::start("web");
+    let mut objects = vec![
+        annotated(
+            "rewrite",
+            0,
+            "rw.test",
+            "ImplementationSpecific",
+            "/something(/|$)(.*)",
+            "web",
+            &[
+                ("rewrite-target", "/$2"),
+                ("x-forwarded-prefix", "/something"),
+            ],
+        ),
+        annotated(
+            "vhost",
+            0,
+            "vh.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("upstream-vhost", "internal.test")],
+        ),
+        annotated(
+            "root",
+            0,
+            "root.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("app-root", "/app")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+    let r = get(gw.port, "rw.test", "/something/new/x?q=1", &[]);
+    assert_eq!(r.status, 200, "{r:?}\n{}", gw.log());
+    assert!(r.body.contains("GET /new/x?q=1 HTTP/1.1"), "{}", r.body);
+    assert!(
+        r.body.contains("x-forwarded-prefix: /something"),
+        "{}",
+        r.body
+    );
+    let bare = get(gw.port, "rw.test", "/SOMETHING", &[]);
+    assert!(
+        bare.body.contains("GET / HTTP/1.1"),
+        "nginx regexes ignore case: {}",
+        bare.body
+    );
+    let vh = get(gw.port, "vh.test", "/", &[]);
+    assert!(vh.body.contains("host: internal.test"), "{}", vh.body);
+    let root = get(gw.port, "root.test", "/", &[]);
+    assert_eq!(
+        (root.status, root.header("location")),
+        (302, Some("http://root.test/app"))
+    );
+    assert_eq!(get(gw.port, "root.test", "/other", &[]).status, 200);
+}
+
+#[test]
+fn redirects_answer_with_their_codes() {
+    let up = Echo::start("web");
+    let mut objects = vec![
+        annotated(
+            "ssl",
+            0,
+            "ssl.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("force-ssl-redirect", "true")],
+        ),
+        annotated(
+            "moved",
+            0,
+            "moved.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("permanent-redirect", "https://new.test/landing")],
+        ),
+        annotated(
+            "www",
+            0,
+            "www.w.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("from-to-www-redirect", "true")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+    let ssl = get(gw.port, "ssl.test", "/a?b=1", &[]);
+    assert_eq!(ssl.status, 308, "{ssl:?}");
+    assert_eq!(ssl.header("location"), Some("https://ssl.test/a?b=1"));
+    let moved = get(gw.port, "moved.test", "/old?x=1", &[]);
+    assert_eq!(
+        (moved.status, moved.header("location")),
+        (301, Some("https://new.test/landing"))
+    );
+    let www = get(gw.port, "w.test", "/p", &[]);
+    assert_eq!(
+        (www.status, www.header("location")),
+        (308, Some("http://www.w.test/p"))
+    );
+    assert_eq!(get(gw.port, "www.w.test", "/p", &[]).status, 200);
+}
+
+#[test]
+fn canary_weight_header_and_cookie_choose_the_backend() {
+    let main = Echo::start("main");
+    let canary = Echo::start("canary");
+    let canary_ingress = |name: &str, host: &str, annotations: &[(&str, &str)]| {
+        let mut all = vec![("canary", "true")];
+        all.extend_from_slice(annotations);
+        annotated(name, 1, host, "Prefix", "/", "canary", &all)
+    };
+    let mut objects = vec![
+        annotated("zero", 0, "zero.test", "Prefix", "/", "main", &[]),
+        canary_ingress("zero-canary", "zero.test", &[("canary-weight", "0")]),
+        annotated("all", 0, "all.test", "Prefix", "/", "main", &[]),
+        canary_ingress("all-canary", "all.test", &[("canary-weight", "100")]),
+        annotated("choose", 0, "choose.test", "Prefix", "/", "main", &[]),
+        canary_ingress(
+            "choose-canary",
+            "choose.test",
+            &[
+                ("canary-by-header", "X-Canary"),
+                ("canary-by-cookie", "beta"),
+                ("canary-weight", "100"),
+            ],
+        ),
+    ];
+    objects.extend(backed("main", &main));
+    objects.extend(backed("canary", &canary));
+    let (gw, t) = Gateway::start(objects);
+    assert!(t.diagnostics.is_empty(), "{:#?}", t.diagnostics);
+    let who = |host: &str, headers: &[&str]| {
+        let r = get(gw.port, host, "/", headers);
+        r.body.lines().next().unwrap_or_default().to_owned()
+    };
+    for _ in 0..20 {
+        assert_eq!(who("zero.test", &[]), "upstream=main");
+        assert_eq!(who("all.test", &[]), "upstream=canary");
+    }
+    assert_eq!(who("choose.test", &["X-Canary: always"]), "upstream=canary");
+    assert_eq!(who("choose.test", &["X-Canary: never"]), "upstream=main");
+    assert_eq!(
+        who("choose.test", &["Cookie: a=1; beta=never"]),
+        "upstream=main"
+    );
+    assert_eq!(
+        who("choose.test", &["Cookie: beta=always"]),
+        "upstream=canary"
+    );
+    assert_eq!(
+        who("choose.test", &["X-Canary: never", "Cookie: beta=always"]),
+        "upstream=main"
+    );
+}
+
+#[test]
+fn body_size_timeout_and_rate_limit_refuse_what_ingress_nginx_refuses() {
+    let up = Echo::start("web");
+    let mut objects = vec![
+        annotated(
+            "body",
+            0,
+            "body.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("proxy-body-size", "1k")],
+        ),
+        annotated(
+            "slow",
+            0,
+            "slow.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("proxy-read-timeout", "1")],
+        ),
+        annotated(
+            "limited",
+            0,
+            "rate.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("limit-rps", "1"), ("limit-burst-multiplier", "1")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+    let small = send(gw.port, "POST", "body.test", "/", &[], &[b'x'; 1000]);
+    assert_eq!(small.status, 200, "{small:?}");
+    let large = send(gw.port, "POST", "body.test", "/", &[], &[b'x'; 4096]);
+    assert_eq!(large.status, 413, "{large:?}");
+    let slow = get(gw.port, "slow.test", "/slow", &[]);
+    assert_eq!(slow.status, 504, "{slow:?}");
+    let statuses: Vec<u16> = (0..10)
+        .map(|_| get(gw.port, "rate.test", "/", &[]).status)
+        .collect();
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(
+        statuses.contains(&503),
+        "a burst beyond the bucket is refused: {statuses:?}"
+    );
+}
+
+#[test]
+fn cors_preflight_is_answered_by_the_gateway_and_source_ranges_answer_403() {
+    let up = Echo::start("web");
+    let mut objects = vec![
+        annotated(
+            "cors",
+            0,
+            "cors.test",
+            "Prefix",
+            "/",
+            "web",
+            &[
+                ("enable-cors", "true"),
+                ("cors-allow-origin", "https://app.test"),
+            ],
+        ),
+        annotated(
+            "allow",
+            0,
+            "allow.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("allowlist-source-range", "10.0.0.0/8")],
+        ),
+        annotated(
+            "deny",
+            0,
+            "deny.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("denylist-source-range", "127.0.0.0/8")],
+        ),
+        annotated(
+            "local",
+            0,
+            "local.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("whitelist-source-range", "127.0.0.1/32")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+    let preflight = send(
+        gw.port,
+        "OPTIONS",
+        "cors.test",
+        "/api",
+        &[
+            "Origin: https://app.test",
+            "Access-Control-Request-Method: PUT",
+        ],
+        b"",
+    );
+    assert_eq!(preflight.status, 200, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://app.test")
+    );
+    assert!(preflight
+        .header("access-control-allow-methods")
+        .is_some_and(|m| m.contains("PUT")));
+    assert!(
+        !preflight.body.contains("upstream="),
+        "the upstream saw the preflight"
+    );
+    let simple = get(gw.port, "cors.test", "/api", &["Origin: https://app.test"]);
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("https://app.test")
+    );
+    assert_eq!(
+        simple.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let foreign = get(gw.port, "cors.test", "/api", &["Origin: https://evil.test"]);
+    assert_eq!(foreign.header("access-control-allow-origin"), None);
+    assert_eq!(get(gw.port, "allow.test", "/", &[]).status, 403);
+    assert_eq!(get(gw.port, "deny.test", "/", &[]).status, 403);
+    assert_eq!(get(gw.port, "local.test", "/", &[]).status, 200);
+}
+
+#[test]
+fn basic_auth_answers_401_then_200() {
+    let up = Echo::start("web");
+    // "password" hashed with SHA-1, as htpasswd -s writes it.
+    let users = "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\nbob:$apr1$abc$def\n";
+    let mut objects = vec![
+        annotated(
+            "auth",
+            0,
+            "auth.test",
+            "Prefix",
+            "/",
+            "web",
+            &[
+                ("auth-type", "basic"),
+                ("auth-secret", "users"),
+                ("auth-realm", "Private"),
+            ],
+        ),
+        annotated(
+            "broken",
+            0,
+            "broken.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("auth-type", "basic"), ("auth-secret", "missing")],
+        ),
+        secret(NS, "users", "Opaque", &[("auth", users)]),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+    assert_eq!(get(gw.port, "auth.test", "/", &[]).status, 401);
+    // base64("alice:wrong"), base64("alice:password")
+    assert_eq!(
+        get(
+            gw.port,
+            "auth.test",
+            "/",
+            &["Authorization: Basic YWxpY2U6d3Jvbmc="]
+        )
+        .status,
+        401
+    );
+    let ok = get(
+        gw.port,
+        "auth.test",
+        "/",
+        &["Authorization: Basic YWxpY2U6cGFzc3dvcmQ="],
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(
+        get(gw.port, "broken.test", "/", &[]).status,
+        503,
+        "fails closed"
+    );
+}
