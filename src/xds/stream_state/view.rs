@@ -45,23 +45,37 @@ impl StreamState {
                 return Arc::clone(&hit.view);
             }
         }
-        // The last view was the whole of the map this target was built from,
-        // and the target holds the same names: it is the whole of this one.
-        let still_whole = cacheable
-            && ts.view_cache.borrow().as_ref().is_some_and(|hit| {
-                hit.generation == sub.generation()
-                    && hit.acked.is_none()
-                    && Arc::ptr_eq(&hit.view, &hit.source)
-                    && target
-                        .changes_since(kind, &hit.source)
-                        .is_some_and(|changes| {
-                            changes.same_names()
-                                && changes
-                                    .modified
-                                    .iter()
-                                    .all(|n| source.get(n).is_some_and(&allowed))
-                        })
-            });
+        // The target was built from the map the last view was cut from, with
+        // the same subscription: its change set says what the view becomes,
+        // without walking the subscription.
+        let carried = if cacheable {
+            ts.view_cache.borrow().as_ref().and_then(|hit| {
+                if hit.generation != sub.generation() || hit.acked.is_some() {
+                    return None;
+                }
+                let changes = target.changes_since(kind, &hit.source)?;
+                let whole = Arc::ptr_eq(&hit.view, &hit.source);
+                if whole
+                    && changes.same_names()
+                    && changes
+                        .modified
+                        .iter()
+                        .all(|n| source.get(n).is_some_and(&allowed))
+                {
+                    // The whole of the old map, so the whole of this one.
+                    return Some(Arc::clone(source));
+                }
+                // Nothing the view holds changed and nothing added is wanted:
+                // the view stands (a new cluster's CLA before Envoy asks for it).
+                let untouched = |n: &String| !hit.view.contains_key(n);
+                (changes.modified.iter().all(untouched)
+                    && changes.removed.iter().all(untouched)
+                    && !changes.added.iter().any(|n| sub.wants(n)))
+                .then(|| Arc::clone(&hit.view))
+            })
+        } else {
+            None
+        };
         let remember = |view: &Arc<ResourceMap>, used_acked: bool| {
             if cacheable {
                 *ts.view_cache.borrow_mut() = Some(ViewCache {
@@ -72,9 +86,9 @@ impl StreamState {
                 });
             }
         };
-        if still_whole {
-            remember(source, false);
-            return Arc::clone(source);
+        if let Some(view) = carried {
+            remember(&view, false);
+            return view;
         }
         let covers_exactly = sub.is_wildcard()
             || (sub.names().len() == source.len()
@@ -128,6 +142,28 @@ mod tests {
             assert_eq!(kinds(&planned), [EDS], "{mode:?}");
             let names: Vec<&str> = planned[0].resources.iter().map(|r| r.name()).collect();
             assert_eq!(names, ["a"], "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_resource_envoy_has_not_asked_for_leaves_the_view_as_it_was() {
+        for mode in MODES {
+            let first = snapshot(&["a", "b"], &["a", "b"]);
+            let mut client = without_endpoints(mode, &first);
+            client.subscribe(EDS, &["a", "b"]);
+            client.converge(&first);
+            let view = client.state.subscribed_view(EDS, &first, true, |_| true);
+            // Built from `first`, as the pipeline builds: a cluster (and its
+            // CLA) added, which this Envoy has not asked for yet.
+            let next = snapshot(&["a", "b", "c"], &["a", "b", "c"]).share_with(&first);
+            let carried = client.state.subscribed_view(EDS, &next, true, |_| true);
+            assert!(std::sync::Arc::ptr_eq(&view, &carried), "{mode:?}");
+            let names: Vec<&String> = carried.keys().collect();
+            assert_eq!(names, ["a", "b"], "{mode:?}");
+            // Once asked for, the view follows the subscription.
+            client.subscribe(EDS, &["a", "b", "c"]);
+            let asked = client.state.subscribed_view(EDS, &next, true, |_| true);
+            assert_eq!(asked.len(), 3, "{mode:?}");
         }
     }
 
