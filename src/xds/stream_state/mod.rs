@@ -28,7 +28,7 @@
 //! - `view_diff`: comparing and versioning views.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use crate::snapshot::{PerType, Resource, ResourceMap, ResourceType};
@@ -182,7 +182,9 @@ pub struct StreamState {
     mode: Mode,
     types: PerType<TypeState>,
     /// Clusters Envoy has with endpoints: safe to route to.
-    warm: BTreeSet<String>,
+    /// Hashed, not ordered: route gates look each of a table's thousands of
+    /// clusters up in it, and nothing iterates it.
+    warm: HashSet<String>,
     /// Bumped whenever `warm` may have changed (keys the route gate memo).
     warm_generation: u64,
     /// Per route table: whether its clusters were all warm and kept by the CDS
@@ -218,7 +220,7 @@ impl StreamState {
         StreamState {
             mode,
             types: PerType::default(),
-            warm: BTreeSet::new(),
+            warm: HashSet::new(),
             warm_generation: 0,
             route_gate: RefCell::new(BTreeMap::new()),
             owed: BTreeSet::new(),
