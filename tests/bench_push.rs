@@ -87,6 +87,39 @@ async fn a_run_against_a_real_envoy_programs_every_probe_with_no_bad_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_churn_run_updates_and_deletes_every_probe_with_no_bad_answer() {
+    let dir = quickstart_dir();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let server = InterlockProcess::start_files(dir.path(), scratch.path(), "serve", &[]);
+    let _envoy = Envoy::start(EnvoyOptions::new(server.xds_port, false)).await;
+    server.wait_ready(Duration::from_secs(30)).await;
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let bench = BenchPush::start(
+        &server,
+        scratch.path(),
+        &[
+            "--ingress-dir",
+            &dir_arg,
+            "--use-existing",
+            "--probes",
+            "20",
+            "--churn",
+        ],
+    );
+    let log = scratch.path().join("push.log");
+    let (status, report) = bench.finish(RUN_TIMEOUT).await;
+    let output = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "bench failed: {status}\n{output}");
+    let report = report.expect("a JSON report");
+    assert_eq!(count(&report, &["programmed"]), 20, "{output}");
+    assert_eq!(count(&report, &["bad", "total"]), 0, "{output}");
+    // The writes are served before the updates go out, and the updates
+    // before the deletes: at least two publishes.
+    assert!(count(&report, &["publishes"]) >= 2, "{output}");
+    assert_eq!(probe_files(dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envoy_stopped_mid_run_is_counted_and_fails_the_run() {
     let dir = quickstart_dir();
     let scratch = tempfile::tempdir().expect("temp dir");
