@@ -161,12 +161,13 @@ fn random_event(rng: &mut Rng, world: &World) -> WorldEvent {
     }
 }
 
-/// Every resource's bytes, by type and name, plus the versions.
+/// Every resource's bytes and what it references (which make-before-break
+/// orders by), by type and name, plus the versions.
 #[derive(Debug, PartialEq)]
 struct Encoded {
     version: String,
     type_versions: Vec<String>,
-    resources: BTreeMap<(String, String), (String, Vec<u8>)>,
+    resources: BTreeMap<(String, String), (String, Vec<u8>, String)>,
 }
 
 fn encoded(snapshot: &Snapshot) -> Encoded {
@@ -181,7 +182,11 @@ fn encoded(snapshot: &Snapshot) -> Encoded {
             .flat_map(|k| snapshot.resources(*k).values())
             .map(|r| {
                 let key = (r.kind().short_name().to_owned(), r.name().to_owned());
-                (key, (r.version().to_owned(), r.value().to_vec()))
+                let references = format!("{:?}", r.references());
+                (
+                    key,
+                    (r.version().to_owned(), r.value().to_vec(), references),
+                )
             })
             .collect(),
     }
@@ -262,8 +267,12 @@ fn incremental_builds_equal_full_rebuilds_byte_for_byte() {
                             .filter(|k| !expected.resources.contains_key(*k)),
                     )
                     .collect();
+                let refs = |e: &Encoded, k: &(String, String)| {
+                    e.resources.get(k).map(|(_, _, refs)| refs.clone())
+                };
+                let first = differ.first().map(|k| (refs(&expected, k), refs(&got, k)));
                 panic!(
-                    "seed {seed} step {step}: snapshot differs from a full rebuild in {differ:?}"
+                    "seed {seed} step {step}: snapshot differs from a full rebuild in {differ:?}; references (full, incremental): {first:?}"
                 );
             }
             assert_eq!(

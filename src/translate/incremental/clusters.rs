@@ -23,9 +23,6 @@ pub(super) struct Clusters {
     refs: BTreeMap<Arc<ClusterTarget>, usize>,
     live: BTreeMap<String, Live>,
     dirty: BTreeSet<String>,
-    /// `live`'s names, kept between changes to the set (route tables
-    /// reference them all, and 10,000 names take a while to collect).
-    names: Option<Vec<String>>,
 }
 
 /// An emitted cluster: its target and what reading its slices reported.
@@ -85,13 +82,6 @@ impl Clusters {
         }
     }
 
-    /// Every cluster name, sorted: what the route tables reference.
-    pub(super) fn names(&mut self) -> &[String] {
-        let live = &self.live;
-        self.names
-            .get_or_insert_with(|| live.keys().cloned().collect())
-    }
-
     /// The target now named `name`, if any route forwards to it. With two
     /// different targets of one name (which a consistent world does not have)
     /// the smallest wins.
@@ -125,7 +115,6 @@ impl Clusters {
                 }
                 None => {
                     if let Some(live) = self.live.remove(&name) {
-                        self.names = None;
                         tally.remove(&live.diagnostics);
                         changes.removed.push(name);
                     }
