@@ -48,28 +48,44 @@ fn count(report: &Value, path: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("{path:?} in {report:#}"))
 }
 
+/// `interlock serve` on a copy of the examples with a real Envoy in front:
+/// the quickstart set-up the file-mode runs probe.
+struct Quickstart {
+    dir: tempfile::TempDir,
+    scratch: tempfile::TempDir,
+    server: InterlockProcess,
+    envoy: Envoy,
+}
+
+impl Quickstart {
+    async fn start() -> Quickstart {
+        let dir = quickstart_dir();
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let server = InterlockProcess::start_files(dir.path(), scratch.path(), "serve", &[]);
+        let envoy = Envoy::start(EnvoyOptions::new(server.xds_port, false)).await;
+        server.wait_ready(Duration::from_secs(30)).await;
+        Quickstart {
+            dir,
+            scratch,
+            server,
+            envoy,
+        }
+    }
+
+    /// `interlock bench push` into the served directory, plus `args`.
+    fn bench(&self, args: &[&str]) -> BenchPush {
+        let dir = self.dir.path().to_string_lossy().into_owned();
+        let mut all = vec!["--ingress-dir", dir.as_str(), "--use-existing"];
+        all.extend_from_slice(args);
+        BenchPush::start(&self.server, self.scratch.path(), &all)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_against_a_real_envoy_programs_every_probe_with_no_bad_answer() {
-    let dir = quickstart_dir();
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let server = InterlockProcess::start_files(dir.path(), scratch.path(), "serve", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(server.xds_port, false)).await;
-    server.wait_ready(Duration::from_secs(30)).await;
-    let dir_arg = dir.path().to_string_lossy().into_owned();
-    let bench = BenchPush::start(
-        &server,
-        scratch.path(),
-        &[
-            "--ingress-dir",
-            &dir_arg,
-            "--use-existing",
-            "--probes",
-            "50",
-            "--rate",
-            "100",
-        ],
-    );
-    let (html_path, log) = (bench.html.clone(), scratch.path().join("push.log"));
+    let qs = Quickstart::start().await;
+    let bench = qs.bench(&["--probes", "50", "--rate", "100"]);
+    let (html_path, log) = (bench.html.clone(), qs.scratch.path().join("push.log"));
     let (status, report) = bench.finish(RUN_TIMEOUT).await;
     let output = std::fs::read_to_string(log).unwrap_or_default();
     assert!(status.success(), "bench failed: {status}\n{output}");
@@ -83,30 +99,14 @@ async fn a_run_against_a_real_envoy_programs_every_probe_with_no_bad_answer() {
     let rows = html.matches("<g class=\"probe\"").count();
     assert_eq!(rows, 50, "one timeline row per probe");
     assert!(!html.contains("http:") && !html.contains("https:"));
-    assert_eq!(probe_files(dir.path()), Vec::<String>::new());
+    assert_eq!(probe_files(qs.dir.path()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_churn_run_updates_and_deletes_every_probe_with_no_bad_answer() {
-    let dir = quickstart_dir();
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let server = InterlockProcess::start_files(dir.path(), scratch.path(), "serve", &[]);
-    let _envoy = Envoy::start(EnvoyOptions::new(server.xds_port, false)).await;
-    server.wait_ready(Duration::from_secs(30)).await;
-    let dir_arg = dir.path().to_string_lossy().into_owned();
-    let bench = BenchPush::start(
-        &server,
-        scratch.path(),
-        &[
-            "--ingress-dir",
-            &dir_arg,
-            "--use-existing",
-            "--probes",
-            "20",
-            "--churn",
-        ],
-    );
-    let log = scratch.path().join("push.log");
+    let qs = Quickstart::start().await;
+    let bench = qs.bench(&["--probes", "20", "--churn"]);
+    let log = qs.scratch.path().join("push.log");
     let (status, report) = bench.finish(RUN_TIMEOUT).await;
     let output = std::fs::read_to_string(log).unwrap_or_default();
     assert!(status.success(), "bench failed: {status}\n{output}");
@@ -116,39 +116,27 @@ async fn a_churn_run_updates_and_deletes_every_probe_with_no_bad_answer() {
     // The writes are served before the updates go out, and the updates
     // before the deletes: at least two publishes.
     assert!(count(&report, &["publishes"]) >= 2, "{output}");
-    assert_eq!(probe_files(dir.path()), Vec::<String>::new());
+    assert_eq!(probe_files(qs.dir.path()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_envoy_stopped_mid_run_is_counted_and_fails_the_run() {
-    let dir = quickstart_dir();
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let server = InterlockProcess::start_files(dir.path(), scratch.path(), "serve", &[]);
-    let mut envoy = Envoy::start(EnvoyOptions::new(server.xds_port, false)).await;
-    server.wait_ready(Duration::from_secs(30)).await;
-    let dir_arg = dir.path().to_string_lossy().into_owned();
-    let bench = BenchPush::start(
-        &server,
-        scratch.path(),
-        &[
-            "--ingress-dir",
-            &dir_arg,
-            "--use-existing",
-            "--probes",
-            "50",
-            "--rate",
-            "10",
-            "--gateway-dead-after",
-            "2s",
-        ],
-    );
+    let mut qs = Quickstart::start().await;
+    let bench = qs.bench(&[
+        "--probes",
+        "50",
+        "--rate",
+        "10",
+        "--gateway-dead-after",
+        "2s",
+    ]);
     // The first probe answers through Envoy, then Envoy goes.
-    let gateway = server.http();
+    let gateway = qs.server.http();
     wait_for(
         Duration::from_secs(60),
         "the first probe answering 200",
         || {
-            let dir = dir.path().to_owned();
+            let dir = qs.dir.path().to_owned();
             async move {
                 let Some(file) = probe_files(&dir)
                     .into_iter()
@@ -167,8 +155,8 @@ async fn an_envoy_stopped_mid_run_is_counted_and_fails_the_run() {
         },
     )
     .await;
-    envoy.kill();
-    let log = scratch.path().join("push.log");
+    qs.envoy.kill();
+    let log = qs.scratch.path().join("push.log");
     let (status, report) = bench.finish(RUN_TIMEOUT).await;
     let output = std::fs::read_to_string(log).unwrap_or_default();
     assert!(
@@ -179,7 +167,7 @@ async fn an_envoy_stopped_mid_run_is_counted_and_fails_the_run() {
     assert!(count(&report, &["bad", "total"]) > 0, "{output}");
     assert!(count(&report, &["bad", "unreachable"]) > 0, "{output}");
     assert_eq!(report["ending"]["ending"], "gateway_died", "{output}");
-    assert_eq!(probe_files(dir.path()), Vec::<String>::new());
+    assert_eq!(probe_files(qs.dir.path()), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
