@@ -23,6 +23,9 @@ pub(super) struct Clusters {
     refs: BTreeMap<Arc<ClusterTarget>, usize>,
     live: BTreeMap<String, Live>,
     dirty: BTreeSet<String>,
+    /// `live`'s names, kept while its key set stands (route tables reference
+    /// them all, and 10,000 names take a while to collect).
+    names: Option<Vec<String>>,
 }
 
 /// An emitted cluster: its target and what reading its slices reported.
@@ -82,6 +85,13 @@ impl Clusters {
         }
     }
 
+    /// Every cluster name, sorted: what the route tables reference.
+    pub(super) fn names(&mut self) -> &[String] {
+        let live = &self.live;
+        self.names
+            .get_or_insert_with(|| live.keys().cloned().collect())
+    }
+
     /// The target now named `name`, if any route forwards to it. With two
     /// different targets of one name (which a consistent world does not have)
     /// the smallest wins.
@@ -115,6 +125,7 @@ impl Clusters {
                 }
                 None => {
                     if let Some(live) = self.live.remove(&name) {
+                        self.names = None;
                         tally.remove(&live.diagnostics);
                         changes.removed.push(name);
                     }
@@ -137,6 +148,10 @@ impl Clusters {
                     diagnostics,
                 },
             );
+            if old.is_none() {
+                // A name the route tables did not reference yet.
+                self.names = None;
+            }
             let new = self
                 .live
                 .get(&target.name)

@@ -8,7 +8,6 @@
 //! the unchanged hosts again (at 10,000 hosts, megabytes per change).
 
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
 
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use prost::encoding::{encode_key, encode_varint, WireType};
@@ -134,20 +133,10 @@ impl Translator {
         let encoded: Vec<&[u8]> = units.map(|u| u.encoded.as_slice()).collect();
         let body = virtual_hosts_field(&encoded);
         let tables = self.tables();
-        // What the spliced virtual hosts forward to, read from the units
-        // themselves: make-before-break orders route tables by these names,
-        // so they must be exactly the clusters the bytes name.
-        let clusters: BTreeSet<&str> = self
-            .hosts
-            .values()
-            .chain([&self.catch_all])
-            .flat_map(|unit| unit.winners.values().flatten())
-            .map(|target| target.name.as_str())
-            .collect();
-        let clusters: Vec<String> = clusters.into_iter().map(str::to_owned).collect();
+        let clusters = self.clusters.names();
         for name in tables {
             let value = route_table(name, &body);
-            builder = builder.encoded_route((*name).to_owned(), value, clusters.clone());
+            builder = builder.encoded_route((*name).to_owned(), value, clusters.to_vec());
         }
         builder
     }
