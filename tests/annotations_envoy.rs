@@ -11,11 +11,10 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use interlock::local_gateway::envoy_binary;
 use interlock::translate::{translate, TranslateConfig, Translation};
 use interlock::world::Object;
 use serde_json::{json, Value};
@@ -208,23 +207,7 @@ impl Gateway {
             panic!("Envoy rejected the translation:\n{output}");
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let bootstrap = write_bootstrap(dir.path(), &static_bootstrap(&t, false));
-        let log = dir.path().join("envoy.log");
-        let envoy = envoy_binary().unwrap_or_else(|e| panic!("no Envoy binary: {e}"));
-        let child = Command::new(envoy)
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-                "-c",
-            ])
-            .arg(&bootstrap)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start envoy");
+        let (child, log) = spawn_static_envoy(dir.path(), &static_bootstrap(&t, false));
         let gateway = Gateway {
             port,
             child,

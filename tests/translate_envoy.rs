@@ -15,18 +15,13 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use envoy_types::pb::envoy::config::bootstrap::v3::Bootstrap;
-use interlock::local_gateway::envoy_binary;
 use interlock::translate::{translate, TranslateConfig};
 use serde_json::json;
 use support::*;
-
-fn envoy() -> std::path::PathBuf {
-    envoy_binary().unwrap_or_else(|e| panic!("no Envoy binary: {e}"))
-}
 
 #[test]
 fn envoy_accepts_every_generated_resource() {
@@ -57,22 +52,7 @@ impl Drop for RunningEnvoy {
 impl RunningEnvoy {
     fn start(bootstrap: &Bootstrap, port: u16) -> RunningEnvoy {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = write_bootstrap(dir.path(), bootstrap);
-        let log = dir.path().join("envoy.log");
-        let child = Command::new(envoy())
-            .args([
-                "--concurrency",
-                "1",
-                "--disable-hot-restart",
-                "--log-level",
-                "warn",
-                "-c",
-            ])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start envoy");
+        let (child, log) = spawn_static_envoy(dir.path(), bootstrap);
         let envoy = RunningEnvoy {
             child,
             log,

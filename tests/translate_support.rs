@@ -431,6 +431,31 @@ pub fn write_bootstrap(dir: &Path, bootstrap: &Bootstrap) -> PathBuf {
     path
 }
 
+/// Starts Envoy on `bootstrap`, written into `dir`: one worker, no hot restart,
+/// warnings and worse to `dir/envoy.log` (returned with the child). A missing
+/// Envoy is installed; one that cannot be found panics: never skipped.
+pub fn spawn_static_envoy(dir: &Path, bootstrap: &Bootstrap) -> (std::process::Child, PathBuf) {
+    let config = write_bootstrap(dir, bootstrap);
+    let log = dir.join("envoy.log");
+    let envoy =
+        interlock::local_gateway::envoy_binary().unwrap_or_else(|e| panic!("no Envoy binary: {e}"));
+    let child = std::process::Command::new(envoy)
+        .args([
+            "--concurrency",
+            "1",
+            "--disable-hot-restart",
+            "--log-level",
+            "warn",
+            "-c",
+        ])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start envoy");
+    (child, log)
+}
+
 /// Envoy's verdict on `t`: `envoy --mode validate` of [`static_bootstrap`]. The
 /// error is Envoy's output. A missing Envoy is installed (via `envoy_binary`), and
 /// one that cannot be found or run panics: never skipped.
