@@ -48,14 +48,7 @@ impl HttpClient {
         let addr = self.addr;
         let exchange = async {
             let mut sender = connect(addr).await?;
-            let request = Request::get(path)
-                .header(hyper::header::HOST, host)
-                .body(Empty::new())
-                .map_err(|e| format!("bad request: {e}"))?;
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("GET {path}: {e}"))?;
+            let response = request(&mut sender, host, path).await?;
             let status = response.status().as_u16();
             let body = response
                 .into_body()
@@ -111,19 +104,28 @@ pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, Stri
     Ok(sender)
 }
 
+/// `GET path` with `Host: host` on `sender`.
+async fn request(
+    sender: &mut SendRequest<Empty<Bytes>>,
+    host: &str,
+    path: &str,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    let request = Request::get(path)
+        .header(hyper::header::HOST, host)
+        .body(Empty::new())
+        .map_err(|e| format!("bad request: {e}"))?;
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("GET {path}: {e}"))
+}
+
 async fn send(
     sender: &mut SendRequest<Empty<Bytes>>,
     host: &str,
     path: &str,
 ) -> Result<Answer, String> {
-    let request = Request::get(path)
-        .header(hyper::header::HOST, host)
-        .body(Empty::new())
-        .map_err(|e| format!("bad request: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("GET: {e}"))?;
+    let response = request(sender, host, path).await?;
     let status = response.status().as_u16();
     let headers = response.headers();
     let upstream = headers
