@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http_body::{Body, Frame, SizeHint};
+use http_body::{Body, Frame};
 use prost::bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tonic::codegen::http::HeaderMap;
@@ -112,10 +112,6 @@ impl<R: WireMessage + Send + 'static> Body for ResponseBody<R> {
 
     fn is_end_stream(&self) -> bool {
         self.ended && self.chunks.is_empty()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }
 
