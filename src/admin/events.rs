@@ -13,7 +13,7 @@ use crate::snapshot::SnapshotStore;
 use crate::world::ObjectKey;
 use crate::xds::{AckTracker, XdsEvent};
 
-use super::programmed::{ingress_states, IngressState};
+use super::programmed::{ingress_states, IngressState, NodeList};
 
 /// How far a slow subscriber may fall behind before it misses events.
 const EVENT_BUFFER: usize = 4096;
@@ -38,8 +38,9 @@ pub enum AdminEvent {
         ingress: ObjectKey,
         /// The snapshot version it is programmed at.
         version: String,
-        /// The nodes it is programmed on.
-        nodes: Vec<String>,
+        /// The nodes it is programmed on: the state's own list, shared (a copy
+        /// per Ingress was 1,000 node ids × 1,000 Ingresses per refresh).
+        nodes: NodeList,
     },
     /// A node rejected config an Ingress needs.
     IngressRejected {
@@ -173,7 +174,7 @@ impl EventHub {
                 self.emit(AdminEvent::IngressProgrammed {
                     ingress: key.clone(),
                     version: state.version.clone().unwrap_or_default(),
-                    nodes: state.programmed_on.to_vec(),
+                    nodes: Arc::clone(&state.programmed_on),
                 });
             }
             if let Some((node, error)) = &state.rejected {

@@ -106,17 +106,29 @@ pub(crate) fn dangling(
             let wanted = refs
                 .clusters
                 .iter()
-                .map(|n| (ResourceType::Cluster, n))
-                .chain(refs.routes.iter().map(|n| (ResourceType::Route, n)))
-                .chain(refs.secrets.iter().map(|n| (ResourceType::Secret, n)))
-                .chain(refs.endpoints.iter().map(|n| (ResourceType::Endpoints, n)));
+                .map(|n| (ResourceType::Cluster, n.as_str()))
+                .chain(
+                    refs.routes
+                        .iter()
+                        .map(|n| (ResourceType::Route, n.as_str())),
+                )
+                .chain(
+                    refs.secrets
+                        .iter()
+                        .map(|n| (ResourceType::Secret, n.as_str())),
+                )
+                .chain(
+                    refs.endpoints
+                        .iter()
+                        .map(|n| (ResourceType::Endpoints, &**n)),
+                );
             for (missing_kind, missing) in wanted {
                 if !resources[missing_kind].contains_key(missing) {
                     problems.push(Inconsistency::Dangling {
                         kind,
                         name: name.clone(),
                         missing_kind,
-                        missing: missing.clone(),
+                        missing: missing.to_owned(),
                     });
                 }
             }

@@ -4,6 +4,7 @@
 mod canonical;
 mod consistency;
 mod lineage;
+mod name;
 mod references;
 mod resource;
 mod resource_type;
@@ -16,6 +17,7 @@ mod version;
 
 pub use consistency::{Inconsistency, InconsistentSnapshot};
 pub use lineage::TypeChanges;
+pub use name::{intern, Name};
 pub use references::References;
 pub use resource::{encode_count, Resource};
 pub use resource_type::{PerType, ResourceType};

@@ -14,7 +14,9 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 };
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
 use envoy_types::pb::google::protobuf::Any;
-use prost::{Message, Name};
+use prost::{Message, Name as MessageName};
+
+use super::name::{intern, Name};
 
 /// Names this resource depends on, by type. Sorted and deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,7 +28,7 @@ pub struct References {
     /// Secrets fetched over SDS (listeners).
     pub secrets: Vec<String>,
     /// The ClusterLoadAssignment an EDS cluster waits for before it is warm.
-    pub endpoints: Option<String>,
+    pub endpoints: Option<Name>,
 }
 
 impl References {
@@ -45,12 +47,12 @@ impl References {
             Some(ClusterDiscoveryType::Type(t)) if t == DiscoveryType::Eds as i32
         );
         let endpoints = is_eds.then(|| {
-            cluster
+            let service_name = cluster
                 .eds_cluster_config
                 .as_ref()
-                .map(|eds| eds.service_name.clone())
-                .filter(|name| !name.is_empty())
-                .unwrap_or_else(|| cluster.name.clone())
+                .map(|eds| eds.service_name.as_str())
+                .filter(|name| !name.is_empty());
+            intern(service_name.unwrap_or(&cluster.name))
         });
         References {
             endpoints,
@@ -157,7 +159,7 @@ fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
     }
 }
 
-fn unpack<M: Message + Name + Default>(any: &Any) -> Option<M> {
+fn unpack<M: Message + MessageName + Default>(any: &Any) -> Option<M> {
     (any.type_url == M::type_url())
         .then(|| M::decode(any.value.as_slice()).ok())
         .flatten()

@@ -4,8 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use envoy_types::pb::google::protobuf::Any;
 use prost::bytes::Bytes;
-use prost::{Message, Name};
+use prost::{Message, Name as MessageName};
 
+use super::name::{intern, Name};
 use super::references::References;
 use super::resource_type::ResourceType;
 use super::version::VersionHasher;
@@ -24,7 +25,7 @@ pub fn encode_count() -> u64 {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Resource {
     kind: ResourceType,
-    name: String,
+    name: Name,
     version: String,
     /// The resource encoded as a protobuf `Any`, spliced as-is into every
     /// response: the one copy of its bytes, shared (not copied) by every
@@ -48,7 +49,7 @@ impl std::fmt::Debug for Resource {
 
 impl Resource {
     /// Encodes `message` once and derives its version from the bytes.
-    pub(crate) fn encode<M: Message + Name>(
+    pub(crate) fn encode<M: Message + MessageName>(
         kind: ResourceType,
         name: String,
         message: &M,
@@ -89,7 +90,7 @@ impl Resource {
         let value = wire.len() - body.value.len()..wire.len();
         Resource {
             kind,
-            name,
+            name: intern(&name),
             version,
             wire,
             value,
@@ -104,6 +105,12 @@ impl Resource {
 
     /// The resource's xDS name.
     pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The resource's name as the one shared allocation streams keep in their
+    /// sets of names.
+    pub fn shared_name(&self) -> &Name {
         &self.name
     }
 

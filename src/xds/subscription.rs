@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::snapshot::ResourceType;
+use crate::snapshot::{intern, Name, ResourceType};
 
 /// The wildcard name of xDS (explicit form); an empty SotW list means the same
 /// for LDS/CDS (legacy form).
@@ -14,7 +14,8 @@ const WILDCARD: &str = "*";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Subscription {
     wildcard: bool,
-    names: BTreeSet<String>,
+    /// Interned: 1,000 streams naming the same clusters share one copy.
+    names: BTreeSet<Name>,
     /// Order-independent hash of `names`, so a SotW request repeating the same
     /// thousand names (every EDS ACK does) is recognised without rebuilding the set.
     names_hash: u64,
@@ -33,7 +34,7 @@ impl Subscription {
     }
 
     /// Explicitly subscribed names (besides any wildcard).
-    pub fn names(&self) -> &BTreeSet<String> {
+    pub fn names(&self) -> &BTreeSet<Name> {
         &self.names
     }
 
@@ -56,7 +57,7 @@ impl Subscription {
             return false;
         }
         self.wildcard = wildcard;
-        self.names = explicit.cloned().collect();
+        self.names = explicit.map(|n| intern(n)).collect();
         self.names_hash = self
             .names
             .iter()
@@ -99,14 +100,15 @@ impl Subscription {
         for name in subscribe {
             if name == WILDCARD {
                 self.wildcard = true;
-            } else if self.names.insert(name.clone()) {
+            } else if !self.names.contains(name.as_str()) {
+                self.names.insert(intern(name));
                 self.names_hash = self.names_hash.wrapping_add(name_hash(name));
             }
         }
         for name in unsubscribe {
             if name == WILDCARD {
                 self.wildcard = false;
-            } else if self.names.remove(name) {
+            } else if self.names.remove(name.as_str()) {
                 self.names_hash = self.names_hash.wrapping_sub(name_hash(name));
             }
         }

@@ -26,7 +26,7 @@ pub(super) fn to_pb(event: &AdminEvent) -> Option<pb::Event> {
         } => Event::IngressProgrammed(pb::IngressProgrammed {
             ingress: ingress.to_string(),
             version: version.clone(),
-            nodes: nodes.clone(),
+            nodes: nodes.to_vec(),
         }),
         AdminEvent::IngressRejected {
             ingress,

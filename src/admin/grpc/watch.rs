@@ -53,7 +53,7 @@ mod tests {
         AdminEvent::IngressProgrammed {
             ingress: ObjectKey::new(ns, name),
             version: "v1".into(),
-            nodes: vec!["n".into()],
+            nodes: vec!["n".to_owned()].into(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::snapshot::ResourceType;
+use crate::snapshot::{Name, ResourceType};
 
 use super::view_diff::diff;
 use super::{Outcome, StreamState};
@@ -37,7 +37,7 @@ impl StreamState {
             if kind == ResourceType::Cluster {
                 // Clusters warmed from the rejected response never made it.
                 let held = Arc::clone(&ts.acked);
-                self.warm.retain(|c| held.contains_key(c));
+                self.warm.retain(|c| held.contains_key(&**c));
                 self.warm_generation += 1;
                 self.clusters_ready_for = None;
             }
@@ -78,26 +78,26 @@ impl StreamState {
                 // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
                 if !Arc::ptr_eq(&previous, &acked) {
                     for gone in diff(&acked, &previous).1 {
-                        self.warm.remove(&gone);
+                        self.warm.remove(gone.as_str());
                     }
                 }
                 let static_clusters = acked
                     .values()
                     .filter(|c| c.references().endpoints.is_none());
                 self.warm
-                    .extend(static_clusters.map(|c| c.name().to_owned()));
+                    .extend(static_clusters.map(|c| Arc::clone(c.shared_name())));
             }
             ResourceType::Endpoints => {
                 // Only clusters still held (`warm` stays within ACKed CDS), plus
                 // those of the CDS response these endpoints answered, while it is in
                 // flight (pruned if it is NACKed) or once it is ACKed.
                 let cds = &self.types[ResourceType::Cluster];
-                let held = |c: &String| cds.acked.contains_key(c);
-                let mut warm: Vec<String> = flight.warms.into_iter().filter(held).collect();
+                let held = |c: &Name| cds.acked.contains_key(&**c);
+                let mut warm: Vec<Name> = flight.warms.into_iter().filter(held).collect();
                 if let Some(nonce) = &flight.warming_cds {
                     let in_flight = cds.in_flight.as_ref().filter(|f| f.nonce == *nonce);
-                    let answered = |c: &String| match in_flight {
-                        Some(f) => f.view.contains_key(c),
+                    let answered = |c: &Name| match in_flight {
+                        Some(f) => f.view.contains_key(&**c),
                         None => cds.acked_nonce.as_ref() == Some(nonce) && held(c),
                     };
                     warm.extend(flight.warming.into_iter().filter(answered));

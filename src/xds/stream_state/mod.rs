@@ -31,7 +31,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::snapshot::{PerType, Resource, ResourceMap, ResourceType};
+use crate::snapshot::{Name, PerType, Resource, ResourceMap, ResourceType};
 
 use super::subscription::Subscription;
 use nacked::NackedVersions;
@@ -125,10 +125,10 @@ struct InFlight {
     /// Version of the snapshot this was planned towards (the `target` of `plan`).
     snapshot: String,
     /// EDS only: clusters Envoy held when this was sent, warm once it is ACKed.
-    warms: Vec<String>,
+    warms: Vec<Name>,
     /// EDS only: clusters of the processed-but-unACKed CDS response `warming_cds`
     /// this answered; warm once both are ACKed (or while that CDS is in flight).
-    warming: Vec<String>,
+    warming: Vec<Name>,
     warming_cds: Option<String>,
     /// Subscription generation the view was cut for.
     generation: u64,
@@ -184,20 +184,20 @@ pub struct StreamState {
     /// Clusters Envoy has with endpoints: safe to route to.
     /// Hashed, not ordered: route gates look each of a table's thousands of
     /// clusters up in it, and nothing iterates it.
-    warm: HashSet<String>,
+    warm: HashSet<Name>,
     /// Bumped whenever `warm` may have changed (keys the route gate memo).
     warm_generation: u64,
     /// Per route table: whether its clusters were all warm and kept by the CDS
     /// in flight, for (that table, warm generation, CDS nonce in flight).
     route_gate: RefCell<BTreeMap<String, route_gate::RouteGate>>,
     /// ClusterLoadAssignments Envoy needs because their cluster was (re)sent.
-    owed: BTreeSet<String>,
+    owed: BTreeSet<Name>,
     /// Reconnect claims resolved since [`StreamState::take_resumed`] last ran:
     /// what Envoy holds without being sent anything, to record like ACKs.
     resumed: Vec<Outcome>,
     /// Owed CLAs carried by the EDS response in flight: settled by its ACK, owed
     /// again if it is NACKed.
-    owed_in_flight: BTreeSet<String>,
+    owed_in_flight: BTreeSet<Name>,
     /// Snapshot version whose clusters are all ACKed and warm.
     clusters_ready_for: Option<String>,
     /// Snapshot version [`StreamState::take_in_sync`] last reported.

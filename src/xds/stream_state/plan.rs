@@ -96,7 +96,7 @@ impl StreamState {
         let names_changed =
             !kind.is_wildcard() && ts.sent_generation != Some(ts.subscription.generation());
         let owed =
-            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(n));
+            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(&**n));
         if ts.nacked.contains(version) {
             return None;
         }
@@ -118,7 +118,7 @@ impl StreamState {
         let ts = &self.types[kind];
         let first = !ts.answered;
         let owes =
-            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(n));
+            kind == ResourceType::Endpoints && self.owed.iter().any(|n| view.contains_key(&**n));
         if Arc::ptr_eq(view, &ts.acked) && ts.unknown.is_empty() && !first && !owes {
             return None;
         }
@@ -131,7 +131,7 @@ impl StreamState {
             let owed_unchanged = self
                 .owed
                 .iter()
-                .filter_map(|n| view.get(n))
+                .filter_map(|n| view.get(&**n))
                 // `changed` is sorted by name (it comes from sorted maps).
                 .filter(|r| {
                     changed
@@ -164,13 +164,13 @@ impl StreamState {
         let may_miss = ts.subscription.names().len() > view.len();
         let missing = ts.subscription.names().iter().filter(|n| {
             may_miss
-                && !view.contains_key(*n)
+                && !view.contains_key(&***n)
                 && target.get(kind, n).is_none()
-                && !ts.unknown.contains_key(*n)
-                && !ts.acked.contains_key(*n)
-                && !ts.answered_missing.contains(*n)
+                && !ts.unknown.contains_key(&***n)
+                && !ts.acked.contains_key(&***n)
+                && !ts.answered_missing.contains(&***n)
         });
-        removed.extend(missing.cloned());
+        removed.extend(missing.map(|n| n.to_string()));
         if changed.is_empty() && removed.is_empty() && !first {
             return None;
         }

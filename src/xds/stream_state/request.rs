@@ -56,7 +56,7 @@ impl StreamState {
             return;
         }
         let held = &self.types[kind].acked;
-        self.warm.retain(|c| held.contains_key(c));
+        self.warm.retain(|c| held.contains_key(&**c));
         self.warm_generation += 1;
         self.clusters_ready_for = None;
     }

@@ -92,9 +92,9 @@ impl StreamState {
                     c.references()
                         .endpoints
                         .as_ref()
-                        .is_none_or(|e| endpoints.contains_key(e))
+                        .is_none_or(|e| endpoints.contains_key(&**e))
                 });
-            self.warm.extend(warm.map(|c| c.name().to_owned()));
+            self.warm.extend(warm.map(|c| Arc::clone(c.shared_name())));
             self.warm_generation += 1;
         }
     }

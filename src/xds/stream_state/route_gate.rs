@@ -40,7 +40,8 @@ impl StreamState {
         // `warm` ⊆ ACKed clusters: fewer warm clusters than references means closed.
         let open = refs.len() <= self.warm.len()
             && refs.iter().all(|c| {
-                self.warm.contains(c) && cds_in_flight.is_none_or(|f| f.view.contains_key(c))
+                self.warm.contains(c.as_str())
+                    && cds_in_flight.is_none_or(|f| f.view.contains_key(c))
             });
         self.route_gate.borrow_mut().insert(
             route.name().to_owned(),

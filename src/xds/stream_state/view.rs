@@ -92,13 +92,17 @@ impl StreamState {
         }
         let covers_exactly = sub.is_wildcard()
             || (sub.names().len() == source.len()
-                && sub.names().iter().zip(source.keys()).all(|(a, b)| a == b));
+                && sub
+                    .names()
+                    .iter()
+                    .zip(source.keys())
+                    .all(|(a, b)| **a == **b));
         if covers_exactly && source.values().all(&allowed) {
             remember(source, false);
             return Arc::clone(source);
         }
         let used_acked = Cell::new(false);
-        let pick = |name: &String| {
+        let pick = |name: &str| {
             source
                 .get(name)
                 .filter(|r| allowed(r))
@@ -106,12 +110,12 @@ impl StreamState {
                     used_acked.set(true);
                     ts.acked.get(name)
                 })
-                .map(|r| (name.clone(), Arc::clone(r)))
+                .map(|r| (name.to_owned(), Arc::clone(r)))
         };
         let view: ResourceMap = if sub.is_wildcard() {
-            source.keys().filter_map(pick).collect()
+            source.keys().map(String::as_str).filter_map(pick).collect()
         } else {
-            sub.names().iter().filter_map(pick).collect()
+            sub.names().iter().map(|n| &**n).filter_map(pick).collect()
         };
         let view = Arc::new(view);
         remember(&view, used_acked.get());

@@ -2,10 +2,10 @@
 //! cluster CDS (re)sends is owed its ClusterLoadAssignment, even an unchanged
 //! one, because Envoy warms a cluster only when a CLA arrives for it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::snapshot::{Resource, ResourceMap, ResourceType, Snapshot};
+use crate::snapshot::{Name, Resource, ResourceMap, ResourceType, Snapshot};
 
 use super::{InFlight, StreamState};
 
@@ -69,12 +69,12 @@ impl StreamState {
     pub(super) fn endpoints_sent(
         &mut self,
         sent: &[Arc<Resource>],
-    ) -> (Vec<String>, Vec<String>, Option<String>) {
+    ) -> (Vec<Name>, Vec<Name>, Option<String>) {
         let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
-        let sent_owed: Vec<String> = self
+        let sent_owed: Vec<Name> = self
             .owed
             .iter()
-            .filter(|n| names.contains(n.as_str()))
+            .filter(|n| names.contains(&***n))
             .cloned()
             .collect();
         for n in sent_owed {
@@ -85,23 +85,28 @@ impl StreamState {
         let Some(cds) = self.warming_cds() else {
             return (warms, Vec::new(), None);
         };
-        let warming = fed_clusters(&cds.view, &names)
-            .into_iter()
-            .filter(|c| !warms.contains(c))
-            .collect();
+        let warming = if warms.is_empty() {
+            fed_clusters(&cds.view, &names)
+        } else {
+            let warms: HashSet<&str> = warms.iter().map(|c| &**c).collect();
+            fed_clusters(&cds.view, &names)
+                .into_iter()
+                .filter(|c| !warms.contains(&**c))
+                .collect()
+        };
         (warms, warming, Some(cds.nonce.clone()))
     }
 }
 
 /// Clusters of `clusters` whose ClusterLoadAssignment is among `names`.
-fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<String> {
+fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<Name> {
     let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
     // Usually a CLA is named after its cluster; scan only for those that are not.
     let mut fed = Vec::new();
     let mut unmatched = BTreeSet::new();
     for &cla in names {
         match clusters.get(cla) {
-            Some(c) if feeds(c, cla) => fed.push(cla.to_owned()),
+            Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
             _ => {
                 unmatched.insert(cla);
             }
@@ -114,7 +119,7 @@ fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<String> {
                 .as_deref()
                 .is_some_and(|e| e != c.name() && unmatched.contains(e))
         });
-        fed.extend(others.map(|c| c.name().to_owned()));
+        fed.extend(others.map(|c| Arc::clone(c.shared_name())));
     }
     fed
 }

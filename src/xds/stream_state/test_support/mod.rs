@@ -163,7 +163,10 @@ impl Client {
                 .collect::<BTreeSet<String>>()
         };
         let wanted = match kind {
-            CDS => vec![(EDS, named(&|r| r.endpoints.iter().cloned().collect()))],
+            CDS => vec![(
+                EDS,
+                named(&|r| r.endpoints.iter().map(|n| n.to_string()).collect()),
+            )],
             LDS => vec![
                 (RDS, named(&|r| r.routes.clone())),
                 (SDS, named(&|r| r.secrets.clone())),
