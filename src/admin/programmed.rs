@@ -71,21 +71,38 @@ fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources)
     })
 }
 
-/// What makes two nodes' answers the same for every Ingress: the very same
-/// ACKed map of every type (streams share the snapshot's maps, so a thousand
-/// Envoys at one version usually hold one set) and the same Secret scope.
-type Holdings = ([usize; ResourceType::ALL.len()], Option<usize>);
+/// What makes two nodes' answers the same for every Ingress: the same ACKed
+/// resources of every type and the same Secret scope.
+type Holdings<'a> = ([Held<'a>; ResourceType::ALL.len()], Option<usize>);
+
+/// One type's ACKed resources, identified without looking at them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Held<'a> {
+    /// By content hash: a thousand SotW Envoys each ACKing a view cut for
+    /// its own subscription (a new cluster's CLA not asked for yet) hold maps
+    /// of their own with the same content, and must still form one group, or
+    /// every refresh checks every Ingress on every node.
+    Content(&'a str),
+    /// By the map itself, when its content hash is not known.
+    Map(usize),
+}
 
 /// Connected nodes grouped by [`Holdings`]: one node to ask per group, and each
 /// connected node's group (in the order of `connected`). An Ingress is then
 /// checked once per group instead of once per node.
 fn same_holdings<'a>(connected: &[(&String, &'a NodeStatus)]) -> (Vec<&'a NodeStatus>, Vec<usize>) {
-    let mut index: BTreeMap<Holdings, usize> = BTreeMap::new();
+    let mut index: BTreeMap<Holdings<'a>, usize> = BTreeMap::new();
     let mut askers = Vec::new();
     let group_of = connected
         .iter()
         .map(|(_, node)| {
-            let maps = ResourceType::ALL.map(|kind| Arc::as_ptr(&node.types[kind].acked) as usize);
+            let maps = ResourceType::ALL.map(|kind| {
+                let held = &node.types[kind];
+                match &held.content {
+                    Some(content) => Held::Content(content),
+                    None => Held::Map(Arc::as_ptr(&held.acked) as usize),
+                }
+            });
             let scope = node
                 .secret_namespaces
                 .as_ref()
@@ -182,4 +199,44 @@ pub fn ingress_states(
         });
     }
     states
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::ResourceMap;
+
+    fn node(shared: &Arc<ResourceMap>, kind: ResourceType, content: Option<&str>) -> NodeStatus {
+        let mut node = NodeStatus {
+            streams: 1,
+            ..NodeStatus::default()
+        };
+        for other in ResourceType::ALL {
+            node.types[other].acked = Arc::clone(shared);
+        }
+        // A map of its own, as a view cut for the node's subscription is.
+        node.types[kind].acked = Arc::default();
+        node.types[kind].content = content.map(str::to_owned);
+        node
+    }
+
+    #[test]
+    fn nodes_holding_the_same_content_in_maps_of_their_own_are_asked_once() {
+        let (eds, shared) = (ResourceType::Endpoints, Arc::default());
+        let (a, b) = (
+            node(&shared, eds, Some("v1")),
+            node(&shared, eds, Some("v1")),
+        );
+        let (c, unknown) = (node(&shared, eds, Some("v2")), node(&shared, eds, None));
+        let ids: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).into();
+        let connected = [
+            (&ids[0], &a),
+            (&ids[1], &b),
+            (&ids[2], &c),
+            (&ids[3], &unknown),
+        ];
+        let (askers, group_of) = same_holdings(&connected);
+        assert_eq!(askers.len(), 3);
+        assert_eq!(group_of, [0, 0, 1, 2]);
+    }
 }

@@ -66,6 +66,10 @@ pub struct TypeStatus {
     pub acked_version: Option<String>,
     /// The resources the node has accepted, shared with the stream (no copy).
     pub acked: Arc<ResourceMap>,
+    /// The content hash of `acked`, when it is exactly what an ACKed version
+    /// hashes: nodes with the same one hold the same resources, even in maps
+    /// of their own (views cut for a subscription).
+    pub content: Option<String>,
     /// The last NACK, if any came after the last ACK.
     pub last_nack: Option<Nack>,
     /// Total NACKs of this type.
@@ -291,8 +295,10 @@ impl AckTracker {
         kind: ResourceType,
         version: String,
         acked: Arc<ResourceMap>,
+        whole_view: bool,
     ) {
-        self.record_held(node_id, kind, version, acked, true);
+        let content = whole_view.then(|| version.clone());
+        self.record_held(node_id, kind, version, acked, content, true);
     }
 
     /// Records what a reconnected Envoy holds without being sent it (no push,
@@ -304,7 +310,7 @@ impl AckTracker {
         version: String,
         acked: Arc<ResourceMap>,
     ) {
-        self.record_held(node_id, kind, version, acked, false);
+        self.record_held(node_id, kind, version, acked, None, false);
     }
 
     fn record_held(
@@ -313,6 +319,7 @@ impl AckTracker {
         kind: ResourceType,
         version: String,
         acked: Arc<ResourceMap>,
+        content: Option<String>,
         pushed: bool,
     ) {
         let latency = {
@@ -321,6 +328,7 @@ impl AckTracker {
             let now = Instant::now();
             status.acked_version = Some(version.clone());
             status.acked = acked;
+            status.content = content;
             status.last_nack = None;
             status.last_acked_at = Some(now);
             status
@@ -338,7 +346,9 @@ impl AckTracker {
 
     /// The node unsubscribed from some of what it held; it holds `acked` now.
     pub(crate) fn released(&self, node_id: &str, kind: ResourceType, acked: Arc<ResourceMap>) {
-        self.nodes.entry(node_id.to_owned()).or_default().types[kind].acked = acked;
+        let status = &mut self.nodes.entry(node_id.to_owned()).or_default().types[kind];
+        status.acked = acked;
+        status.content = None;
     }
 
     pub(crate) fn nacked(
@@ -398,7 +408,13 @@ mod tests {
         let n = EVENT_BUFFER * 3;
         for i in 0..n {
             tracker.sent("n", ResourceType::Route, &i.to_string());
-            tracker.acked("n", ResourceType::Route, i.to_string(), Arc::default());
+            tracker.acked(
+                "n",
+                ResourceType::Route,
+                i.to_string(),
+                Arc::default(),
+                true,
+            );
         }
         assert_eq!(counting.0.load(Ordering::Relaxed), n);
     }

@@ -280,7 +280,7 @@ impl Walk {
                 let version = pushed[pick % pushed.len()];
                 let acked = Arc::new(ResourceMap::new());
                 self.tracker
-                    .acked(id, kind, version.to_owned(), Arc::clone(&acked));
+                    .acked(id, kind, version.to_owned(), Arc::clone(&acked), true);
                 self.hold(id, kind, version, acked, true)?;
             }
             Op::Resume {

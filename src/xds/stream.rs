@@ -336,10 +336,11 @@ fn record(ctx: &StreamContext, node_id: &str, outcome: Outcome, scoped: &ScopedT
             kind,
             version,
             acked,
+            whole_view,
             ..
         } => {
             debug!(node = %node_id, %kind, %version, "ACK");
-            tracker.acked(node_id, kind, version, Arc::clone(&acked));
+            tracker.acked(node_id, kind, version, Arc::clone(&acked), whole_view);
         }
         Outcome::Nack {
             kind,

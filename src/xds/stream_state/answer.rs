@@ -53,10 +53,10 @@ impl StreamState {
         ts.acked_version = Some(flight.version.clone());
         ts.acked_nonce = Some(flight.nonce.clone());
         let previous = Arc::clone(&ts.acked);
-        ts.acked = if ts.subscription.is_wildcard()
+        let whole_view = ts.subscription.is_wildcard()
             || ts.subscription.generation() == flight.generation
-            || flight.view.keys().all(|n| ts.subscription.wants(n))
-        {
+            || flight.view.keys().all(|n| ts.subscription.wants(n));
+        ts.acked = if whole_view {
             flight.view
         } else {
             let wanted = flight
@@ -110,6 +110,7 @@ impl StreamState {
             kind,
             version: flight.version,
             acked,
+            whole_view,
             snapshot: flight.snapshot,
         }
     }
@@ -136,8 +137,10 @@ mod tests {
                     kind,
                     version,
                     acked,
+                    whole_view,
                     snapshot: cut_from,
                 } => {
+                    assert!(whole_view, "{mode:?}");
                     assert_eq!(kind, CDS);
                     assert_eq!(cut_from, target.version(), "{mode:?}");
                     assert_eq!(version, planned[0].version);

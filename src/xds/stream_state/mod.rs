@@ -87,6 +87,10 @@ pub enum Outcome {
         kind: ResourceType,
         version: String,
         acked: Arc<ResourceMap>,
+        /// `acked` is exactly the view `version` hashes (not cut down to a
+        /// subscription that shrank meanwhile): nodes with the same `version`
+        /// then hold the same resources.
+        whole_view: bool,
         /// Version of the snapshot the response was planned towards.
         snapshot: String,
     },
