@@ -78,6 +78,9 @@ type Holdings<'a> = ([Held<'a>; ResourceType::ALL.len()], Option<usize>);
 /// One type's ACKed resources, identified without looking at them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Held<'a> {
+    /// Nothing (a type the node never asked for: every node's empty map is an
+    /// allocation of its own, so by pointer no two nodes would ever group).
+    Nothing,
     /// By content hash: a thousand SotW Envoys each ACKing a view cut for
     /// its own subscription (a new cluster's CLA not asked for yet) hold maps
     /// of their own with the same content, and must still form one group, or
@@ -99,6 +102,7 @@ fn same_holdings<'a>(connected: &[(&String, &'a NodeStatus)]) -> (Vec<&'a NodeSt
             let maps = ResourceType::ALL.map(|kind| {
                 let held = &node.types[kind];
                 match &held.content {
+                    _ if held.acked.is_empty() => Held::Nothing,
                     Some(content) => Held::Content(content),
                     None => Held::Map(Arc::as_ptr(&held.acked) as usize),
                 }
@@ -204,7 +208,8 @@ pub fn ingress_states(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::ResourceMap;
+    use crate::snapshot::{References, Resource, ResourceMap};
+    use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
     fn node(shared: &Arc<ResourceMap>, kind: ResourceType, content: Option<&str>) -> NodeStatus {
         let mut node = NodeStatus {
@@ -215,7 +220,16 @@ mod tests {
             node.types[other].acked = Arc::clone(shared);
         }
         // A map of its own, as a view cut for the node's subscription is.
-        node.types[kind].acked = Arc::default();
+        let cla = ClusterLoadAssignment {
+            cluster_name: "ns/web:80".to_owned(),
+            ..ClusterLoadAssignment::default()
+        };
+        let resource =
+            Resource::encode(kind, cla.cluster_name.clone(), &cla, References::default());
+        node.types[kind].acked = Arc::new(ResourceMap::from([(
+            cla.cluster_name.clone(),
+            Arc::new(resource),
+        )]));
         node.types[kind].content = content.map(str::to_owned);
         node
     }
@@ -238,5 +252,14 @@ mod tests {
         let (askers, group_of) = same_holdings(&connected);
         assert_eq!(askers.len(), 3);
         assert_eq!(group_of, [0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn nodes_that_never_asked_for_a_type_are_asked_once() {
+        // Every type empty, each in a map of its own (as a fresh node's are).
+        let (a, b) = (NodeStatus::default(), NodeStatus::default());
+        let ids: Vec<String> = ["a", "b"].map(str::to_owned).into();
+        let (askers, group_of) = same_holdings(&[(&ids[0], &a), (&ids[1], &b)]);
+        assert_eq!((askers.len(), group_of), (1, vec![0, 0]));
     }
 }
