@@ -1,0 +1,429 @@
+//! Table-driven tests of the cluster annotations (`backend-protocol`,
+//! `load-balance`, `affinity` + `session-cookie-*`, `service-upstream`,
+//! `proxy-connect-timeout`, `proxy-ssl-*`): values in, upstream settings and
+//! verdicts out, no protobuf.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::json;
+
+use super::*;
+use crate::translate::model::{
+    Balance, SessionCookie, TlsVersion, UpstreamProtocol, UpstreamSettings, UpstreamTls,
+};
+use crate::world::{Object, World};
+
+fn read_in(world: &World, annotations: &[(&str, &str)]) -> IngressAnnotations {
+    let map: BTreeMap<String, String> = annotations
+        .iter()
+        .map(|(k, v)| (format!("{DEFAULT_PREFIX}/{k}"), (*v).to_owned()))
+        .collect();
+    let mut lookups = Lookups::new(world);
+    read(
+        DEFAULT_PREFIX,
+        &ObjectKey::new("ns", "ing"),
+        Some(&map),
+        &mut lookups,
+    )
+}
+
+fn parse(annotations: &[(&str, &str)]) -> IngressAnnotations {
+    read_in(&World::new(), annotations)
+}
+
+fn verdict(a: &IngressAnnotations, name: &str) -> String {
+    a.findings
+        .iter()
+        .find(|f| f.annotation == name)
+        .map_or_else(|| "absent".to_owned(), |f| f.verdict.to_string())
+}
+
+type Written = &'static [(&'static str, &'static str)];
+
+/// `(annotations, annotation whose verdict is checked, verdict prefix)`.
+const VERDICTS: &[(Written, &str, &str)] = &[
+    (
+        &[("backend-protocol", "HTTPS")],
+        "backend-protocol",
+        "honoured",
+    ),
+    (
+        &[("backend-protocol", "grpcs")],
+        "backend-protocol",
+        "honoured",
+    ),
+    (
+        &[("backend-protocol", "H2C")],
+        "backend-protocol",
+        "honoured",
+    ),
+    (
+        &[("backend-protocol", "AUTO_HTTP")],
+        "backend-protocol",
+        "ignored",
+    ),
+    (
+        &[("backend-protocol", "FCGI")],
+        "backend-protocol",
+        "ignored",
+    ),
+    (
+        &[("backend-protocol", "SPDY")],
+        "backend-protocol",
+        "invalid",
+    ),
+    (
+        &[("load-balance", "round_robin")],
+        "load-balance",
+        "honoured",
+    ),
+    (&[("load-balance", "ewma")], "load-balance", "approximated"),
+    (&[("load-balance", "least_conn")], "load-balance", "invalid"),
+    (
+        &[("load-balance", "ewma"), ("affinity", "cookie")],
+        "load-balance",
+        "ignored",
+    ),
+    (&[("affinity", "cookie")], "affinity", "honoured"),
+    (&[("affinity", "ip")], "affinity", "invalid"),
+    (
+        &[("affinity", "ip"), ("session-cookie-name", "S")],
+        "session-cookie-name",
+        "ignored",
+    ),
+    (
+        &[("session-cookie-name", "S")],
+        "session-cookie-name",
+        "ignored",
+    ),
+    (
+        &[("affinity", "cookie"), ("session-cookie-name", "a b")],
+        "session-cookie-name",
+        "invalid",
+    ),
+    (
+        &[("affinity", "cookie"), ("session-cookie-max-age", "-1")],
+        "session-cookie-max-age",
+        "invalid",
+    ),
+    (
+        &[("affinity", "cookie"), ("session-cookie-expires", "60")],
+        "session-cookie-expires",
+        "approximated",
+    ),
+    (
+        &[
+            ("affinity", "cookie"),
+            ("session-cookie-samesite", "Sometimes"),
+        ],
+        "session-cookie-samesite",
+        "invalid",
+    ),
+    (
+        &[("affinity", "cookie"), ("session-cookie-path", "no-slash")],
+        "session-cookie-path",
+        "invalid",
+    ),
+    (
+        &[("affinity", "cookie"), ("affinity-mode", "persistent")],
+        "affinity-mode",
+        "approximated",
+    ),
+    (
+        &[("affinity", "cookie"), ("affinity-mode", "sticky")],
+        "affinity-mode",
+        "invalid",
+    ),
+    (
+        &[
+            ("affinity", "cookie"),
+            ("session-cookie-change-on-failure", "true"),
+        ],
+        "session-cookie-change-on-failure",
+        "ignored",
+    ),
+    (
+        &[("service-upstream", "true")],
+        "service-upstream",
+        "honoured",
+    ),
+    (
+        &[("service-upstream", "yes")],
+        "service-upstream",
+        "invalid",
+    ),
+    (
+        &[("proxy-connect-timeout", "10s")],
+        "proxy-connect-timeout",
+        "honoured",
+    ),
+    (
+        &[("proxy-connect-timeout", "0")],
+        "proxy-connect-timeout",
+        "invalid",
+    ),
+    (
+        &[("proxy-connect-timeout", "soon")],
+        "proxy-connect-timeout",
+        "invalid",
+    ),
+    (&[("proxy-ssl-verify", "on")], "proxy-ssl-verify", "ignored"),
+    (
+        &[("backend-protocol", "HTTPS"), ("proxy-ssl-verify", "on")],
+        "proxy-ssl-verify",
+        "ignored",
+    ),
+    (
+        &[
+            ("backend-protocol", "HTTPS"),
+            ("proxy-ssl-secret", "missing"),
+        ],
+        "proxy-ssl-secret",
+        "invalid",
+    ),
+    (
+        &[
+            ("backend-protocol", "HTTPS"),
+            ("proxy-ssl-secret", "other/ca"),
+        ],
+        "proxy-ssl-secret",
+        "invalid",
+    ),
+];
+
+#[test]
+fn every_cluster_annotation_gets_the_verdict_its_value_deserves() {
+    for (written, name, expected) in VERDICTS {
+        let got = verdict(&parse(written), name);
+        assert!(
+            got.starts_with(expected),
+            "{written:?}: {name} is {got:?}, expected {expected}"
+        );
+    }
+}
+
+#[test]
+fn backend_protocol_chooses_http_version_and_tls() {
+    let cases: &[(&str, UpstreamProtocol, bool)] = &[
+        ("HTTP", UpstreamProtocol::Http1, false),
+        ("HTTPS", UpstreamProtocol::Http1, true),
+        ("GRPC", UpstreamProtocol::Http2, false),
+        ("H2C", UpstreamProtocol::Http2, false),
+        ("GRPCS", UpstreamProtocol::Http2, true),
+        ("FCGI", UpstreamProtocol::Http1, false),
+        ("bogus", UpstreamProtocol::Http1, false),
+    ];
+    for (value, protocol, tls) in cases {
+        let settings = parse(&[("backend-protocol", value)]).cluster.settings;
+        assert_eq!(settings.protocol, *protocol, "{value}");
+        assert_eq!(settings.tls.is_some(), *tls, "{value}");
+    }
+    // Without proxy-ssl-secret: TLS with nginx's defaults (no SNI, no check).
+    let https = parse(&[("backend-protocol", "HTTPS")]).cluster.settings;
+    assert_eq!(https.tls.as_deref(), Some(&UpstreamTls::default()));
+    assert!(parse(&[("backend-protocol", "HTTP")])
+        .cluster
+        .settings
+        .is_default());
+}
+
+#[test]
+fn load_balance_and_connect_timeout_values() {
+    let balance = |v: &str| parse(&[("load-balance", v)]).cluster.settings.balance;
+    assert_eq!(balance("round_robin"), Balance::RoundRobin);
+    assert_eq!(balance("ewma"), Balance::LeastRequest);
+    assert_eq!(balance("bogus"), Balance::RoundRobin);
+    let timeout = |v: &str| {
+        parse(&[("proxy-connect-timeout", v)])
+            .cluster
+            .settings
+            .connect_timeout
+    };
+    assert_eq!(timeout("10"), Some(Duration::from_secs(10)));
+    assert_eq!(timeout("1m"), Some(Duration::from_secs(60)));
+    assert_eq!(timeout("0"), None);
+    assert_eq!(timeout("x"), None);
+    assert!(
+        parse(&[("service-upstream", "true")])
+            .cluster
+            .service_upstream
+    );
+    assert!(
+        !parse(&[("service-upstream", "nope")])
+            .cluster
+            .service_upstream
+    );
+}
+
+#[test]
+fn cookie_affinity_hashes_on_a_generated_cookie() {
+    let a = parse(&[("affinity", "cookie")]);
+    assert_eq!(a.cluster.settings.balance, Balance::RingHash);
+    let defaults = SessionCookie {
+        name: "INGRESSCOOKIE".to_owned(),
+        path: None,
+        max_age: None,
+        attributes: Vec::new(),
+    };
+    assert_eq!(a.policy.session_cookie.as_deref(), Some(&defaults));
+    let a = parse(&[
+        ("affinity", "cookie"),
+        ("session-cookie-name", "route"),
+        ("session-cookie-path", "/app"),
+        ("session-cookie-max-age", "3600"),
+        ("session-cookie-expires", "60"),
+        ("session-cookie-samesite", "Lax"),
+        ("session-cookie-secure", "true"),
+        ("session-cookie-domain", "a.test"),
+        ("load-balance", "ewma"),
+    ]);
+    assert_eq!(a.cluster.settings.balance, Balance::RingHash);
+    assert_eq!(
+        a.policy.session_cookie.as_deref(),
+        Some(&SessionCookie {
+            name: "route".to_owned(),
+            path: Some("/app".to_owned()),
+            max_age: Some(Duration::from_secs(3600)),
+            attributes: vec![
+                ("SameSite".to_owned(), "Lax".to_owned()),
+                ("Domain".to_owned(), "a.test".to_owned()),
+                ("Secure".to_owned(), String::new()),
+            ],
+        })
+    );
+    // Expires alone gives the same lifetime as Max-Age.
+    let expires = parse(&[("affinity", "cookie"), ("session-cookie-expires", "60")]);
+    assert_eq!(
+        expires.policy.session_cookie.and_then(|c| c.max_age),
+        Some(Duration::from_secs(60))
+    );
+    // Invalid values fall back to the defaults, affinity stays.
+    let bad = parse(&[
+        ("affinity", "cookie"),
+        ("session-cookie-name", "a;b"),
+        ("session-cookie-samesite", "Often"),
+    ]);
+    assert_eq!(bad.policy.session_cookie.as_deref(), Some(&defaults));
+    // No affinity without `affinity: cookie`.
+    let none = parse(&[("affinity", "ip"), ("session-cookie-name", "x")]);
+    assert_eq!(none.policy.session_cookie, None);
+    assert_eq!(none.cluster.settings.balance, Balance::RoundRobin);
+}
+
+/// A world holding the Secret `ns/ca` with a CA bundle (and a client
+/// certificate when `client` is set).
+fn ca_world(client: bool) -> (World, String) {
+    let now = SystemTime::now();
+    let ca = crate::certs::Issuer::new_ca(now, now + Duration::from_secs(3600))
+        .unwrap_or_else(|e| panic!("test CA: {e}"));
+    let pem = ca.cert_pem().to_owned();
+    let mut data = json!({"ca.crt": pem});
+    if client {
+        data["tls.crt"] = json!(pem);
+        data["tls.key"] = json!(ca.key_pem());
+    }
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"namespace": "ns", "name": "ca"},
+        "stringData": data,
+    }))
+    .unwrap_or_else(|e| panic!("bad fixture: {e}"));
+    let mut world = World::new();
+    world.upsert(Object::Secret(secret));
+    (world, pem)
+}
+
+#[test]
+fn proxy_ssl_verifies_with_the_secrets_ca_and_sets_sni() {
+    let (world, pem) = ca_world(false);
+    let a = read_in(
+        &world,
+        &[
+            ("backend-protocol", "HTTPS"),
+            ("proxy-ssl-secret", "ns/ca"),
+            ("proxy-ssl-verify", "on"),
+            ("proxy-ssl-name", "backend.internal"),
+            ("proxy-ssl-server-name", "on"),
+            ("proxy-ssl-protocols", "TLSv1.2 TLSv1.3"),
+            ("proxy-ssl-ciphers", "ECDHE-RSA-AES128-GCM-SHA256:!aNULL"),
+        ],
+    );
+    let tls = a
+        .cluster
+        .settings
+        .tls
+        .clone()
+        .unwrap_or_else(|| panic!("TLS wanted"));
+    assert_eq!(tls.sni.as_deref(), Some("backend.internal"));
+    assert_eq!(tls.versions, Some((TlsVersion::V1_2, TlsVersion::V1_3)));
+    assert_eq!(tls.ciphers, ["ECDHE-RSA-AES128-GCM-SHA256"]);
+    let verify = tls.verify.unwrap_or_else(|| panic!("verification wanted"));
+    assert_eq!(verify.trusted_ca, pem.as_bytes());
+    assert_eq!(verify.depth, Some(1), "nginx's default depth");
+    assert_eq!(verify.name.as_deref(), Some("backend.internal"));
+    assert_eq!(verdict(&a, "proxy-ssl-secret"), "honoured");
+    assert!(verdict(&a, "proxy-ssl-ciphers").starts_with("approximated"));
+    assert_eq!(verdict(&a, "proxy-ssl-protocols"), "honoured");
+}
+
+#[test]
+fn proxy_ssl_defaults_and_invalid_values_verify_nothing() {
+    let (world, _) = ca_world(true);
+    // verify off (the default): TLS without a check, SNI off.
+    let off = read_in(
+        &world,
+        &[("backend-protocol", "GRPCS"), ("proxy-ssl-secret", "ca")],
+    );
+    let tls = off.cluster.settings.tls.clone().unwrap_or_default();
+    assert_eq!(tls.verify, None);
+    assert_eq!(tls.sni, None);
+    assert!(!tls.sni_from_host);
+    assert!(
+        verdict(&off, "proxy-ssl-secret").starts_with("approximated"),
+        "the client certificate is not sent"
+    );
+    // Server name on without a name: the request's Host.
+    let host = read_in(
+        &world,
+        &[
+            ("backend-protocol", "HTTPS"),
+            ("proxy-ssl-secret", "ca"),
+            ("proxy-ssl-server-name", "on"),
+            ("proxy-ssl-verify", "maybe"),
+            ("proxy-ssl-protocols", "TLSv9"),
+            ("proxy-ssl-ciphers", "HIGH:!aNULL"),
+        ],
+    );
+    let tls = host.cluster.settings.tls.clone().unwrap_or_default();
+    assert!(tls.sni_from_host);
+    assert_eq!(tls.verify, None);
+    assert_eq!(tls.versions, None);
+    assert!(tls.ciphers.is_empty());
+    for (name, expected) in [
+        ("proxy-ssl-verify", "invalid"),
+        ("proxy-ssl-protocols", "invalid"),
+        ("proxy-ssl-ciphers", "ignored"),
+        ("proxy-ssl-server-name", "approximated"),
+    ] {
+        let got = verdict(&host, name);
+        assert!(got.starts_with(expected), "{name}: {got}");
+    }
+    // A Secret without a usable CA: nothing verified, the rest ignored.
+    let missing = read_in(
+        &World::new(),
+        &[
+            ("backend-protocol", "HTTPS"),
+            ("proxy-ssl-secret", "ca"),
+            ("proxy-ssl-verify", "on"),
+        ],
+    );
+    assert_eq!(
+        missing.cluster.settings,
+        UpstreamSettings {
+            tls: Some(Box::default()),
+            ..UpstreamSettings::default()
+        }
+    );
+    assert!(verdict(&missing, "proxy-ssl-verify").starts_with("ignored"));
+}
