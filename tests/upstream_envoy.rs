@@ -428,6 +428,54 @@ fn settings_make_a_variant_cluster_and_defaults_keep_the_plain_one() {
 }
 
 #[test]
+fn a_canary_backend_keeps_its_own_settings_in_the_weighted_split() {
+    let mut objects = vec![
+        annotated(
+            "main",
+            "c.test",
+            "stable",
+            80,
+            &[("backend-protocol", "GRPC")],
+        ),
+        annotated(
+            "canary",
+            "c.test",
+            "next",
+            80,
+            &[
+                ("canary", "true"),
+                ("canary-weight", "50"),
+                ("backend-protocol", "GRPC"),
+            ],
+        ),
+    ];
+    objects.extend(backed("stable", &[9000]));
+    objects.extend(backed("next", &[9001]));
+    let t = translate(&world(objects), &config(free_port()));
+    let action = route_action(&t, "c.test");
+    let Some(
+        envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier::WeightedClusters(
+            split,
+        ),
+    ) = &action.cluster_specifier
+    else {
+        panic!("a weighted split expected: {action:?}");
+    };
+    let names: Vec<&str> = split.clusters.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("default/stable:80~"), "{names:?}");
+    assert!(names[1].starts_with("default/next:80~"), "{names:?}");
+    // Same settings, same suffix.
+    assert_eq!(
+        names[0].split_once('~').map(|p| p.1),
+        names[1].split_once('~').map(|p| p.1)
+    );
+    if let Err(output) = envoy_validates(&t) {
+        panic!("Envoy rejected the translation:\n{output}");
+    }
+}
+
+#[test]
 fn service_upstream_uses_the_cluster_ip_and_headless_falls_back_with_a_diagnostic() {
     let up = |name: &str, ip: Option<&str>| {
         let mut spec = json!({"ports": [{"port": 80}]});

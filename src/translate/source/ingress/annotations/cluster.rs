@@ -39,6 +39,30 @@ pub struct ClusterOptions {
     pub session_cookie: Option<SessionCookie>,
 }
 
+/// What becomes of a cluster annotation `name` on a canary Ingress, whose
+/// backend gets a cluster of its own; `None` for other annotations.
+pub fn canary_note(name: &str) -> Option<&'static str> {
+    let inherited = [
+        "backend-protocol",
+        "proxy-connect-timeout",
+        "service-upstream",
+    ];
+    if inherited.contains(&name) || name.starts_with("proxy-ssl-") {
+        return Some(
+            "applies to the canary's own backend (ingress-nginx takes it from the main Ingress: set both alike)",
+        );
+    }
+    if name == "load-balance" {
+        return Some("applies to the canary's own backend, as in ingress-nginx");
+    }
+    if name == "affinity" || name == "affinity-mode" || name.starts_with("session-cookie-") {
+        return Some(
+            "the canary's backend balances by hash, on the main Ingress's session cookie (the canary's cookie settings are not used)",
+        );
+    }
+    None
+}
+
 /// ingress-nginx's default session cookie name.
 pub const DEFAULT_COOKIE: &str = "INGRESSCOOKIE";
 

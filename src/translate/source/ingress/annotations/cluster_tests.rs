@@ -427,3 +427,33 @@ fn proxy_ssl_defaults_and_invalid_values_verify_nothing() {
     );
     assert!(verdict(&missing, "proxy-ssl-verify").starts_with("ignored"));
 }
+
+#[test]
+fn a_canary_keeps_its_own_cluster_annotations_and_ignores_the_rest() {
+    let a = parse(&[
+        ("canary", "true"),
+        ("canary-weight", "10"),
+        ("backend-protocol", "GRPC"),
+        ("load-balance", "ewma"),
+        ("affinity", "cookie"),
+        ("proxy-connect-timeout", "never"),
+        ("enable-cors", "true"),
+    ]);
+    assert_eq!(a.cluster.settings.protocol, UpstreamProtocol::Http2);
+    assert_eq!(a.cluster.settings.balance, Balance::RingHash);
+    assert_eq!(
+        a.cluster.session_cookie, None,
+        "the route's cookie is the main's"
+    );
+    assert_eq!(a.policy, Default::default());
+    for (name, expected) in [
+        ("backend-protocol", "approximated"),
+        ("load-balance", "ignored"),
+        ("affinity", "approximated"),
+        ("proxy-connect-timeout", "invalid"),
+        ("enable-cors", "ignored: a canary Ingress uses the main"),
+    ] {
+        let got = verdict(&a, name);
+        assert!(got.starts_with(expected), "{name}: {got}");
+    }
+}

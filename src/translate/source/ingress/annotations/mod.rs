@@ -74,17 +74,32 @@ pub fn read(
     let canary = canary::read(&mut r);
     if canary.is_some() {
         // A canary contributes only its backends: ingress-nginx ignores the
-        // rest of its annotations, and so does Interlock.
+        // rest of its annotations, and so does Interlock; but its backend is
+        // a cluster of its own, reached as its own cluster annotations say
+        // (the route's policy, cookie hash included, is the main Ingress's).
+        let mut cluster = cluster::read(&mut r, key, lookups);
+        cluster.session_cookie = None;
         let mut findings = r.finish();
         for finding in &mut findings {
-            if !canary::NAMES.contains(&finding.annotation.as_str()) {
-                finding.verdict = Verdict::Ignored(
-                    "a canary Ingress uses the main Ingress's annotations".to_owned(),
-                );
+            let name = finding.annotation.as_str();
+            if canary::NAMES.contains(&name) {
+                continue;
             }
+            let kept = matches!(
+                finding.verdict,
+                Verdict::Honoured | Verdict::Approximated(_)
+            );
+            finding.verdict = match cluster::canary_note(name) {
+                Some(note) if kept => Verdict::Approximated(note.to_owned()),
+                Some(_) => continue,
+                None => Verdict::Ignored(
+                    "a canary Ingress uses the main Ingress's annotations".to_owned(),
+                ),
+            };
         }
         return IngressAnnotations {
             canary,
+            cluster,
             findings,
             ..IngressAnnotations::default()
         };
