@@ -334,6 +334,62 @@ async fn grpc_call(port: u16, host: &str, message: &[u8]) -> (Option<String>, Ve
     )
 }
 
+// === HTTPS upstream ===
+
+/// An HTTPS (HTTP/1.1) upstream on 127.0.0.1 serving `cert_pem`/`key_pem`:
+/// answers `upstream=tls sni=<the SNI the client sent, or none>`.
+async fn tls_upstream(cert_pem: &str, key_pem: &str) -> u16 {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let chain: Vec<CertificateDer<'static>> = pem::parse_many(cert_pem)
+        .expect("server certificate PEM")
+        .into_iter()
+        .map(|b| CertificateDer::from(b.into_contents()))
+        .collect();
+    let key = pem::parse(key_pem).expect("server key PEM");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.into_contents()));
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("server certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind TLS upstream");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let sni = tls.get_ref().1.server_name().unwrap_or("none").to_owned();
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = format!("upstream=tls sni={sni}\n");
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
 // === translation ===
 
 #[test]
@@ -648,6 +704,78 @@ async fn a_grpc_backend_works_over_h2c_only_with_backend_protocol_grpc() {
     let (status, message) = grpc_call(gw.port, "plain.test", b"ping").await;
     assert_ne!(status.as_deref(), Some("0"), "{message:?}");
     assert!(message.is_empty() || message != b"pong:ping", "{message:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_backends_verify_with_the_proxy_ssl_secret_and_send_its_name_as_sni() {
+    let now = std::time::SystemTime::now();
+    let (from, to) = (
+        now - Duration::from_secs(3600),
+        now + Duration::from_secs(86400),
+    );
+    let ca = interlock::certs::Issuer::new_ca(from, to).expect("CA");
+    let other_ca = interlock::certs::Issuer::new_ca(from, to).expect("other CA");
+    let server = ca
+        .issue_server(&["backend.internal".to_owned()], &[], from, to)
+        .expect("server certificate");
+    let upstream = tls_upstream(&server.cert_pem, &server.key_pem).await;
+    let verified = |name: &str, secret: &str, ssl_name: &str| {
+        annotated(
+            name,
+            &format!("{name}.test"),
+            "secure",
+            80,
+            &[
+                ("backend-protocol", "HTTPS"),
+                ("proxy-ssl-secret", secret),
+                ("proxy-ssl-verify", "on"),
+                ("proxy-ssl-name", ssl_name),
+                ("proxy-ssl-server-name", "on"),
+            ],
+        )
+    };
+    let mut objects = vec![
+        secret(NS, "good-ca", "Opaque", &[("ca.crt", ca.cert_pem())]),
+        secret(NS, "other-ca", "Opaque", &[("ca.crt", other_ca.cert_pem())]),
+        verified("verified", "good-ca", "backend.internal"),
+        verified("wrong-ca", "other-ca", "backend.internal"),
+        verified("wrong-name", "good-ca", "elsewhere.internal"),
+        annotated(
+            "unverified",
+            "unverified.test",
+            "secure",
+            80,
+            &[("backend-protocol", "HTTPS")],
+        ),
+        annotated("plain", "plain.test", "secure", 80, &[]),
+    ];
+    objects.extend(backed("secure", &[upstream]));
+    let (gw, _t) = tokio::task::spawn_blocking(move || Gateway::start(objects))
+        .await
+        .expect("gateway");
+    let port = gw.port;
+    let ask = |host: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            let (head, body) = get(port, host, &[]);
+            let status = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            (status, body)
+        })
+    };
+    let (status, body) = ask("verified.test").await.expect("request");
+    assert_eq!(status, "200", "{body}\n{}", gw.log());
+    assert!(body.contains("upstream=tls sni=backend.internal"), "{body}");
+    // Without proxy-ssl-secret: TLS, no SNI, no verification (nginx's defaults).
+    let (status, body) = ask("unverified.test").await.expect("request");
+    assert_eq!(status, "200", "{body}");
+    assert!(body.contains("upstream=tls sni=none"), "{body}");
+    // A CA that did not sign it, or a name it does not carry: refused.
+    for host in ["wrong-ca.test", "wrong-name.test"] {
+        let (status, body) = ask(host).await.expect("request");
+        assert_eq!(status, "503", "{host}: {body}");
+    }
+    // Plain HTTP to a TLS port never reaches the handler.
+    let (_, body) = ask("plain.test").await.expect("request");
+    assert!(!body.contains("upstream=tls"), "{body}");
 }
 
 #[test]
