@@ -139,4 +139,6 @@ pub fn read(
 #[cfg(test)]
 mod cluster_tests;
 #[cfg(test)]
+mod proxy_ssl_tests;
+#[cfg(test)]
 mod tests;
