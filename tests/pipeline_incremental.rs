@@ -22,7 +22,7 @@ use interlock::world::{Kind, Object, ObjectKey, ObjectRef, World, WorldEvent};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
-use support::{backend, ingress, ingress_class, path, rule, service, Rng};
+use support::{backend, ingress, ingress_class, ingress_raw, path, rule, service, Rng};
 use tokio::sync::mpsc;
 
 const NS: &str = "default";
@@ -94,6 +94,22 @@ fn base_objects() -> Vec<Object> {
             "web",
             "other.test",
             vec![path("Prefix", "/", backend("web", 80))],
+        ),
+        // Cluster variants of `web`:80 (own settings, own assignment): slice
+        // changes must reach them as they reach the plain cluster.
+        ingress_raw(
+            json!({"namespace": NS, "name": "web-grpc", "annotations": {
+                "nginx.ingress.kubernetes.io/backend-protocol": "GRPC",
+            }}),
+            json!({"ingressClassName": "interlock",
+                   "rules": [rule(Some("grpc.test"), vec![path("Prefix", "/", backend("web", 80))])]}),
+        ),
+        ingress_raw(
+            json!({"namespace": NS, "name": "web-sticky", "annotations": {
+                "nginx.ingress.kubernetes.io/affinity": "cookie",
+            }}),
+            json!({"ingressClassName": "interlock",
+                   "rules": [rule(Some("sticky.test"), vec![path("Prefix", "/", backend("web", 80))])]}),
         ),
     ]
 }
@@ -283,6 +299,12 @@ fn endpoints_only_builds_equal_full_rebuilds() {
                 assert_eq!(build.path, BuildPath::Unchanged, "seed {seed} step {step}");
             }
             let built = snapshot(build);
+            let variants = built
+                .resources(ResourceType::Cluster)
+                .keys()
+                .filter(|n| n.starts_with("default/web:80~"))
+                .count();
+            assert_eq!(variants, 2, "seed {seed} step {step}: web:80's variants");
             let (expected, report) = full(rebuilder.world());
             assert_eq!(
                 built.version(),

@@ -19,7 +19,8 @@ use interlock::validate::validate;
 use interlock::world::{Kind, Object, ObjectKey, ObjectRef, World, WorldEvent};
 use serde_json::{json, Value};
 use support::{
-    ingress_class, ingress_raw, path, rule, secret, service, slice, timestamp, tls_secret, Rng,
+    ingress_class, ingress_raw, path, rule, secret, service, service_raw, slice, timestamp,
+    tls_secret, Rng,
 };
 
 const NS: &str = "default";
@@ -84,15 +85,23 @@ fn random_ingress(rng: &mut Rng, name: &str) -> Object {
 }
 
 /// ingress-nginx annotations now and then: ones rendered per route (a
-/// timeout, a rewrite), and ones the incremental translator leaves to the
-/// reference one (a canary, an HTTPS redirect).
+/// timeout, a rewrite), ones the incremental translator leaves to the
+/// reference one (a canary, an HTTPS redirect), and ones that give a Service
+/// port a cluster variant of its own (protocol, affinity, balance, connect
+/// timeout, the Service's cluster IP), which it renders itself.
 fn random_annotations(rng: &mut Rng) -> Option<serde_json::Value> {
     const P: &str = "nginx.ingress.kubernetes.io";
-    let annotations = match rng.below(12) {
+    let annotations = match rng.below(16) {
         0 => json!({format!("{P}/proxy-read-timeout"): "7"}),
         1 => json!({format!("{P}/rewrite-target"): "/"}),
         2 => json!({format!("{P}/canary"): "true", format!("{P}/canary-weight"): "30"}),
         3 => json!({format!("{P}/force-ssl-redirect"): "true"}),
+        4 => json!({format!("{P}/backend-protocol"): *rng.pick(&["GRPC", "H2C", "HTTP"])}),
+        5 => json!({format!("{P}/affinity"): "cookie",
+                    format!("{P}/session-cookie-max-age"): "60"}),
+        6 => json!({format!("{P}/load-balance"): "ewma",
+                    format!("{P}/proxy-connect-timeout"): *rng.pick(&["2", "3"])}),
+        7 => json!({format!("{P}/service-upstream"): "true"}),
         _ => return None,
     };
     Some(annotations)
@@ -120,6 +129,12 @@ fn random_event(rng: &mut Rng, world: &World) -> WorldEvent {
             match rng.below(5) {
                 0 => delete(Kind::Service, NS, name),
                 1 => WorldEvent::Upsert(service(NS, name, &[(Some("web"), 80)])),
+                // A cluster IP (for service-upstream), which may change.
+                2 if rng.chance(50) => WorldEvent::Upsert(service_raw(json!({
+                    "metadata": {"namespace": NS, "name": name},
+                    "spec": {"clusterIP": format!("10.96.0.{}", rng.below(2)),
+                             "ports": [{"name": "http", "port": 80}, {"port": 8080}]},
+                }))),
                 2 => WorldEvent::Upsert(service(NS, name, &[(None, 8080)])),
                 _ => WorldEvent::Upsert(service(
                     NS,
@@ -250,11 +265,17 @@ fn incremental_builds_equal_full_rebuilds_byte_for_byte() {
             }
             let build = rebuilder.build();
             *paths.entry(format!("{:?}", build.path)).or_default() += 1;
+            let incremental = build.path == BuildPath::Incremental;
             let built = build
                 .snapshot
                 .unwrap_or_else(|e| panic!("seed {seed} step {step}: inconsistent: {e}"));
             let (expected, diagnostics, ingresses) = full(rebuilder.world());
             let got = encoded(&built);
+            if incremental && got.resources.keys().any(|(_, name)| name.contains('~')) {
+                *paths
+                    .entry("Incremental with cluster variants".to_owned())
+                    .or_default() += 1;
+            }
             if got != expected {
                 let differ: Vec<_> = expected
                     .resources
@@ -282,7 +303,12 @@ fn incremental_builds_equal_full_rebuilds_byte_for_byte() {
             );
         }
     }
-    for path in ["Incremental", "Full", "Unchanged"] {
+    for path in [
+        "Incremental",
+        "Full",
+        "Unchanged",
+        "Incremental with cluster variants",
+    ] {
         assert!(
             paths.get(path).is_some_and(|n| *n > 10),
             "the walk exercised the {path} path: {paths:?}"

@@ -25,8 +25,9 @@
 //!   each with the full set of virtual hosts; see [`model::virtual_host`]. HTTPS
 //!   is only reachable for SNI hosts with a certificate.
 //! - One EDS cluster per resolved Service port, named
-//!   `<namespace>/<service>:<port>`; see [`render::cluster`] and
-//!   [`model::backend`].
+//!   `<namespace>/<service>:<port>`, and one per other upstream settings an
+//!   Ingress asks of it (`…:<port>~<hash>`); see [`render::cluster`],
+//!   [`model::backend`] and [`model::upstream`].
 //! - A ClusterLoadAssignment for every cluster, empty without ready endpoints;
 //!   see [`source::endpoint_slice`] and [`render::endpoints`].
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see

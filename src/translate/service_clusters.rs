@@ -50,11 +50,11 @@ mod tests {
 
     fn target(ns: &str, svc: &str, port: i32, port_name: Option<&str>) -> Arc<ClusterTarget> {
         let service = ObjectKey::new(ns, svc);
-        Arc::new(ClusterTarget {
-            name: crate::translate::model::backend::cluster_name(&service, port),
+        Arc::new(ClusterTarget::new(
             service,
-            port_name: port_name.map(str::to_owned),
-        })
+            port,
+            port_name.map(str::to_owned),
+        ))
     }
 
     #[test]

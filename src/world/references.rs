@@ -1,5 +1,5 @@
 //! What an object names in other objects: an Ingress's Services and TLS
-//! (and basic-auth) Secrets. NACK containment retries a quarantined Ingress when one of them
+//! (and basic-auth and upstream-CA) Secrets. NACK containment retries a quarantined Ingress when one of them
 //! changes; the pipeline keeps the data of only the Secrets some Ingress names.
 
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend};
@@ -41,11 +41,11 @@ pub fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
     for tls in spec.tls.iter().flatten() {
         refs.extend(tls.secret_name.as_deref().map(|s| of(Kind::Secret, s)));
     }
-    // The basic-auth Secret of an ingress-nginx annotation, under any prefix
-    // (`<prefix>/auth-secret`, `name` or `<own namespace>/name`), so its data
-    // is kept too.
+    // The basic-auth and upstream-CA Secrets of ingress-nginx annotations,
+    // under any prefix (`<prefix>/auth-secret` or `<prefix>/proxy-ssl-secret`,
+    // `name` or `<own namespace>/name`), so their data is kept too.
     for (name, value) in ingress.metadata.annotations.iter().flatten() {
-        if !name.ends_with("/auth-secret") {
+        if !name.ends_with("/auth-secret") && !name.ends_with("/proxy-ssl-secret") {
             continue;
         }
         let secret = match value.trim().split_once('/') {
@@ -67,12 +67,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn basic_auth_secrets_of_annotations_are_referenced() {
+    fn basic_auth_and_proxy_ssl_secrets_of_annotations_are_referenced() {
         let ingress: Ingress = serde_json::from_value(serde_json::json!({
             "metadata": {"namespace": "ns", "name": "i", "annotations": {
                 "nginx.ingress.kubernetes.io/auth-secret": "users",
                 "custom.prefix/auth-secret": "ns/more",
                 "other/auth-secret": "elsewhere/not-ours",
+                "nginx.ingress.kubernetes.io/proxy-ssl-secret": "ns/upstream-ca",
             }},
             "spec": {},
         }))
@@ -81,6 +82,6 @@ mod tests {
             .into_iter()
             .map(|r| r.key.name)
             .collect();
-        assert_eq!(names, ["more", "users"]);
+        assert_eq!(names, ["more", "upstream-ca", "users"]);
     }
 }

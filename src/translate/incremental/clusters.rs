@@ -100,6 +100,8 @@ impl Clusters {
             name: name.to_owned(),
             service: ObjectKey::default(),
             port_name: None,
+            port: i32::MIN,
+            settings: Default::default(),
         });
         self.refs
             .range(probe..)

@@ -55,6 +55,9 @@ pub struct PathClaim {
 }
 
 /// What serving a path (or the default backend) would mean.
+// Nearly every path is served; boxing `Served` would cost an allocation per
+// path to shrink the rare refusal.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// It is served this way if it wins.

@@ -20,6 +20,7 @@ pub mod path;
 pub mod policy;
 pub mod route;
 pub mod tls;
+pub mod upstream;
 pub mod virtual_host;
 
 #[cfg(test)]
@@ -39,4 +40,8 @@ pub use policy::{
 pub use route::{Action, Forward, Redirect, Served};
 pub(crate) use tls::merge_tls;
 pub use tls::{Certificate, MergedTls, TlsClaim, TlsServer};
+pub use upstream::{
+    Addresses, Balance, SessionCookie, TlsVersion, UpstreamProtocol, UpstreamSettings, UpstreamTls,
+    UpstreamVerify,
+};
 pub use virtual_host::{virtual_hosts, PlacedRoute, VirtualHost};

@@ -38,6 +38,8 @@ pub struct RoutePolicy {
     pub cors: Option<Box<Cors>>,
     /// HTTP basic authentication; failures are answered 401.
     pub basic_auth: Option<Box<BasicAuth>>,
+    /// Hash requests on this cookie (cookie affinity), generating it if absent.
+    pub session_cookie: Option<Box<super::upstream::SessionCookie>>,
 }
 
 /// A path rewrite: every match of `pattern` (RE2) in the path is replaced by

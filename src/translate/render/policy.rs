@@ -6,7 +6,9 @@
 //! - read timeout and retries → `retry_policy` (`per_try_idle_timeout`,
 //!   `retry_on`, `num_retries`, `retriable_status_codes`);
 //! - CORS, source ranges, rate limit, basic auth, body size → the matching
-//!   filter's `typed_per_filter_config` entry, which enables it for the route.
+//!   filter's `typed_per_filter_config` entry, which enables it for the route;
+//! - session cookie → a cookie `hash_policy` with a `ttl` (Envoy generates the
+//!   cookie when the request has none; its cluster balances by ring hash).
 //!
 //! An empty policy sets nothing, so routes without annotations keep their bytes.
 
@@ -16,13 +18,14 @@ use envoy_types::pb::envoy::config::core::v3::{
     header_value_option::HeaderAppendAction, HeaderValue, HeaderValueOption,
 };
 use envoy_types::pb::envoy::config::route::v3::{
-    route_action::HostRewriteSpecifier, RetryPolicy, RouteAction,
+    route_action::{hash_policy, HashPolicy, HostRewriteSpecifier},
+    RetryPolicy, RouteAction,
 };
 use envoy_types::pb::envoy::r#type::matcher::v3::{RegexMatchAndSubstitute, RegexMatcher};
 use envoy_types::pb::google::protobuf::{Any, Duration, UInt32Value};
 
 use super::filters;
-use crate::translate::model::{Retry, RoutePolicy};
+use crate::translate::model::{Retry, RoutePolicy, SessionCookie};
 
 /// Sets the route-action parts of `policy` on `action`.
 pub fn apply(policy: &RoutePolicy, action: &mut RouteAction) {
@@ -40,6 +43,30 @@ pub fn apply(policy: &RoutePolicy, action: &mut RouteAction) {
             Some(HostRewriteSpecifier::HostRewriteLiteral(host.clone()));
     }
     action.retry_policy = retry_policy(policy.retry.as_deref(), policy.read_timeout);
+    if let Some(cookie) = &policy.session_cookie {
+        action.hash_policy = vec![cookie_hash(cookie)];
+    }
+}
+
+/// Hashing on `cookie`; a `ttl` is always set so Envoy generates a missing
+/// cookie (zero: a session cookie).
+fn cookie_hash(cookie: &SessionCookie) -> HashPolicy {
+    HashPolicy {
+        policy_specifier: Some(hash_policy::PolicySpecifier::Cookie(hash_policy::Cookie {
+            name: cookie.name.clone(),
+            ttl: Some(duration(cookie.max_age.unwrap_or_default())),
+            path: cookie.path.clone().unwrap_or_default(),
+            attributes: cookie
+                .attributes
+                .iter()
+                .map(|(name, value)| hash_policy::CookieAttribute {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        })),
+        terminal: false,
+    }
 }
 
 fn retry_policy(

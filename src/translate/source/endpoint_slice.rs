@@ -15,7 +15,7 @@ use std::sync::Arc;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::translate::diagnostic::{Diagnostics, Severity};
-use crate::translate::model::ClusterTarget;
+use crate::translate::model::{Addresses, ClusterTarget};
 use crate::world::{service_name, Kind, ObjectKey, World};
 
 /// EndpointSlices by the Service they belong to, built once per translation so
@@ -68,13 +68,20 @@ impl<'w> SliceIndex<'w> {
     }
 
     /// The ready addresses of `target`'s port, sorted. Problems with slices are
-    /// reported against the slice.
+    /// reported against the slice. A target reached through its Service's
+    /// cluster IP (`service-upstream`) has that address alone.
     pub(crate) fn ready_addresses(
         &self,
         target: &ClusterTarget,
         diagnostics: &mut Diagnostics,
     ) -> BTreeSet<SocketAddr> {
         let mut addrs = BTreeSet::new();
+        if let Addresses::ClusterIp(ip) = target.settings.addresses {
+            if let Ok(port) = u16::try_from(target.port) {
+                addrs.insert(SocketAddr::new(ip, port));
+            }
+            return addrs;
+        }
         for (_, _, key, slice) in self.of(&target.service) {
             collect(key, slice, target, &mut addrs, diagnostics);
         }

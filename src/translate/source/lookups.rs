@@ -80,6 +80,19 @@ impl<'w> Lookups<'w> {
         self.world.secrets.get(key).map(|s| s.as_ref())
     }
 
+    /// [`secret::load_ca`] of the Secret `key` (its `ca.crt`).
+    pub fn ca_bundle(&mut self, key: &ObjectKey) -> Result<Vec<u8>, SecretError> {
+        self.visit(Kind::Secret, || key.clone());
+        secret::load_ca(self.world, key)
+    }
+
+    /// The cluster IP of the Service `key`, if it has one (not headless).
+    pub fn cluster_ip(&mut self, key: &ObjectKey) -> Option<std::net::IpAddr> {
+        self.visit(Kind::Service, || key.clone());
+        let spec = self.world.services.get(key)?.spec.as_ref()?;
+        spec.cluster_ip.as_deref()?.parse().ok()
+    }
+
     /// [`secret::load`] of the TLS Secret `key`, computed once per Secret.
     pub fn certificate(&mut self, key: &ObjectKey) -> Result<Arc<Certificate>, SecretError> {
         self.visit(Kind::Secret, || key.clone());

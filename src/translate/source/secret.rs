@@ -90,6 +90,22 @@ pub fn load(world: &World, key: &ObjectKey) -> Result<Certificate, SecretError> 
     })
 }
 
+/// The `ca.crt` entry of the Secret `key` (of any type): a PEM bundle in
+/// which every block is an X.509 certificate.
+pub fn load_ca(world: &World, key: &ObjectKey) -> Result<Vec<u8>, SecretError> {
+    let Some(kube) = world.secrets.get(key) else {
+        return Err(SecretError::Missing(key.clone()));
+    };
+    let ca = entry(kube, key, CA_KEY)?;
+    if certificate_chain(&ca).is_none() {
+        return Err(SecretError::BadCertificate(key.clone()));
+    }
+    Ok(ca)
+}
+
+/// The entry of a Secret holding trusted CA certificates.
+const CA_KEY: &str = "ca.crt";
+
 fn entry(kube: &KubeSecret, key: &ObjectKey, name: &'static str) -> Result<Vec<u8>, SecretError> {
     let from_string = kube
         .string_data

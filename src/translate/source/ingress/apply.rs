@@ -39,6 +39,15 @@ pub(super) fn outcome(
     if a.redirect.force_ssl_redirect || (a.redirect.ssl_redirect && tls) {
         policy.https_redirect = Some(annotations::redirect::SSL_REDIRECT_CODE);
     }
+    if let Some(cookie) = policy.session_cookie.as_deref_mut() {
+        // ingress-nginx's default cookie path is the matched location's.
+        if cookie.path.is_none() {
+            cookie.path = match &path.matcher {
+                PathMatch::Exact(p) | PathMatch::Prefix(p) => Some(p.clone()),
+                PathMatch::Regex(_) => None,
+            };
+        }
+    }
     served.policy = policy;
     Outcome::Serve(served)
 }

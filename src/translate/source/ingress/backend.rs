@@ -11,7 +11,12 @@ use std::fmt;
 
 use k8s_openapi::api::networking::v1::IngressBackend;
 
-use crate::translate::model::{Action, Forward, Outcome, RoutePolicy, Served, WeightedBackend};
+use std::sync::Arc;
+
+use super::annotations::cluster::ClusterOptions;
+use crate::translate::model::{
+    Action, Addresses, ClusterTarget, Forward, Outcome, RoutePolicy, Served, WeightedBackend,
+};
 use crate::translate::source::service::{ServicePortRef, Unavailable};
 use crate::translate::source::Lookups;
 
@@ -29,13 +34,14 @@ pub enum BackendError {
     Both,
 }
 
-/// What serving `backend` of an Ingress in `namespace` means. `context` says
-/// where it is written (it begins each message); `skipped` says what a refusal
-/// skips.
+/// What serving `backend` of an Ingress in `namespace` means, reaching it as
+/// `cluster` asks. `context` says where it is written (it begins each
+/// message); `skipped` says what a refusal skips.
 pub(super) fn outcome<'w>(
     lookups: &mut Lookups<'w>,
     namespace: &'w str,
     backend: &'w IngressBackend,
+    cluster: &ClusterOptions,
     context: impl fmt::Display,
     skipped: &str,
 ) -> Outcome {
@@ -53,10 +59,13 @@ pub(super) fn outcome<'w>(
         name: port.and_then(|p| p.name.as_deref()),
     };
     let (action, problem) = match lookups.service(reference) {
-        Ok(target) => (
-            Action::Forward(Forward::to(WeightedBackend::all(target))),
-            None,
-        ),
+        Ok(target) => {
+            let (target, problem) = with_options(lookups, target, cluster, &context);
+            (
+                Action::Forward(Forward::to(WeightedBackend::all(target))),
+                problem,
+            )
+        }
         Err(reason) => (Action::Unavailable, Some(unavailable(reason, context))),
     };
     Outcome::Serve(Served {
@@ -64,6 +73,36 @@ pub(super) fn outcome<'w>(
         policy: RoutePolicy::default(),
         problem,
     })
+}
+
+/// `target` reached as `options` ask (itself when they ask nothing), and the
+/// problem to report when `service-upstream` cannot be honoured.
+fn with_options(
+    lookups: &mut Lookups<'_>,
+    target: Arc<ClusterTarget>,
+    options: &ClusterOptions,
+    context: &impl fmt::Display,
+) -> (Arc<ClusterTarget>, Option<String>) {
+    if options.settings.is_default() && !options.service_upstream {
+        return (target, None);
+    }
+    let mut settings = options.settings.clone();
+    let mut problem = None;
+    if options.service_upstream {
+        match lookups.cluster_ip(&target.service) {
+            Some(ip) => settings.addresses = Addresses::ClusterIp(ip),
+            None => {
+                problem = Some(format!(
+                    "{context}: service-upstream: Service {} has no cluster IP (headless); its endpoints are used",
+                    target.service
+                ))
+            }
+        }
+    }
+    if settings.is_default() {
+        return (target, problem);
+    }
+    (Arc::new(target.with_settings(settings)), problem)
 }
 
 fn refused(error: BackendError, context: impl fmt::Display, skipped: &str) -> Outcome {

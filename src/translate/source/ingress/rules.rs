@@ -50,6 +50,7 @@ pub(super) fn read<'w>(
             lookups,
             &key.namespace,
             default,
+            &a.cluster,
             "defaultBackend",
             "it is skipped",
         );
@@ -98,6 +99,7 @@ fn read_rule<'w>(
             lookups,
             &key.namespace,
             &written.backend,
+            &a.cluster,
             format_args!("{scope}: path {path}"),
             "path skipped",
         );

@@ -6,7 +6,9 @@
 //! is checked first (`always`/`never`, or exactly `canary-by-header-value`, or
 //! matching `canary-by-header-pattern`), then the cookie (`always`/`never`),
 //! then the weight. Every other annotation of a canary Ingress is ignored, as
-//! ingress-nginx ignores them; the main Ingress's policy applies.
+//! ingress-nginx ignores them; the main Ingress's policy applies. Only the
+//! cluster annotations ([`super::cluster`]) still shape the canary's own
+//! backend cluster.
 
 use super::reader::Reader;
 use super::values::{boolean, count};

@@ -1,7 +1,8 @@
 //! ingress-nginx annotations (`<prefix>/<name>`, prefix `nginx.ingress.kubernetes.io`
 //! by default) read into model values, one file per group:
-//! [`paths`], [`redirect`], [`canary`], [`upstream`], [`limits`], [`cors`],
-//! [`auth`], and [`unsupported`] for the ones known but not implemented.
+//! [`paths`], [`redirect`], [`canary`], [`upstream`], [`cluster`] (with
+//! [`proxy_ssl`]), [`limits`], [`cors`], [`auth`], and [`unsupported`] for the
+//! ones known but not implemented.
 //!
 //! [`read`] parses every group once per Ingress into [`IngressAnnotations`];
 //! `rules.rs` applies it to each path. Every annotation under the prefix gets a
@@ -13,9 +14,11 @@
 
 pub mod auth;
 pub mod canary;
+pub mod cluster;
 pub mod cors;
 pub mod limits;
 pub mod paths;
+pub mod proxy_ssl;
 pub mod reader;
 pub mod redirect;
 pub mod report;
@@ -30,6 +33,7 @@ pub use reader::{Finding, Reader, Verdict};
 use crate::translate::model::{Canary, RoutePolicy};
 use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
+use cluster::ClusterOptions;
 use paths::PathOptions;
 use redirect::RedirectOptions;
 
@@ -48,6 +52,8 @@ pub struct IngressAnnotations {
     /// The policy every route of the Ingress starts from (rewrites and HTTPS
     /// redirects are added per path).
     pub policy: RoutePolicy,
+    /// How every backend's cluster is reached.
+    pub cluster: ClusterOptions,
     /// Set when the routes must answer 503 instead of serving (fail closed).
     pub refusal: Option<String>,
     /// Every annotation under the prefix with its verdict.
@@ -68,17 +74,32 @@ pub fn read(
     let canary = canary::read(&mut r);
     if canary.is_some() {
         // A canary contributes only its backends: ingress-nginx ignores the
-        // rest of its annotations, and so does Interlock.
+        // rest of its annotations, and so does Interlock; but its backend is
+        // a cluster of its own, reached as its own cluster annotations say
+        // (the route's policy, cookie hash included, is the main Ingress's).
+        let mut cluster = cluster::read(&mut r, key, lookups);
+        cluster.session_cookie = None;
         let mut findings = r.finish();
         for finding in &mut findings {
-            if !canary::NAMES.contains(&finding.annotation.as_str()) {
-                finding.verdict = Verdict::Ignored(
-                    "a canary Ingress uses the main Ingress's annotations".to_owned(),
-                );
+            let name = finding.annotation.as_str();
+            if canary::NAMES.contains(&name) {
+                continue;
             }
+            let kept = matches!(
+                finding.verdict,
+                Verdict::Honoured | Verdict::Approximated(_)
+            );
+            finding.verdict = match cluster::canary_note(name) {
+                Some(note) if kept => Verdict::Approximated(note.to_owned()),
+                Some(_) => continue,
+                None => Verdict::Ignored(
+                    "a canary Ingress uses the main Ingress's annotations".to_owned(),
+                ),
+            };
         }
         return IngressAnnotations {
             canary,
+            cluster,
             findings,
             ..IngressAnnotations::default()
         };
@@ -86,6 +107,7 @@ pub fn read(
     let paths = paths::read(&mut r);
     let redirect = redirect::read(&mut r);
     let upstream = upstream::read(&mut r);
+    let cluster = cluster::read(&mut r, key, lookups);
     let limits = limits::read(&mut r);
     let cors = cors::read(&mut r);
     let auth = auth::read(&mut r, key, lookups);
@@ -100,6 +122,7 @@ pub fn read(
         rate_limit: limits.rate_limit.map(Box::new),
         cors: cors.map(Box::new),
         basic_auth: auth.basic.map(Box::new),
+        session_cookie: cluster.session_cookie.clone().map(Box::new),
         ..RoutePolicy::default()
     };
     IngressAnnotations {
@@ -107,10 +130,15 @@ pub fn read(
         redirect,
         canary: None,
         policy,
+        cluster,
         refusal: limits.refusal.or(auth.refusal),
         findings: r.finish(),
     }
 }
 
+#[cfg(test)]
+mod cluster_tests;
+#[cfg(test)]
+mod proxy_ssl_tests;
 #[cfg(test)]
 mod tests;

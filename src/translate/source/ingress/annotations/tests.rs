@@ -110,7 +110,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
     (
         &[("proxy-connect-timeout", "5")],
         "proxy-connect-timeout",
-        "ignored",
+        "honoured",
     ),
     (
         &[("proxy-next-upstream", "error bogus")],
@@ -135,7 +135,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
     (
         &[("backend-protocol", "GRPC")],
         "backend-protocol",
-        "ignored",
+        "honoured",
     ),
     (
         &[("backend-protocol", "HTTP")],

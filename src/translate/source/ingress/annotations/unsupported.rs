@@ -34,19 +34,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
         "auth-tls-match-cn",
         "not yet implemented (see auth-tls-secret)",
     ),
-    ("proxy-ssl-secret", "not yet implemented (upstream TLS)"),
-    ("proxy-ssl-verify", "not yet implemented (upstream TLS)"),
-    (
-        "proxy-ssl-verify-depth",
-        "not yet implemented (upstream TLS)",
-    ),
-    ("proxy-ssl-name", "not yet implemented (upstream TLS)"),
-    (
-        "proxy-ssl-server-name",
-        "not yet implemented (upstream TLS)",
-    ),
-    ("proxy-ssl-protocols", "not yet implemented (upstream TLS)"),
-    ("proxy-ssl-ciphers", "not yet implemented (upstream TLS)"),
     ("custom-http-errors", "not yet implemented"),
     ("default-backend", "not yet implemented"),
     (

@@ -1,8 +1,7 @@
-//! Upstream: `upstream-vhost`, `proxy-read-timeout`, `proxy-next-upstream`
-//! (+ `-tries`), and the upstream annotations not implemented yet
-//! (`backend-protocol` other than HTTP, `service-upstream`, `affinity` and
-//! `session-cookie-*`, `load-balance` other than round robin,
-//! `proxy-connect-timeout`, `proxy-send-timeout`), each ignored with its reason.
+//! Upstream, per route: `upstream-vhost`, `proxy-read-timeout`,
+//! `proxy-next-upstream` (+ `-tries`), and `proxy-send-timeout` (ignored with
+//! its reason). The annotations that change the cluster are in
+//! [`super::cluster`].
 //!
 //! - `proxy-read-timeout`: Envoy's per-try idle timeout (the upstream is silent
 //!   that long while the response is awaited or streamed → 504), nginx's
@@ -135,53 +134,8 @@ fn retry(r: &mut Reader<'_>) -> Option<Retry> {
     Some(retry)
 }
 
-/// The upstream annotations not implemented yet, each with its reason.
+/// The upstream annotation Envoy has no equivalent for.
 fn ignored(r: &mut Reader<'_>) {
-    const LATER: &str = "not yet implemented";
-    match r
-        .get("backend-protocol")
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("HTTP") => r.honoured("backend-protocol"),
-        Some("HTTPS" | "GRPC" | "GRPCS" | "H2C" | "AUTO_HTTP" | "FCGI") => {
-            r.ignored("backend-protocol", format!("{LATER}; HTTP/1.1 is used"))
-        }
-        Some(other) => r.invalid(
-            "backend-protocol",
-            format!("{other:?} is not HTTP, HTTPS, GRPC, GRPCS, H2C or FCGI; ignored"),
-        ),
-        None => {}
-    }
-    match r.get("load-balance") {
-        Some("round_robin") => r.honoured("load-balance"),
-        Some(_) => r.ignored("load-balance", format!("{LATER}; round robin is used")),
-        None => {}
-    }
-    r.ignored(
-        "service-upstream",
-        format!("{LATER}; endpoints are used directly"),
-    );
-    for name in [
-        "affinity",
-        "affinity-mode",
-        "affinity-canary-behavior",
-        "session-cookie-name",
-        "session-cookie-path",
-        "session-cookie-max-age",
-        "session-cookie-expires",
-        "session-cookie-samesite",
-        "session-cookie-secure",
-        "session-cookie-domain",
-        "session-cookie-change-on-failure",
-        "session-cookie-conditional-samesite-none",
-    ] {
-        r.ignored(name, LATER);
-    }
-    r.ignored(
-        "proxy-connect-timeout",
-        "Envoy sets the connect timeout per cluster (5 s), not per route",
-    );
     r.ignored(
         "proxy-send-timeout",
         "Envoy has no timeout between two writes upstream",
