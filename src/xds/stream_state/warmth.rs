@@ -70,13 +70,13 @@ impl StreamState {
         &mut self,
         sent: &[Arc<Resource>],
     ) -> (Vec<Name>, Vec<Name>, Option<String>) {
-        let names: BTreeSet<&str> = sent.iter().map(|r| r.name()).collect();
-        let sent_owed: Vec<Name> = self
-            .owed
-            .iter()
-            .filter(|n| names.contains(&***n))
-            .cloned()
-            .collect();
+        // Sorted (a SotW view already is), so the walks below are merges.
+        let mut names: Vec<&str> = sent.iter().map(|r| r.name()).collect();
+        if !names.is_sorted() {
+            names.sort_unstable();
+        }
+        names.dedup();
+        let sent_owed = owed_among(&self.owed, &names);
         for n in sent_owed {
             self.owed.remove(&n);
             self.owed_in_flight.insert(n);
@@ -98,17 +98,69 @@ impl StreamState {
     }
 }
 
-/// Clusters of `clusters` whose ClusterLoadAssignment is among `names`.
-fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<Name> {
-    let feeds = |c: &Resource, cla: &str| c.references().endpoints.as_deref() == Some(cla);
+/// Equal names, usually told by address: names are interned, so a CLA's name
+/// and the name its cluster references are one allocation.
+fn same_name(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+/// The names of `owed` that are among `names` (sorted, deduplicated).
+fn owed_among(owed: &BTreeSet<Name>, names: &[&str]) -> Vec<Name> {
+    if owed.len() * 8 < names.len() {
+        let sent = |n: &&Name| names.binary_search(&&***n).is_ok();
+        return owed.iter().filter(sent).cloned().collect();
+    }
+    let mut sent = Vec::new();
+    let mut rest = names;
+    for n in owed {
+        // Skip what precedes `n`; with a thousand owed CLAs all being sent,
+        // every step is an address match (no string comparison).
+        while let Some((&first, tail)) = rest.split_first() {
+            if same_name(first, n) {
+                sent.push(Arc::clone(n));
+                rest = tail;
+                break;
+            }
+            if first > &**n {
+                break;
+            }
+            rest = tail;
+        }
+    }
+    sent
+}
+
+/// Clusters of `clusters` whose ClusterLoadAssignment is among `names`
+/// (sorted, deduplicated).
+fn fed_clusters(clusters: &ResourceMap, names: &[&str]) -> Vec<Name> {
+    let feeds = |c: &Resource, cla: &str| {
+        c.references()
+            .endpoints
+            .as_deref()
+            .is_some_and(|e| same_name(e, cla))
+    };
     // Usually a CLA is named after its cluster; scan only for those that are not.
     let mut fed = Vec::new();
-    let mut unmatched = BTreeSet::new();
-    for &cla in names {
-        match clusters.get(cla) {
-            Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
-            _ => {
-                unmatched.insert(cla);
+    let mut unmatched = Vec::new();
+    if names.len() * 8 < clusters.len() {
+        for &cla in names {
+            match clusters.get(cla) {
+                Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
+                _ => unmatched.push(cla),
+            }
+        }
+    } else {
+        // A merge of two sorted sequences: the whole EDS set sent to a
+        // thousand streams costs one address comparison per CLA.
+        let mut rest = clusters.values().peekable();
+        for &cla in names {
+            while rest
+                .next_if(|c| !same_name(c.name(), cla) && c.name() < cla)
+                .is_some()
+            {}
+            match rest.next_if(|c| same_name(c.name(), cla)) {
+                Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
+                _ => unmatched.push(cla),
             }
         }
     }
@@ -117,7 +169,7 @@ fn fed_clusters(clusters: &ResourceMap, names: &BTreeSet<&str>) -> Vec<Name> {
             c.references()
                 .endpoints
                 .as_deref()
-                .is_some_and(|e| e != c.name() && unmatched.contains(e))
+                .is_some_and(|e| e != c.name() && unmatched.binary_search(&e).is_ok())
         });
         fed.extend(others.map(|c| Arc::clone(c.shared_name())));
     }
@@ -187,6 +239,48 @@ mod tests {
             client.answer(&planned[0], None);
             let sent = client.converge(&target);
             assert_eq!(kinds(&sent), [LDS, RDS], "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn the_merge_and_the_lookups_find_the_same_fed_clusters() {
+        use super::{fed_clusters, owed_among};
+        use crate::snapshot::intern;
+        use std::collections::BTreeSet;
+        let names: Vec<String> = (0..40).map(|i| format!("c{i:02}")).collect();
+        let all: Vec<&str> = names.iter().map(String::as_str).collect();
+        let target = snapshot(&all, &[]);
+        let clusters = target.resources(CDS);
+        let fed = |sent: &[&str]| -> Vec<String> {
+            fed_clusters(clusters, sent)
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        // Few names against many clusters: lookups; many: a merge. Names the
+        // snapshot lacks ("c0x", "zz") feed nothing either way.
+        for sent in [
+            &["c03", "c0x", "c17"][..],
+            &all[..],
+            &[&all[..30], &["zz"][..]].concat()[..],
+        ] {
+            let want: Vec<String> = sent
+                .iter()
+                .filter(|n| clusters.contains_key(**n))
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(fed(sent), want, "{sent:?}");
+            let owed: BTreeSet<_> = ["c03", "c17", "c39", "zz"].map(intern).into();
+            let among: Vec<String> = owed_among(&owed, sent)
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            let want: Vec<String> = owed
+                .iter()
+                .filter(|n| sent.contains(&&***n))
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(among, want, "{sent:?}");
         }
     }
 }
