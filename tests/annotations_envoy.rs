@@ -589,3 +589,185 @@ fn basic_auth_answers_401_then_200() {
         "fails closed"
     );
 }
+
+/// An auth service on 127.0.0.1 recording every check request's head: 200 with
+/// `X-Auth-User: alice` (and a header not listed to be copied) when the
+/// request carries `Authorization: Bearer good`, else 401 with a challenge.
+struct AuthService {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl AuthService {
+    fn start() -> AuthService {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind auth");
+        let port = listener.local_addr().expect("auth addr").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&seen);
+        thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let record = std::sync::Arc::clone(&record);
+                thread::spawn(move || {
+                    while let Some((head, _)) = read_message(&mut conn) {
+                        let admitted = head
+                            .lines()
+                            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer good"));
+                        record.lock().expect("record").push(head);
+                        let answer = if admitted {
+                            "HTTP/1.1 200 OK\r\nx-auth-user: alice\r\nx-not-copied: 1\r\n\
+                             content-length: 0\r\n\r\n"
+                        } else {
+                            "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer\r\n\
+                             content-length: 6\r\n\r\ndenied"
+                        };
+                        if conn.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        AuthService { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("seen").clone()
+    }
+}
+
+fn has_line(head: &str, line: &str) -> bool {
+    head.lines().any(|l| l.eq_ignore_ascii_case(line))
+}
+
+#[test]
+fn auth_url_propagates_401_and_copies_response_headers_to_the_upstream() {
+    let up = Echo::start("web");
+    let auth = AuthService::start();
+    let url = format!("http://127.0.0.1:{}/verify?check=1", auth.port);
+    let mut objects = vec![
+        annotated(
+            "secured",
+            0,
+            "secure.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("auth-url", &url), ("auth-response-headers", "X-Auth-User")],
+        ),
+        annotated("open", 0, "open.test", "Prefix", "/", "web", &[]),
+        annotated(
+            "variable",
+            0,
+            "variable.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("auth-url", "https://$host/oauth2/auth")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+
+    let denied = send(
+        gw.port,
+        "POST",
+        "secure.test",
+        "/app/page?x=1",
+        &[],
+        b"body",
+    );
+    assert_eq!(denied.status, 401, "{denied:?}\n{}", gw.log());
+    assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
+    let checks = auth.requests();
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    let check = &checks[0];
+    assert!(
+        check.starts_with("POST /verify?check=1 HTTP/1.1"),
+        "the URL's path, not the client's: {check}"
+    );
+    for line in [
+        "x-original-url: http://secure.test/app/page?x=1",
+        "x-original-method: POST",
+        "x-sent-from: nginx-ingress-controller",
+        "x-real-ip: 127.0.0.1",
+        "x-forwarded-for: 127.0.0.1",
+        "x-auth-request-redirect: /app/page?x=1",
+        "content-length: 0",
+    ] {
+        assert!(has_line(check, line), "{line:?} missing from:\n{check}");
+    }
+
+    let admitted = get(
+        gw.port,
+        "secure.test",
+        "/app",
+        &["Authorization: Bearer good", "X-Auth-User: mallory"],
+    );
+    assert_eq!(admitted.status, 200, "{admitted:?}\n{}", gw.log());
+    assert!(
+        has_line(&admitted.body, "x-auth-user: alice"),
+        "{}",
+        admitted.body
+    );
+    assert!(
+        !admitted.body.contains("mallory") && !admitted.body.contains("x-not-copied"),
+        "only auth-response-headers are copied, over the client's: {}",
+        admitted.body
+    );
+
+    let before = auth.requests().len();
+    let open = get(gw.port, "open.test", "/", &[]);
+    assert_eq!(open.status, 200, "another Ingress is not authenticated");
+    assert_eq!(
+        auth.requests().len(),
+        before,
+        "no check for another Ingress"
+    );
+    assert_eq!(
+        get(gw.port, "variable.test", "/", &[]).status,
+        503,
+        "an auth-url with nginx variables fails closed"
+    );
+}
+
+#[test]
+fn default_backend_serves_while_the_service_has_no_endpoint() {
+    let web = Echo::start("web");
+    let errors = Echo::start("errors");
+    let mut objects = vec![
+        annotated(
+            "empty",
+            0,
+            "empty.test",
+            "Prefix",
+            "/",
+            "empty",
+            &[("default-backend", "errors")],
+        ),
+        annotated(
+            "healthy",
+            0,
+            "healthy.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("default-backend", "errors")],
+        ),
+        annotated("plain", 0, "plain.test", "Prefix", "/", "empty", &[]),
+        service(NS, "empty", &[(None, 80)]),
+    ];
+    objects.extend(backed("web", &web));
+    objects.extend(backed("errors", &errors));
+    let (gw, t) = Gateway::start(objects);
+    assert!(t.diagnostics.is_empty(), "{:#?}", t.diagnostics);
+    let who = |host: &str| {
+        let r = get(gw.port, host, "/p", &[]);
+        (
+            r.status,
+            r.body.lines().next().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(who("empty.test"), (200, "upstream=errors".to_owned()));
+    assert_eq!(who("healthy.test"), (200, "upstream=web".to_owned()));
+    assert_eq!(who("plain.test").0, 503, "no default backend, no endpoint");
+}

@@ -14,6 +14,7 @@
 pub mod backend;
 pub mod canary;
 pub mod contribution;
+pub mod external_auth;
 pub mod host;
 pub mod merge;
 pub mod path;
@@ -25,9 +26,10 @@ pub mod virtual_host;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{ClusterTarget, WeightedBackend};
+pub use backend::{fallback_cluster_name, ClusterTarget, WeightedBackend};
 pub use canary::{Canary, CanaryWinner, HeaderChoice, HeaderValue};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
+pub use external_auth::{AuthHost, AuthServer, ExternalAuth};
 pub use host::{Host, HostError};
 pub(crate) use merge::merge_routes;
 pub use merge::{MergedRoutes, Winner};

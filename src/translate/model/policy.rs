@@ -8,7 +8,11 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::backend::ClusterTarget;
+use super::external_auth::ExternalAuth;
 
 /// Per-route policy (timeouts, retries, CORS, auth, body size, source ranges, …).
 /// Ingress without annotations sets none, so it is empty: the render then gives
@@ -17,7 +21,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoutePolicy {
     /// Rewrite the path before forwarding.
-    pub rewrite: Option<Rewrite>,
+    pub rewrite: Option<Box<Rewrite>>,
     /// Send `X-Forwarded-Prefix` with this value upstream.
     pub forwarded_prefix: Option<String>,
     /// Send this `Host` upstream instead of the client's.
@@ -38,6 +42,11 @@ pub struct RoutePolicy {
     pub cors: Option<Box<Cors>>,
     /// HTTP basic authentication; failures are answered 401.
     pub basic_auth: Option<Box<BasicAuth>>,
+    /// External authentication by an HTTP service.
+    pub external_auth: Option<Box<ExternalAuth>>,
+    /// Where requests go while none of the route's backends has a healthy
+    /// endpoint (ingress-nginx's `default-backend` annotation).
+    pub default_backend: Option<Arc<ClusterTarget>>,
 }
 
 /// A path rewrite: every match of `pattern` (RE2) in the path is replaced by

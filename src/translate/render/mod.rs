@@ -10,6 +10,8 @@ pub mod ads;
 pub mod canary;
 pub mod cluster;
 pub mod endpoints;
+pub mod external_auth;
+pub mod fallback_cluster;
 pub mod filters;
 pub mod listener;
 pub mod policy;

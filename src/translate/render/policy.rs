@@ -5,7 +5,7 @@
 //!   `X-Forwarded-Prefix` → `request_headers_to_add` (overwriting);
 //! - read timeout and retries → `retry_policy` (`per_try_idle_timeout`,
 //!   `retry_on`, `num_retries`, `retriable_status_codes`);
-//! - CORS, source ranges, rate limit, basic auth, body size → the matching
+//! - CORS, source ranges, rate limit, basic auth, external auth, body size → the matching
 //!   filter's `typed_per_filter_config` entry, which enables it for the route.
 //!
 //! An empty policy sets nothing, so routes without annotations keep their bytes.
@@ -116,6 +116,12 @@ pub fn filter_configs(policy: &RoutePolicy) -> HashMap<String, Any> {
     }
     if let Some(auth) = &policy.basic_auth {
         configs.insert(filters::BASIC_AUTH.to_owned(), filters::basic_auth(auth));
+    }
+    if let Some(auth) = &policy.external_auth {
+        configs.insert(
+            super::external_auth::EXT_AUTHZ.to_owned(),
+            super::external_auth::per_route(auth),
+        );
     }
     if let Some(max) = policy.max_body_bytes {
         configs.insert(filters::BUFFER.to_owned(), filters::body_limit(max));

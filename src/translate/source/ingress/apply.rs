@@ -35,7 +35,7 @@ pub(super) fn outcome(
         .paths
         .rewrite_target
         .as_deref()
-        .map(|target| annotations::paths::rewrite(path, target));
+        .map(|target| Box::new(annotations::paths::rewrite(path, target)));
     if a.redirect.force_ssl_redirect || (a.redirect.ssl_redirect && tls) {
         policy.https_redirect = Some(annotations::redirect::SSL_REDIRECT_CODE);
     }

@@ -1,7 +1,7 @@
 //! ingress-nginx annotations (`<prefix>/<name>`, prefix `nginx.ingress.kubernetes.io`
 //! by default) read into model values, one file per group:
 //! [`paths`], [`redirect`], [`canary`], [`upstream`], [`limits`], [`cors`],
-//! [`auth`], and [`unsupported`] for the ones known but not implemented.
+//! [`auth`], [`external_auth`], [`default_backend`], and [`unsupported`] for the ones known but not implemented.
 //!
 //! [`read`] parses every group once per Ingress into [`IngressAnnotations`];
 //! `rules.rs` applies it to each path. Every annotation under the prefix gets a
@@ -14,6 +14,8 @@
 pub mod auth;
 pub mod canary;
 pub mod cors;
+pub mod default_backend;
+pub mod external_auth;
 pub mod limits;
 pub mod paths;
 pub mod reader;
@@ -89,6 +91,8 @@ pub fn read(
     let limits = limits::read(&mut r);
     let cors = cors::read(&mut r);
     let auth = auth::read(&mut r, key, lookups);
+    let external = external_auth::read(&mut r);
+    let default_backend = default_backend::read(&mut r, key, lookups);
     unsupported::read(&mut r);
     let policy = RoutePolicy {
         forwarded_prefix: paths.forwarded_prefix.clone(),
@@ -100,6 +104,8 @@ pub fn read(
         rate_limit: limits.rate_limit.map(Box::new),
         cors: cors.map(Box::new),
         basic_auth: auth.basic.map(Box::new),
+        external_auth: external.auth.map(Box::new),
+        default_backend,
         ..RoutePolicy::default()
     };
     IngressAnnotations {
@@ -107,10 +113,13 @@ pub fn read(
         redirect,
         canary: None,
         policy,
-        refusal: limits.refusal.or(auth.refusal),
+        refusal: limits.refusal.or(auth.refusal).or(external.refusal),
         findings: r.finish(),
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_external_auth;
