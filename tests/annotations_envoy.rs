@@ -593,6 +593,8 @@ fn basic_auth_answers_401_then_200() {
 /// An auth service on 127.0.0.1 recording every check request's head: 200 with
 /// `X-Auth-User: alice` (and a header not listed to be copied) when the
 /// request carries `Authorization: Bearer good`, else 401 with a challenge.
+/// A path starting with `/upstream-401` is always answered 401 (used as an
+/// upstream, it refuses on its own).
 struct AuthService {
     port: u16,
     seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -609,9 +611,11 @@ impl AuthService {
                 let record = std::sync::Arc::clone(&record);
                 thread::spawn(move || {
                     while let Some((head, _)) = read_message(&mut conn) {
-                        let admitted = head
-                            .lines()
-                            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer good"));
+                        let request_line = head.lines().next().unwrap_or_default();
+                        let admitted = !request_line.contains(" /upstream-401")
+                            && head
+                                .lines()
+                                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer good"));
                         record.lock().expect("record").push(head);
                         let answer = if admitted {
                             "HTTP/1.1 200 OK\r\nx-auth-user: alice\r\nx-not-copied: 1\r\n\
@@ -770,4 +774,86 @@ fn default_backend_serves_while_the_service_has_no_endpoint() {
     assert_eq!(who("empty.test"), (200, "upstream=errors".to_owned()));
     assert_eq!(who("healthy.test"), (200, "upstream=web".to_owned()));
     assert_eq!(who("plain.test").0, 503, "no default backend, no endpoint");
+}
+
+#[test]
+fn auth_signin_redirects_only_the_auth_services_401() {
+    let auth = AuthService::start();
+    let url = format!("http://127.0.0.1:{}/verify", auth.port);
+    let objects = vec![
+        annotated(
+            "signin",
+            0,
+            "signin.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[
+                ("auth-url", &url),
+                ("auth-signin", "https://login.test/start"),
+            ],
+        ),
+        annotated(
+            "own-param",
+            0,
+            "param.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[
+                ("auth-url", &url),
+                (
+                    "auth-signin",
+                    "https://$host/oauth2/start?next=$escaped_request_uri",
+                ),
+                ("auth-signin-redirect-param", "next"),
+            ],
+        ),
+        annotated(
+            "unreachable",
+            0,
+            "unreachable.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[("auth-url", &format!("http://127.0.0.1:{}/", free_port()))],
+        ),
+        service(NS, "refusing", &[(None, 80)]),
+        slice(
+            NS,
+            "refusing",
+            "a",
+            None,
+            i32::from(auth.port),
+            &[("127.0.0.1", Some(true))],
+        ),
+    ];
+    let (gw, _) = Gateway::start(objects);
+    let refused = get(gw.port, "signin.test", "/app?x=1", &[]);
+    assert_eq!(refused.status, 302, "{refused:?}\n{}", gw.log());
+    assert_eq!(
+        refused.header("location"),
+        Some("https://login.test/start?rd=http://signin.test/app?x=1")
+    );
+    let own = get(gw.port, "param.test", "/p", &[]);
+    assert_eq!(
+        (own.status, own.header("location")),
+        (302, Some("https://param.test/oauth2/start?next=/p"))
+    );
+    let upstream = get(
+        gw.port,
+        "signin.test",
+        "/upstream-401",
+        &["Authorization: Bearer good"],
+    );
+    assert_eq!(
+        (upstream.status, upstream.header("location")),
+        (401, None),
+        "the upstream's own 401 is not redirected"
+    );
+    assert_eq!(
+        get(gw.port, "unreachable.test", "/", &[]).status,
+        500,
+        "an unreachable auth service answers 500, as ingress-nginx"
+    );
 }

@@ -30,6 +30,29 @@ pub struct ExternalAuth {
     /// Pass the service's `Set-Cookie` to the client when it refuses too (it
     /// always is when it admits).
     pub always_set_cookie: bool,
+    /// Where a client the service refused with 401 is redirected (302).
+    pub signin: Option<SigninUrl>,
+}
+
+/// A URL built per request: literal text and parts of the client's request
+/// (ingress-nginx's `auth-signin` with its `rd` parameter and variables).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigninUrl {
+    /// The parts, in order.
+    pub parts: Vec<UrlPart>,
+}
+
+/// One part of a [`SigninUrl`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UrlPart {
+    /// This text.
+    Text(String),
+    /// The client's scheme (`http` or `https`).
+    Scheme,
+    /// The client's `Host` header.
+    Host,
+    /// The client's path and query.
+    RequestUri,
 }
 
 /// An HTTP(S) server, by scheme, host and port.

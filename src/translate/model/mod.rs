@@ -29,7 +29,7 @@ mod tests;
 pub use backend::{fallback_cluster_name, ClusterTarget, WeightedBackend};
 pub use canary::{Canary, CanaryWinner, HeaderChoice, HeaderValue};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
-pub use external_auth::{AuthHost, AuthServer, ExternalAuth};
+pub use external_auth::{AuthHost, AuthServer, ExternalAuth, SigninUrl, UrlPart};
 pub use host::{Host, HostError};
 pub(crate) use merge::merge_routes;
 pub use merge::{MergedRoutes, Winner};

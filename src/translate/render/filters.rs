@@ -1,7 +1,8 @@
 //! The HTTP filters every HCM runs, and their per-route configuration.
 //!
 //! Every HCM carries the same list (CORS, RBAC, local rate limit, basic auth,
-//! external auth ([`super::external_auth`]), buffer, then the router), each but the router disabled; a route that needs
+//! the sign-in redirect ([`super::signin`]), external auth
+//! ([`super::external_auth`]), buffer, then the router), each but the router disabled; a route that needs
 //! one enables and configures it through `typed_per_filter_config`. So an
 //! annotation change only ever changes RDS: listeners stay byte-identical and
 //! are never drained. Order: CORS first (a preflight is answered before access
@@ -40,6 +41,7 @@ use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration, UInt32Value};
 use envoy_types::util::pack_any;
 
 use super::external_auth::EXT_AUTHZ;
+use super::signin::CUSTOM_RESPONSE;
 use crate::translate::model::{BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, SourceRanges};
 
 /// Name of the CORS filter.
@@ -79,6 +81,7 @@ pub fn http_filters() -> Vec<HttpFilter> {
                 ..BasicAuthFilter::default()
             }),
         ),
+        disabled(CUSTOM_RESPONSE, super::signin::filter()),
         disabled(EXT_AUTHZ, super::external_auth::filter()),
         disabled(
             BUFFER,

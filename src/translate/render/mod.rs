@@ -16,5 +16,6 @@ pub mod filters;
 pub mod listener;
 pub mod policy;
 pub mod route;
+pub mod signin;
 pub mod tls;
 pub mod virtual_host;

@@ -122,6 +122,12 @@ pub fn filter_configs(policy: &RoutePolicy) -> HashMap<String, Any> {
             super::external_auth::EXT_AUTHZ.to_owned(),
             super::external_auth::per_route(auth),
         );
+        if let Some(signin) = &auth.signin {
+            configs.insert(
+                super::signin::CUSTOM_RESPONSE.to_owned(),
+                super::signin::per_route(signin),
+            );
+        }
     }
     if let Some(max) = policy.max_body_bytes {
         configs.insert(filters::BUFFER.to_owned(), filters::body_limit(max));

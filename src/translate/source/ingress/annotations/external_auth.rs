@@ -11,7 +11,10 @@
 //! request keeps the client's method (ingress-nginx sends GET, or
 //! `auth-method`) and `Host` (ingress-nginx sends the URL's host); only 200
 //! admits (ingress-nginx: any 2xx); other statuses are passed to the client
-//! (ingress-nginx: 500). Envoy cannot set the method or `Host` of the check
+//! (ingress-nginx: 500). `auth-signin` (+ `auth-signin-redirect-param`) turns
+//! the service's 401 into a 302 to the sign-in URL with `rd=<original URL>`
+//! (not URL-escaped, unlike ingress-nginx); its nginx variables `$host`,
+//! `$scheme`, `$request_uri`, `$escaped_request_uri` are resolved per request. Envoy cannot set the method or `Host` of the check
 //! request: a route-level override of either makes it terminate.
 //!
 //! A URL that cannot be served (not http/https, nginx variables such as
@@ -22,7 +25,7 @@ use std::net::IpAddr;
 
 use super::reader::Reader;
 use super::values::boolean;
-use crate::translate::model::{AuthHost, AuthServer, ExternalAuth};
+use crate::translate::model::{AuthHost, AuthServer, ExternalAuth, SigninUrl, UrlPart};
 
 /// What the external-auth annotations ask of every route of the Ingress.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,12 +39,6 @@ pub struct ExternalAuthOptions {
 /// The annotations ingress-nginx pairs with `auth-url` that Interlock does not
 /// implement, with why.
 const IGNORED: &[(&str, &str)] = &[
-    (
-        "auth-signin",
-        "Envoy's ext_authz passes the service's 401 to the client; it cannot turn it into \
-         a redirect to the sign-in page per route",
-    ),
-    ("auth-signin-redirect-param", "auth-signin is not supported"),
     (
         "auth-cache-key",
         "Envoy's ext_authz does not cache decisions; every request is checked",
@@ -90,11 +87,13 @@ pub fn read(r: &mut Reader<'_>) -> ExternalAuthOptions {
     for (name, why) in IGNORED {
         r.ignored(name, *why);
     }
-    const OPTIONS: [&str; 4] = [
+    const OPTIONS: [&str; 6] = [
         "auth-method",
         "auth-response-headers",
         "auth-request-redirect",
         "auth-always-set-cookie",
+        "auth-signin",
+        "auth-signin-redirect-param",
     ];
     let Some(url) = r.get("auth-url") else {
         for name in OPTIONS {
@@ -149,6 +148,7 @@ pub fn read(r: &mut Reader<'_>) -> ExternalAuthOptions {
     r.honoured("auth-request-redirect");
     let always_set_cookie = r.parse("auth-always-set-cookie", boolean).unwrap_or(false);
     r.honoured("auth-always-set-cookie");
+    let signin = read_signin(r);
     ExternalAuthOptions {
         auth: Some(ExternalAuth {
             server,
@@ -157,9 +157,115 @@ pub fn read(r: &mut Reader<'_>) -> ExternalAuthOptions {
             request_redirect,
             original_uri_headers,
             always_set_cookie,
+            signin,
         }),
         refusal: None,
     }
+}
+
+/// `auth-signin` with its `auth-signin-redirect-param` (default `rd`).
+fn read_signin(r: &mut Reader<'_>) -> Option<SigninUrl> {
+    let param = match r.get("auth-signin-redirect-param") {
+        None => "rd",
+        Some(p)
+            if !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            p
+        }
+        Some(p) => {
+            r.invalid(
+                "auth-signin-redirect-param",
+                format!("{p:?} is not a query parameter name; rd is used"),
+            );
+            "rd"
+        }
+    };
+    let Some(url) = r.get("auth-signin") else {
+        r.ignored("auth-signin-redirect-param", "auth-signin is not set");
+        return None;
+    };
+    match signin_url(url, param) {
+        Ok(signin) => {
+            r.approximated(
+                "auth-signin",
+                "a 401 from the auth service becomes a 302 to it (Envoy's custom_response \
+                 filter); the original URL in the redirect parameter is not URL-escaped",
+            );
+            r.honoured("auth-signin-redirect-param");
+            Some(signin)
+        }
+        Err(why) => {
+            r.invalid("auth-signin", format!("{why}; the 401 reaches the client"));
+            r.ignored("auth-signin-redirect-param", "auth-signin is invalid");
+            None
+        }
+    }
+}
+
+/// The sign-in URL `url`, its nginx variables resolved per request, with
+/// `<param>=<original URL>` appended unless its query already sets `param`
+/// (as ingress-nginx's `buildAuthSignURL`).
+pub fn signin_url(url: &str, param: &str) -> Result<SigninUrl, String> {
+    let lower = url.to_ascii_lowercase();
+    if !lower.starts_with("http://") && !lower.starts_with("https://") {
+        return Err("not an http:// or https:// URL".to_owned());
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the URL contains whitespace".to_owned());
+    }
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut rest = url;
+    while let Some(at) = rest.find('$') {
+        text.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, next) = match after.strip_prefix('{') {
+            Some(braced) => {
+                let end = braced.find('}').ok_or("unclosed ${ in the URL")?;
+                (&braced[..end], &braced[end + 1..])
+            }
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            }
+        };
+        let part = match name {
+            "host" | "http_host" | "best_http_host" => UrlPart::Host,
+            "scheme" | "pass_access_scheme" => UrlPart::Scheme,
+            "request_uri" | "escaped_request_uri" => UrlPart::RequestUri,
+            other => return Err(format!("the nginx variable ${other} is not supported")),
+        };
+        if !text.is_empty() {
+            parts.push(UrlPart::Text(std::mem::take(&mut text)));
+        }
+        parts.push(part);
+        rest = next;
+    }
+    text.push_str(rest);
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    let has_param = query
+        .split('&')
+        .any(|kv| kv.split('=').next() == Some(param));
+    if !has_param {
+        text.push(if url.contains('?') { '&' } else { '?' });
+        text.push_str(param);
+        text.push('=');
+        parts.push(UrlPart::Text(std::mem::take(&mut text)));
+        parts.extend([
+            UrlPart::Scheme,
+            UrlPart::Text("://".to_owned()),
+            UrlPart::Host,
+            UrlPart::RequestUri,
+        ]);
+    }
+    if !text.is_empty() {
+        parts.push(UrlPart::Text(text));
+    }
+    Ok(SigninUrl { parts })
 }
 
 /// `auth-response-headers`: header names separated by commas.

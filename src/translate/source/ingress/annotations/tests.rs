@@ -187,7 +187,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
     (
         &[("auth-url", "http://a"), ("auth-signin", "https://s/")],
         "auth-signin",
-        "ignored",
+        "approximated",
     ),
     (
         &[("default-backend", "missing")],

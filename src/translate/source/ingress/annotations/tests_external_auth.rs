@@ -216,3 +216,86 @@ fn an_unusable_default_backend_is_ignored() {
         );
     }
 }
+
+#[test]
+fn signin_urls_resolve_variables_and_append_the_redirect_parameter() {
+    use crate::translate::model::UrlPart::{Host, RequestUri, Scheme, Text};
+    let text = |t: &str| Text(t.to_owned());
+    let original = || vec![Scheme, text("://"), Host, RequestUri];
+    let cases = [
+        (
+            "https://login.test/start",
+            "rd",
+            [vec![text("https://login.test/start?rd=")], original()].concat(),
+        ),
+        (
+            "https://login.test/start?x=1",
+            "next",
+            [vec![text("https://login.test/start?x=1&next=")], original()].concat(),
+        ),
+        (
+            "https://$host/oauth2/start?rd=$escaped_request_uri",
+            "rd",
+            vec![
+                text("https://"),
+                Host,
+                text("/oauth2/start?rd="),
+                RequestUri,
+            ],
+        ),
+        (
+            "https://${http_host}/s",
+            "rd",
+            [vec![text("https://"), Host, text("/s?rd=")], original()].concat(),
+        ),
+    ];
+    for (url, param, want) in cases {
+        assert_eq!(
+            super::external_auth::signin_url(url, param).map(|s| s.parts),
+            Ok(want),
+            "{url}"
+        );
+    }
+    for url in [
+        "login.test/start",
+        "https://$remote_addr/",
+        "https://${host/",
+        "https://login test/",
+    ] {
+        assert!(
+            super::external_auth::signin_url(url, "rd").is_err(),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn signin_verdicts() {
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut all = vec![("auth-url", "http://auth.test/")];
+        all.extend_from_slice(extra);
+        read_in(&World::new(), &all)
+    };
+    let ok = with(&[("auth-signin", "https://login.test/")]);
+    assert!(verdict(&ok, "auth-signin").starts_with("approximated"));
+    assert!(ok
+        .policy
+        .external_auth
+        .as_deref()
+        .is_some_and(|a| a.signin.is_some()));
+    let bad = with(&[("auth-signin", "https://$remote_addr/")]);
+    assert!(verdict(&bad, "auth-signin").starts_with("invalid"));
+    assert!(bad
+        .policy
+        .external_auth
+        .as_deref()
+        .is_some_and(|a| a.signin.is_none()));
+    assert_eq!(bad.refusal, None, "the 401 still refuses");
+    let param = with(&[
+        ("auth-signin", "https://login.test/"),
+        ("auth-signin-redirect-param", "bad param"),
+    ]);
+    assert!(verdict(&param, "auth-signin-redirect-param").starts_with("invalid"));
+    let alone = read_in(&World::new(), &[("auth-signin", "https://login.test/")]);
+    assert!(verdict(&alone, "auth-signin").starts_with("ignored: auth-url"));
+}
