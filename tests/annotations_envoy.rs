@@ -857,3 +857,128 @@ fn auth_signin_redirects_only_the_auth_services_401() {
         "an unreachable auth service answers 500, as ingress-nginx"
     );
 }
+
+/// An upstream answering `/status/<code>` with that status and body
+/// `upstream <code>`, anything else with 200.
+fn status_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind status upstream");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let Some((head, _)) = read_message(&mut conn) else {
+                    return;
+                };
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let code: u16 = path
+                    .strip_prefix("/status/")
+                    .and_then(|c| c.split('?').next()?.parse().ok())
+                    .unwrap_or(200);
+                let body = format!("upstream {code}\n");
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn custom_http_errors_are_answered_by_the_default_backend() {
+    let errors = Echo::start("errors");
+    let flaky = status_upstream();
+    let mut objects = vec![
+        annotated(
+            "pages",
+            0,
+            "pages.test",
+            "Prefix",
+            "/",
+            "flaky",
+            &[
+                ("custom-http-errors", "404, 503"),
+                ("default-backend", "errors"),
+            ],
+        ),
+        annotated("raw", 0, "raw.test", "Prefix", "/", "flaky", &[]),
+        annotated(
+            "no-default",
+            0,
+            "nodefault.test",
+            "Prefix",
+            "/",
+            "flaky",
+            &[("custom-http-errors", "404")],
+        ),
+        service(NS, "flaky", &[(None, 80)]),
+        slice(
+            NS,
+            "flaky",
+            "a",
+            None,
+            i32::from(flaky),
+            &[("127.0.0.1", Some(true))],
+        ),
+    ];
+    objects.extend(backed("errors", &errors));
+    let (gw, t) = Gateway::start(objects);
+    assert!(
+        has_diagnostic(&t, &["no-default", "custom-http-errors", "default-backend"]),
+        "{:#?}",
+        t.diagnostics
+    );
+    let page = get(
+        gw.port,
+        "pages.test",
+        "/status/503?q=1",
+        &["Accept: text/html"],
+    );
+    assert_eq!(
+        page.status,
+        200,
+        "the error backend's status: {page:?}\n{}",
+        gw.log()
+    );
+    assert!(page.body.starts_with("upstream=errors"), "{}", page.body);
+    for line in [
+        "x-code: 503",
+        "x-format: text/html",
+        "x-original-uri: /status/503?q=1",
+        "x-namespace: default",
+        "x-ingress-name: pages",
+        "x-service-name: flaky",
+        "x-service-port: 80",
+    ] {
+        assert!(
+            has_line(&page.body, line),
+            "{line:?} missing:\n{}",
+            page.body
+        );
+    }
+    assert!(page.body.contains("x-request-id: "), "{}", page.body);
+    let not_found = get(gw.port, "pages.test", "/status/404", &[]);
+    assert!(
+        has_line(&not_found.body, "x-code: 404"),
+        "{}",
+        not_found.body
+    );
+    let unlisted = get(gw.port, "pages.test", "/status/500", &[]);
+    assert_eq!(
+        (unlisted.status, unlisted.body.as_str()),
+        (500, "upstream 500\n")
+    );
+    assert_eq!(get(gw.port, "pages.test", "/fine", &[]).status, 200);
+    let raw = get(gw.port, "raw.test", "/status/503", &[]);
+    assert_eq!(
+        (raw.status, raw.body.as_str()),
+        (503, "upstream 503\n"),
+        "another Ingress keeps its upstream's answer"
+    );
+    assert_eq!(
+        get(gw.port, "nodefault.test", "/status/404", &[]).status,
+        404
+    );
+}

@@ -1,5 +1,6 @@
 //! Clusters that route policies add (an `auth-url` service, `default-backend`
-//! aggregates): the translation sends each one the routes name, the snapshot
+//! aggregates, the `custom-http-errors` backend and its virtual host): the
+//! translation sends each one the routes name, the snapshot
 //! records the references so make-before-break and the consistency check see
 //! them, and annotating an Ingress never changes a listener.
 
@@ -44,7 +45,9 @@ fn objects(annotations: &[(&str, &str)]) -> Vec<Object> {
 fn annotated_world() -> Translation {
     run(objects(&[
         ("auth-url", "https://auth.example.com/oauth2/auth"),
+        ("auth-signin", "https://login.example.com/start"),
         ("default-backend", "errors"),
+        ("custom-http-errors", "404,503"),
     ]))
 }
 
@@ -104,6 +107,12 @@ fn auth_and_default_backend_clusters_are_sent_and_referenced() {
     let refs = &route.references().clusters;
     assert!(refs.iter().any(|c| c == AUTH_CLUSTER), "{refs:?}");
     assert!(refs.iter().any(|c| c == AGGREGATE), "{refs:?}");
+    let error_host = table(&t, "http")
+        .virtual_hosts
+        .iter()
+        .find(|v| v.name == "custom-errors.interlock.invalid")
+        .expect("the error pages' virtual host");
+    assert_eq!(error_host.routes.len(), 1);
     let aggregate = snapshot
         .get(ResourceType::Cluster, AGGREGATE)
         .expect("aggregate");
@@ -140,7 +149,9 @@ fn envoy_accepts_auth_and_default_backend_clusters() {
         ("auth-response-headers", "X-User,X-Email"),
         ("auth-request-redirect", "/100%-done"),
         ("auth-always-set-cookie", "true"),
+        ("auth-signin", "https://$host/start?rd=$escaped_request_uri"),
         ("default-backend", "errors"),
+        ("custom-http-errors", "401,503"),
     ]));
     if let Err(output) = envoy_validates(&t) {
         panic!("Envoy rejected the translation:\n{output}");

@@ -103,8 +103,8 @@ pub(crate) fn collect<'m, 'c>(
     }
 }
 
-/// The clusters `winner`'s policy adds: its auth service, and the default
-/// backend with each backend's aggregate (its canary's backends too, which
+/// The clusters `winner`'s policy adds: its auth service, its error backend,
+/// and the default backend with each backend's aggregate (its canary's backends too, which
 /// are rendered under the main route's policy).
 fn policy<'c>(
     winner: &Winner<'c>,
@@ -113,6 +113,12 @@ fn policy<'c>(
     policy_clusters: &mut BTreeMap<String, PolicyCluster<'c>>,
 ) {
     let policy = &winner.served.policy;
+    if let Some(errors) = &policy.custom_errors {
+        resources.clusters.insert(errors.backend.name.clone());
+        targets
+            .entry(&errors.backend.name)
+            .or_insert(&errors.backend);
+    }
     let mut add = |name: String, cluster: PolicyCluster<'c>| {
         resources.clusters.insert(name.clone());
         policy_clusters.entry(name).or_insert(cluster);

@@ -103,14 +103,16 @@ impl IngressRead {
 
 /// No canary, no route redirecting plain HTTP to HTTPS (the one policy
 /// rendered differently per route table), and no route whose policy adds
-/// clusters of its own (an external auth service, a default backend's
-/// aggregates), which only the full translation renders.
+/// clusters or virtual hosts of its own (an external auth service, a default
+/// backend's aggregates, custom error pages), which only the full translation
+/// renders.
 fn is_plain(contribution: &Contribution) -> bool {
     let not_plain = |outcome: &Outcome| match outcome {
         Outcome::Serve(served) => {
             served.policy.https_redirect.is_some()
                 || served.policy.external_auth.is_some()
                 || served.policy.default_backend.is_some()
+                || served.policy.custom_errors.is_some()
         }
         Outcome::Refused(_) => false,
     };

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backend::ClusterTarget;
+use super::custom_errors::CustomErrors;
 use super::external_auth::ExternalAuth;
 
 /// Per-route policy (timeouts, retries, CORS, auth, body size, source ranges, …).
@@ -47,6 +48,8 @@ pub struct RoutePolicy {
     /// Where requests go while none of the route's backends has a healthy
     /// endpoint (ingress-nginx's `default-backend` annotation).
     pub default_backend: Option<Arc<ClusterTarget>>,
+    /// Upstream statuses answered by an error backend instead.
+    pub custom_errors: Option<Box<CustomErrors>>,
 }
 
 /// A path rewrite: every match of `pattern` (RE2) in the path is replaced by

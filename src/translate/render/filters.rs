@@ -1,7 +1,7 @@
 //! The HTTP filters every HCM runs, and their per-route configuration.
 //!
 //! Every HCM carries the same list (CORS, RBAC, local rate limit, basic auth,
-//! the sign-in redirect ([`super::signin`]), external auth
+//! custom responses ([`super::custom_response`]), external auth
 //! ([`super::external_auth`]), buffer, then the router), each but the router disabled; a route that needs
 //! one enables and configures it through `typed_per_filter_config`. So an
 //! annotation change only ever changes RDS: listeners stay byte-identical and
@@ -40,8 +40,8 @@ use envoy_types::pb::envoy::r#type::v3::{
 use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration, UInt32Value};
 use envoy_types::util::pack_any;
 
+use super::custom_response::CUSTOM_RESPONSE;
 use super::external_auth::EXT_AUTHZ;
-use super::signin::CUSTOM_RESPONSE;
 use crate::translate::model::{BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, SourceRanges};
 
 /// Name of the CORS filter.
@@ -81,7 +81,7 @@ pub fn http_filters() -> Vec<HttpFilter> {
                 ..BasicAuthFilter::default()
             }),
         ),
-        disabled(CUSTOM_RESPONSE, super::signin::filter()),
+        disabled(CUSTOM_RESPONSE, super::custom_response::filter()),
         disabled(EXT_AUTHZ, super::external_auth::filter()),
         disabled(
             BUFFER,

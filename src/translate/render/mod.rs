@@ -9,6 +9,8 @@
 pub mod ads;
 pub mod canary;
 pub mod cluster;
+pub mod custom_errors;
+pub mod custom_response;
 pub mod endpoints;
 pub mod external_auth;
 pub mod fallback_cluster;

@@ -95,6 +95,12 @@ pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
             ..HeaderValueOption::default()
         })
+        .chain(
+            policy
+                .custom_errors
+                .as_ref()
+                .map(|_| super::custom_errors::original_uri_header()),
+        )
         .collect()
 }
 
@@ -122,12 +128,9 @@ pub fn filter_configs(policy: &RoutePolicy) -> HashMap<String, Any> {
             super::external_auth::EXT_AUTHZ.to_owned(),
             super::external_auth::per_route(auth),
         );
-        if let Some(signin) = &auth.signin {
-            configs.insert(
-                super::signin::CUSTOM_RESPONSE.to_owned(),
-                super::signin::per_route(signin),
-            );
-        }
+    }
+    if let Some(custom) = super::custom_response::per_route(policy) {
+        configs.insert(super::custom_response::CUSTOM_RESPONSE.to_owned(), custom);
     }
     if let Some(max) = policy.max_body_bytes {
         configs.insert(filters::BUFFER.to_owned(), filters::body_limit(max));

@@ -1,6 +1,6 @@
-//! `auth-signin` ([`SigninUrl`]): Envoy's `custom_response` filter, disabled
-//! in every HCM and enabled per route, turns the ext_authz filter's 401 into a
-//! 302 to the sign-in URL.
+//! `auth-signin` ([`SigninUrl`]): a matcher of Envoy's `custom_response`
+//! filter ([`super::custom_response`]) turning the ext_authz filter's 401 into
+//! a 302 to the sign-in URL.
 //!
 //! Only the auth service's 401 is redirected, as ingress-nginx's
 //! `error_page 401` after `auth_request` does: the match is a CEL expression
@@ -14,25 +14,18 @@ use envoy_types::pb::cel::expr::{constant::ConstantKind, expr, Constant, Expr, P
 use envoy_types::pb::envoy::config::core::v3::{
     header_value_option::HeaderAppendAction, HeaderValue, HeaderValueOption,
 };
-use envoy_types::pb::envoy::extensions::filters::http::custom_response::v3::CustomResponse;
 use envoy_types::pb::envoy::extensions::http::custom_response::local_response_policy::v3::LocalResponsePolicy;
 use envoy_types::pb::google::protobuf::{Any, UInt32Value};
 use envoy_types::pb::xds::core::v3::TypedExtensionConfig;
-use envoy_types::pb::xds::r#type::matcher::v3::{
-    matcher::{
-        matcher_list::{predicate, FieldMatcher, Predicate},
-        on_match, MatcherList, MatcherType, OnMatch,
-    },
-    Matcher,
+use envoy_types::pb::xds::r#type::matcher::v3::matcher::{
+    matcher_list::{predicate, FieldMatcher, Predicate},
+    on_match, OnMatch,
 };
 use envoy_types::pb::xds::r#type::v3::CelExpression;
 use envoy_types::util::pack_any;
 use prost::Message;
 
 use crate::translate::model::{SigninUrl, UrlPart};
-
-/// Name of the custom response filter.
-pub const CUSTOM_RESPONSE: &str = "envoy.filters.http.custom_response";
 
 /// `xds.type.matcher.v3.CelMatcher`, which envoy-types does not generate.
 #[derive(Clone, PartialEq, Message)]
@@ -41,13 +34,8 @@ struct CelMatcher {
     expr_match: Option<CelExpression>,
 }
 
-/// The filter-wide configuration: no matcher, so nothing is replaced.
-pub fn filter() -> Any {
-    pack_any(CustomResponse::default())
-}
-
-/// The per-route configuration redirecting the auth service's 401 to `signin`.
-pub fn per_route(signin: &SigninUrl) -> Any {
+/// The matcher redirecting the auth service's 401 to `signin`.
+pub fn matcher(signin: &SigninUrl) -> FieldMatcher {
     let redirect = LocalResponsePolicy {
         status_code: Some(UInt32Value { value: 302 }),
         response_headers_to_add: vec![HeaderValueOption {
@@ -95,23 +83,16 @@ pub fn per_route(signin: &SigninUrl) -> Any {
             },
         )),
     };
-    pack_any(CustomResponse {
-        custom_response_matcher: Some(Matcher {
-            matcher_type: Some(MatcherType::MatcherList(MatcherList {
-                matchers: vec![FieldMatcher {
-                    predicate: Some(predicate),
-                    on_match: Some(OnMatch {
-                        on_match: Some(on_match::OnMatch::Action(extension(
-                            "signin",
-                            pack_any(redirect),
-                        ))),
-                        ..OnMatch::default()
-                    }),
-                }],
-            })),
-            ..Matcher::default()
+    FieldMatcher {
+        predicate: Some(predicate),
+        on_match: Some(OnMatch {
+            on_match: Some(on_match::OnMatch::Action(extension(
+                "signin",
+                pack_any(redirect),
+            ))),
+            ..OnMatch::default()
         }),
-    })
+    }
 }
 
 /// `signin` as a substitution format.
@@ -181,7 +162,8 @@ fn denied_by_ext_authz() -> Expr {
     )
 }
 
-fn extension(name: &str, config: Any) -> TypedExtensionConfig {
+/// A named extension configuration.
+pub(super) fn extension(name: &str, config: Any) -> TypedExtensionConfig {
     TypedExtensionConfig {
         name: name.to_owned(),
         typed_config: Some(config),

@@ -1,7 +1,8 @@
 //! ingress-nginx annotations (`<prefix>/<name>`, prefix `nginx.ingress.kubernetes.io`
 //! by default) read into model values, one file per group:
 //! [`paths`], [`redirect`], [`canary`], [`upstream`], [`limits`], [`cors`],
-//! [`auth`], [`external_auth`], [`default_backend`], and [`unsupported`] for the ones known but not implemented.
+//! [`auth`], [`external_auth`], [`default_backend`], [`custom_errors`], and
+//! [`unsupported`] for the ones known but not implemented.
 //!
 //! [`read`] parses every group once per Ingress into [`IngressAnnotations`];
 //! `rules.rs` applies it to each path. Every annotation under the prefix gets a
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod canary;
 pub mod cors;
+pub mod custom_errors;
 pub mod default_backend;
 pub mod external_auth;
 pub mod limits;
@@ -93,6 +95,7 @@ pub fn read(
     let auth = auth::read(&mut r, key, lookups);
     let external = external_auth::read(&mut r);
     let default_backend = default_backend::read(&mut r, key, lookups);
+    let custom_errors = custom_errors::read(&mut r, key, default_backend.as_ref());
     unsupported::read(&mut r);
     let policy = RoutePolicy {
         forwarded_prefix: paths.forwarded_prefix.clone(),
@@ -106,6 +109,7 @@ pub fn read(
         basic_auth: auth.basic.map(Box::new),
         external_auth: external.auth.map(Box::new),
         default_backend,
+        custom_errors: custom_errors.map(Box::new),
         ..RoutePolicy::default()
     };
     IngressAnnotations {
@@ -122,4 +126,4 @@ pub fn read(
 mod tests;
 
 #[cfg(test)]
-mod tests_external_auth;
+mod tests_auth_and_errors;

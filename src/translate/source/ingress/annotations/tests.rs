@@ -197,7 +197,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
     (
         &[("custom-http-errors", "404,503")],
         "custom-http-errors",
-        "ignored",
+        "ignored: needs the default-backend",
     ),
     (&[("ssl-passthrough", "true")], "ssl-passthrough", "ignored"),
     (

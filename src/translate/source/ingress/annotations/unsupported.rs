@@ -48,11 +48,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
     ("proxy-ssl-protocols", "not yet implemented (upstream TLS)"),
     ("proxy-ssl-ciphers", "not yet implemented (upstream TLS)"),
     (
-        "custom-http-errors",
-        "not yet implemented (Envoy's custom_response filter can only redirect within the \
-         route table or answer a fixed body, not fetch the page from the default backend)",
-    ),
-    (
         "configuration-snippet",
         "raw nginx configuration cannot be translated to Envoy",
     ),

@@ -1,5 +1,6 @@
-//! Table-driven tests of `auth-url` and its options, and of
-//! `default-backend`: values in, model values and verdicts out, no protobuf.
+//! Table-driven tests of `auth-url` and its options, `default-backend` and
+//! `custom-http-errors`: values in, model values and verdicts out, no
+//! protobuf.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -298,4 +299,49 @@ fn signin_verdicts() {
     assert!(verdict(&param, "auth-signin-redirect-param").starts_with("invalid"));
     let alone = read_in(&World::new(), &[("auth-signin", "https://login.test/")]);
     assert!(verdict(&alone, "auth-signin").starts_with("ignored: auth-url"));
+}
+
+#[test]
+fn custom_http_errors_need_a_default_backend() {
+    let world = world_with_services();
+    let a = read_in(
+        &world,
+        &[
+            ("custom-http-errors", "503, 404,503"),
+            ("default-backend", "errors"),
+        ],
+    );
+    let errors = a.policy.custom_errors.as_deref().expect("custom errors");
+    assert_eq!(errors.codes, [404, 503]);
+    assert_eq!(errors.backend.name, "ns/errors:8080");
+    assert_eq!(
+        (errors.namespace.as_str(), errors.ingress.as_str()),
+        ("ns", "ing")
+    );
+    assert!(verdict(&a, "custom-http-errors").starts_with("approximated"));
+
+    let alone = read_in(&world, &[("custom-http-errors", "404")]);
+    assert_eq!(alone.policy.custom_errors, None);
+    assert!(verdict(&alone, "custom-http-errors").starts_with("ignored"));
+    let unusable = read_in(
+        &world,
+        &[
+            ("custom-http-errors", "404"),
+            ("default-backend", "missing"),
+        ],
+    );
+    assert_eq!(unusable.policy.custom_errors, None);
+
+    for value in ["abc", "200", "404,600", "", " , "] {
+        let bad = read_in(
+            &world,
+            &[("custom-http-errors", value), ("default-backend", "errors")],
+        );
+        assert_eq!(bad.policy.custom_errors, None, "{value:?}");
+        assert!(
+            verdict(&bad, "custom-http-errors").starts_with("invalid"),
+            "{value:?}"
+        );
+        assert!(bad.policy.default_backend.is_some(), "{value:?}");
+    }
 }
