@@ -143,7 +143,7 @@ fn policy<'c>(
         })
         .flatten();
     let mut any = false;
-    for backend in backends {
+    for backend in backends.filter(|b| b.cluster.name != fallback.name) {
         any = true;
         let main = backend.cluster.name.as_str();
         add(

@@ -8,9 +8,10 @@
 //! not appended) with every client header (`allowed_headers` matches all) and
 //! the headers ingress-nginx adds, as substitution formatters evaluated on the
 //! client's request. A failure to reach the service answers 500, as
-//! ingress-nginx does. Header names and the method cannot be overridden
-//! here: Envoy terminates on a `Host` or `:`-prefixed key in a per-route
-//! service.
+//! ingress-nginx does. `Host` and the method cannot be overridden here:
+//! Envoy terminates on a `host` or `:`-prefixed key in a per-route service's
+//! `headers_to_add` when a request arrives (it is not refused at config
+//! time), so the check request keeps the client's.
 
 use envoy_types::pb::envoy::config::cluster::v3::{
     cluster::{ClusterDiscoveryType, DiscoveryType, DnsLookupFamily},

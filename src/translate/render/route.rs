@@ -208,14 +208,16 @@ fn response_code(code: RedirectCode) -> i32 {
 /// One backend: `cluster`; several: `weighted_clusters`; none: `None` (the route
 /// then answers 503, as for a missing Service). With a `fallback` (default
 /// backend), each backend's cluster is its aggregate with the fallback
-/// ([`super::fallback_cluster`]).
+/// ([`super::fallback_cluster`]), unless it is the fallback itself.
 pub(super) fn cluster_specifier(
     forward: &Forward,
     fallback: Option<&ClusterTarget>,
 ) -> Option<ClusterSpecifier> {
     let name = |b: &WeightedBackend| match fallback {
-        Some(fallback) => fallback_cluster_name(&b.cluster.name, &fallback.name),
-        None => b.cluster.name.clone(),
+        Some(fallback) if fallback.name != b.cluster.name => {
+            fallback_cluster_name(&b.cluster.name, &fallback.name)
+        }
+        _ => b.cluster.name.clone(),
     };
     match forward.backends.as_slice() {
         [] => None,
@@ -301,6 +303,25 @@ mod tests {
             .map(|c| (c.name.as_str(), c.weight.as_ref().map(|w| w.value)))
             .collect();
         assert_eq!(got, [("ns/web:80", Some(90)), ("ns/web:81", Some(10))]);
+    }
+
+    #[test]
+    fn a_default_backend_wraps_each_other_backend_in_its_aggregate() {
+        let target =
+            |name: &str| Arc::new(ClusterTarget::new(ObjectKey::new("ns", name), 80, None));
+        let errors = target("errors");
+        let forward = |name: &str| Forward::to(WeightedBackend::all(target(name)));
+        assert_eq!(
+            cluster_specifier(&forward("web"), Some(&errors)),
+            Some(ClusterSpecifier::Cluster(
+                "ns/web:80|default-backend=ns/errors:80".to_owned()
+            ))
+        );
+        assert_eq!(
+            cluster_specifier(&forward("errors"), Some(&errors)),
+            Some(ClusterSpecifier::Cluster("ns/errors:80".to_owned())),
+            "a backend that is its own default backend needs no aggregate"
+        );
     }
 
     #[test]
