@@ -594,7 +594,8 @@ fn basic_auth_answers_401_then_200() {
 /// `X-Auth-User: alice` (and a header not listed to be copied) when the
 /// request carries `Authorization: Bearer good`, else 401 with a challenge.
 /// A path starting with `/upstream-401` is always answered 401 (used as an
-/// upstream, it refuses on its own).
+/// upstream, it refuses on its own); a check for an original URL containing
+/// `/auth-answers-418` is answered 418.
 struct AuthService {
     port: u16,
     seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
@@ -616,8 +617,11 @@ impl AuthService {
                             && head
                                 .lines()
                                 .any(|l| l.eq_ignore_ascii_case("authorization: Bearer good"));
+                        let teapot = head.contains("/auth-answers-418");
                         record.lock().expect("record").push(head);
-                        let answer = if admitted {
+                        let answer = if teapot {
+                            "HTTP/1.1 418 I'm a teapot\r\ncontent-length: 0\r\n\r\n"
+                        } else if admitted {
                             "HTTP/1.1 200 OK\r\nx-auth-user: alice\r\nx-not-copied: 1\r\n\
                              content-length: 0\r\n\r\n"
                         } else {
@@ -855,6 +859,11 @@ fn auth_signin_redirects_only_the_auth_services_401() {
         get(gw.port, "unreachable.test", "/", &[]).status,
         500,
         "an unreachable auth service answers 500, as ingress-nginx"
+    );
+    assert_eq!(
+        get(gw.port, "signin.test", "/auth-answers-418", &[]).status,
+        500,
+        "an auth answer other than 200, 401 or 403 answers 500, as ingress-nginx"
     );
 }
 

@@ -32,8 +32,8 @@ use envoy_types::pb::xds::r#type::matcher::v3::{
 use envoy_types::util::pack_any;
 
 use super::ads::seconds;
+use super::auth_responses::extension;
 use super::route::ROUTE_IDLE_TIMEOUT_SECS;
-use super::signin::extension;
 use crate::translate::model::{self, CustomErrors, Host, ERROR_BACKEND_HEADER, ERROR_HOST};
 
 /// One matcher per status of `errors`.

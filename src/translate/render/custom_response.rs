@@ -1,8 +1,9 @@
 //! Envoy's `custom_response` filter: disabled in every HCM (before ext_authz:
 //! a local reply goes through the encoders of the filters before the one
 //! that sent it), enabled per route with the matchers the route's policy
-//! needs: the sign-in redirect ([`super::signin`]) first, then the custom
-//! error pages ([`super::custom_errors`]). Envoy marks the filter as work in
+//! needs: the answers to the auth service's refusals
+//! ([`super::auth_responses`]) first, then the custom error pages
+//! ([`super::custom_errors`]). Envoy marks the filter as work in
 //! progress (it logs a warning once).
 
 use envoy_types::pb::envoy::extensions::filters::http::custom_response::v3::CustomResponse;
@@ -26,12 +27,11 @@ pub fn filter() -> Any {
 /// The per-route configuration for `policy`, if it needs one.
 pub fn per_route(policy: &RoutePolicy) -> Option<Any> {
     let mut matchers = Vec::new();
-    if let Some(signin) = policy
-        .external_auth
-        .as_ref()
-        .and_then(|auth| auth.signin.as_ref())
-    {
-        matchers.push(super::signin::matcher(signin));
+    if let Some(auth) = &policy.external_auth {
+        if let Some(signin) = &auth.signin {
+            matchers.push(super::auth_responses::signin(signin));
+        }
+        matchers.push(super::auth_responses::other_refusals());
     }
     if let Some(errors) = &policy.custom_errors {
         matchers.extend(super::custom_errors::matchers(errors));

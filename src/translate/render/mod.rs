@@ -7,6 +7,7 @@
 //! timeouts, cluster settings, the ADS config source.
 
 pub mod ads;
+pub mod auth_responses;
 pub mod canary;
 pub mod cluster;
 pub mod custom_errors;
@@ -18,6 +19,5 @@ pub mod filters;
 pub mod listener;
 pub mod policy;
 pub mod route;
-pub mod signin;
 pub mod tls;
 pub mod virtual_host;

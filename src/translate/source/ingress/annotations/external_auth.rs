@@ -7,11 +7,10 @@
 //! plus `X-Original-URL`, `X-Original-Method`, `X-Sent-From`, `X-Real-IP`,
 //! `X-Forwarded-For` and `X-Auth-Request-Redirect`; a 200 lets the request
 //! through with `auth-response-headers` copied onto it, a 401 or 403 is the
-//! answer (with the service's `WWW-Authenticate`). Differences: the check
-//! request keeps the client's method (ingress-nginx sends GET, or
-//! `auth-method`) and `Host` (ingress-nginx sends the URL's host); only 200
-//! admits (ingress-nginx: any 2xx); other statuses are passed to the client
-//! (ingress-nginx: 500). `auth-signin` (+ `auth-signin-redirect-param`) turns
+//! answer (with the service's `WWW-Authenticate`), anything else 500.
+//! Differences: the check request keeps the client's method (ingress-nginx
+//! sends GET, or `auth-method`) and `Host` (ingress-nginx sends the URL's
+//! host); only 200 admits (ingress-nginx: any 2xx). `auth-signin` (+ `auth-signin-redirect-param`) turns
 //! the service's 401 into a 302 to the sign-in URL with `rd=<original URL>`
 //! (not URL-escaped, unlike ingress-nginx); its nginx variables `$host`,
 //! `$scheme`, `$request_uri`, `$escaped_request_uri` are resolved per request. Envoy cannot set the method or `Host` of the check
@@ -117,7 +116,7 @@ pub fn read(r: &mut Reader<'_>) -> ExternalAuthOptions {
     r.approximated(
         "auth-url",
         "Envoy ext_authz: the check request keeps the client's method and Host header, only a \
-         200 admits, and statuses other than 401/403 reach the client unchanged",
+         200 admits (another 2xx answers 500)",
     );
     let original_uri_headers = match r.get("auth-method") {
         None => false,
