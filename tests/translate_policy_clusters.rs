@@ -169,3 +169,22 @@ fn envoy_accepts_auth_and_default_backend_clusters() {
         panic!("Envoy rejected the translation:\n{output}");
     }
 }
+
+#[test]
+fn worlds_with_policy_clusters_are_translated_in_full() {
+    use interlock::translate::incremental::Translator;
+    use interlock::translate::TranslateConfig;
+    let plain_after = |annotations: &[(&str, &str)]| {
+        let mut translator = Translator::new(TranslateConfig::default());
+        translator.rebuild(&world(objects(annotations)));
+        translator.plain()
+    };
+    assert!(plain_after(&[]), "no annotation: the incremental path");
+    for annotations in [
+        &[("auth-url", "http://auth.test/")][..],
+        &[("default-backend", "errors")][..],
+        &[("default-backend", "errors"), ("custom-http-errors", "503")][..],
+    ] {
+        assert!(!plain_after(annotations), "{annotations:?}");
+    }
+}
