@@ -589,3 +589,405 @@ fn basic_auth_answers_401_then_200() {
         "fails closed"
     );
 }
+
+/// An auth service on 127.0.0.1 recording every check request's head: 200 with
+/// `X-Auth-User: alice` (and a header not listed to be copied) when the
+/// request carries `Authorization: Bearer good`, else 401 with a challenge.
+/// A path starting with `/upstream-401` is always answered 401 (used as an
+/// upstream, it refuses on its own); a check for an original URL containing
+/// `/auth-answers-418` is answered 418.
+struct AuthService {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl AuthService {
+    fn start() -> AuthService {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind auth");
+        let port = listener.local_addr().expect("auth addr").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&seen);
+        thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let record = std::sync::Arc::clone(&record);
+                thread::spawn(move || {
+                    while let Some((head, _)) = read_message(&mut conn) {
+                        let request_line = head.lines().next().unwrap_or_default();
+                        let admitted = !request_line.contains(" /upstream-401")
+                            && head
+                                .lines()
+                                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer good"));
+                        let teapot = head.contains("/auth-answers-418");
+                        record.lock().expect("record").push(head);
+                        let answer = if teapot {
+                            "HTTP/1.1 418 I'm a teapot\r\ncontent-length: 0\r\n\r\n"
+                        } else if admitted {
+                            "HTTP/1.1 200 OK\r\nx-auth-user: alice\r\nx-not-copied: 1\r\n\
+                             content-length: 0\r\n\r\n"
+                        } else {
+                            "HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer\r\n\
+                             content-length: 6\r\n\r\ndenied"
+                        };
+                        if conn.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        AuthService { port, seen }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.seen.lock().expect("seen").clone()
+    }
+}
+
+fn has_line(head: &str, line: &str) -> bool {
+    head.lines().any(|l| l.eq_ignore_ascii_case(line))
+}
+
+#[test]
+fn auth_url_propagates_401_and_copies_response_headers_to_the_upstream() {
+    let up = Echo::start("web");
+    let auth = AuthService::start();
+    let url = format!("http://127.0.0.1:{}/verify?check=1", auth.port);
+    let mut objects = vec![
+        annotated(
+            "secured",
+            0,
+            "secure.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("auth-url", &url), ("auth-response-headers", "X-Auth-User")],
+        ),
+        annotated("open", 0, "open.test", "Prefix", "/", "web", &[]),
+        annotated(
+            "variable",
+            0,
+            "variable.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("auth-url", "https://$host/oauth2/auth")],
+        ),
+    ];
+    objects.extend(backed("web", &up));
+    let (gw, _) = Gateway::start(objects);
+
+    let denied = send(
+        gw.port,
+        "POST",
+        "secure.test",
+        "/app/page?x=1",
+        &[],
+        b"body",
+    );
+    assert_eq!(denied.status, 401, "{denied:?}\n{}", gw.log());
+    assert_eq!(denied.header("www-authenticate"), Some("Bearer"));
+    let checks = auth.requests();
+    assert_eq!(checks.len(), 1, "{checks:#?}");
+    let check = &checks[0];
+    assert!(
+        check.starts_with("POST /verify?check=1 HTTP/1.1"),
+        "the URL's path, not the client's: {check}"
+    );
+    for line in [
+        "x-original-url: http://secure.test/app/page?x=1",
+        "x-original-method: POST",
+        "x-sent-from: nginx-ingress-controller",
+        "x-real-ip: 127.0.0.1",
+        "x-forwarded-for: 127.0.0.1",
+        "x-auth-request-redirect: /app/page?x=1",
+        "content-length: 0",
+    ] {
+        assert!(has_line(check, line), "{line:?} missing from:\n{check}");
+    }
+
+    let admitted = get(
+        gw.port,
+        "secure.test",
+        "/app",
+        &["Authorization: Bearer good", "X-Auth-User: mallory"],
+    );
+    assert_eq!(admitted.status, 200, "{admitted:?}\n{}", gw.log());
+    assert!(
+        has_line(&admitted.body, "x-auth-user: alice"),
+        "{}",
+        admitted.body
+    );
+    assert!(
+        !admitted.body.contains("mallory") && !admitted.body.contains("x-not-copied"),
+        "only auth-response-headers are copied, over the client's: {}",
+        admitted.body
+    );
+
+    let before = auth.requests().len();
+    let open = get(gw.port, "open.test", "/", &[]);
+    assert_eq!(open.status, 200, "another Ingress is not authenticated");
+    assert_eq!(
+        auth.requests().len(),
+        before,
+        "no check for another Ingress"
+    );
+    assert_eq!(
+        get(gw.port, "variable.test", "/", &[]).status,
+        503,
+        "an auth-url with nginx variables fails closed"
+    );
+}
+
+#[test]
+fn default_backend_serves_while_the_service_has_no_endpoint() {
+    let web = Echo::start("web");
+    let errors = Echo::start("errors");
+    let mut objects = vec![
+        annotated(
+            "empty",
+            0,
+            "empty.test",
+            "Prefix",
+            "/",
+            "empty",
+            &[("default-backend", "errors")],
+        ),
+        annotated(
+            "healthy",
+            0,
+            "healthy.test",
+            "Prefix",
+            "/",
+            "web",
+            &[("default-backend", "errors")],
+        ),
+        annotated("plain", 0, "plain.test", "Prefix", "/", "empty", &[]),
+        service(NS, "empty", &[(None, 80)]),
+    ];
+    objects.extend(backed("web", &web));
+    objects.extend(backed("errors", &errors));
+    let (gw, t) = Gateway::start(objects);
+    assert!(t.diagnostics.is_empty(), "{:#?}", t.diagnostics);
+    let who = |host: &str| {
+        let r = get(gw.port, host, "/p", &[]);
+        (
+            r.status,
+            r.body.lines().next().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(who("empty.test"), (200, "upstream=errors".to_owned()));
+    assert_eq!(who("healthy.test"), (200, "upstream=web".to_owned()));
+    assert_eq!(who("plain.test").0, 503, "no default backend, no endpoint");
+}
+
+#[test]
+fn auth_signin_redirects_only_the_auth_services_401() {
+    let auth = AuthService::start();
+    let url = format!("http://127.0.0.1:{}/verify", auth.port);
+    let objects = vec![
+        annotated(
+            "signin",
+            0,
+            "signin.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[
+                ("auth-url", &url),
+                ("auth-signin", "https://login.test/start"),
+            ],
+        ),
+        annotated(
+            "own-param",
+            0,
+            "param.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[
+                ("auth-url", &url),
+                (
+                    "auth-signin",
+                    "https://$host/oauth2/start?next=$escaped_request_uri",
+                ),
+                ("auth-signin-redirect-param", "next"),
+            ],
+        ),
+        annotated(
+            "unreachable",
+            0,
+            "unreachable.test",
+            "Prefix",
+            "/",
+            "refusing",
+            &[("auth-url", &format!("http://127.0.0.1:{}/", free_port()))],
+        ),
+        service(NS, "refusing", &[(None, 80)]),
+        slice(
+            NS,
+            "refusing",
+            "a",
+            None,
+            i32::from(auth.port),
+            &[("127.0.0.1", Some(true))],
+        ),
+    ];
+    let (gw, _) = Gateway::start(objects);
+    let refused = get(gw.port, "signin.test", "/app?x=1", &[]);
+    assert_eq!(refused.status, 302, "{refused:?}\n{}", gw.log());
+    assert_eq!(
+        refused.header("location"),
+        Some("https://login.test/start?rd=http://signin.test/app?x=1")
+    );
+    let own = get(gw.port, "param.test", "/p", &[]);
+    assert_eq!(
+        (own.status, own.header("location")),
+        (302, Some("https://param.test/oauth2/start?next=/p"))
+    );
+    let upstream = get(
+        gw.port,
+        "signin.test",
+        "/upstream-401",
+        &["Authorization: Bearer good"],
+    );
+    assert_eq!(
+        (upstream.status, upstream.header("location")),
+        (401, None),
+        "the upstream's own 401 is not redirected"
+    );
+    assert_eq!(
+        get(gw.port, "unreachable.test", "/", &[]).status,
+        500,
+        "an unreachable auth service answers 500, as ingress-nginx"
+    );
+    assert_eq!(
+        get(gw.port, "signin.test", "/auth-answers-418", &[]).status,
+        500,
+        "an auth answer other than 200, 401 or 403 answers 500, as ingress-nginx"
+    );
+}
+
+/// An upstream answering `/status/<code>` with that status and body
+/// `upstream <code>`, anything else with 200.
+fn status_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind status upstream");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let Some((head, _)) = read_message(&mut conn) else {
+                    return;
+                };
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let code: u16 = path
+                    .strip_prefix("/status/")
+                    .and_then(|c| c.split('?').next()?.parse().ok())
+                    .unwrap_or(200);
+                let body = format!("upstream {code}\n");
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {code} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn custom_http_errors_are_answered_by_the_default_backend() {
+    let errors = Echo::start("errors");
+    let flaky = status_upstream();
+    let mut objects = vec![
+        annotated(
+            "pages",
+            0,
+            "pages.test",
+            "Prefix",
+            "/",
+            "flaky",
+            &[
+                ("custom-http-errors", "404, 503"),
+                ("default-backend", "errors"),
+            ],
+        ),
+        annotated("raw", 0, "raw.test", "Prefix", "/", "flaky", &[]),
+        annotated(
+            "no-default",
+            0,
+            "nodefault.test",
+            "Prefix",
+            "/",
+            "flaky",
+            &[("custom-http-errors", "404")],
+        ),
+        service(NS, "flaky", &[(None, 80)]),
+        slice(
+            NS,
+            "flaky",
+            "a",
+            None,
+            i32::from(flaky),
+            &[("127.0.0.1", Some(true))],
+        ),
+    ];
+    objects.extend(backed("errors", &errors));
+    let (gw, t) = Gateway::start(objects);
+    assert!(
+        has_diagnostic(&t, &["no-default", "custom-http-errors", "default-backend"]),
+        "{:#?}",
+        t.diagnostics
+    );
+    let page = get(
+        gw.port,
+        "pages.test",
+        "/status/503?q=1",
+        &["Accept: text/html"],
+    );
+    assert_eq!(
+        page.status,
+        200,
+        "the error backend's status: {page:?}\n{}",
+        gw.log()
+    );
+    assert!(page.body.starts_with("upstream=errors"), "{}", page.body);
+    for line in [
+        "x-code: 503",
+        "x-format: text/html",
+        "x-original-uri: /status/503?q=1",
+        "x-namespace: default",
+        "x-ingress-name: pages",
+        "x-service-name: flaky",
+        "x-service-port: 80",
+    ] {
+        assert!(
+            has_line(&page.body, line),
+            "{line:?} missing:\n{}",
+            page.body
+        );
+    }
+    assert!(page.body.contains("x-request-id: "), "{}", page.body);
+    let not_found = get(gw.port, "pages.test", "/status/404", &[]);
+    assert!(
+        has_line(&not_found.body, "x-code: 404"),
+        "{}",
+        not_found.body
+    );
+    let unlisted = get(gw.port, "pages.test", "/status/500", &[]);
+    assert_eq!(
+        (unlisted.status, unlisted.body.as_str()),
+        (500, "upstream 500\n")
+    );
+    assert_eq!(get(gw.port, "pages.test", "/fine", &[]).status, 200);
+    let raw = get(gw.port, "raw.test", "/status/503", &[]);
+    assert_eq!(
+        (raw.status, raw.body.as_str()),
+        (503, "upstream 503\n"),
+        "another Ingress keeps its upstream's answer"
+    );
+    assert_eq!(
+        get(gw.port, "nodefault.test", "/status/404", &[]).status,
+        404
+    );
+}

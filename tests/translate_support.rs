@@ -393,6 +393,9 @@ pub fn static_bootstrap(t: &Translation, tag_routes: bool) -> Bootstrap {
         .iter()
         .cloned()
         .map(|mut c| {
+            if c.eds_cluster_config.is_none() {
+                return c; // a cluster that carries its own hosts (auth, aggregate)
+            }
             c.cluster_discovery_type =
                 Some(ClusterDiscoveryType::Type(DiscoveryType::Static as i32));
             c.eds_cluster_config = None;

@@ -4,10 +4,14 @@
 use envoy_types::pb::envoy::config::cluster::v3::{
     cluster::ClusterDiscoveryType, cluster::DiscoveryType, Cluster,
 };
-use envoy_types::pb::envoy::config::core::v3::{transport_socket, TransportSocket};
+use envoy_types::pb::envoy::config::core::v3::{http_uri, transport_socket, TransportSocket};
 use envoy_types::pb::envoy::config::listener::v3::{filter, Filter, FilterChain, Listener};
 use envoy_types::pb::envoy::config::route::v3::{
     route::Action, route_action::ClusterSpecifier, RouteConfiguration,
+};
+use envoy_types::pb::envoy::extensions::clusters::aggregate::v3::ClusterConfig as AggregateClusterConfig;
+use envoy_types::pb::envoy::extensions::filters::http::ext_authz::v3::{
+    check_settings, ext_authz_per_route, ExtAuthzPerRoute,
 };
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     http_connection_manager::RouteSpecifier, HttpConnectionManager,
@@ -17,6 +21,9 @@ use envoy_types::pb::google::protobuf::Any;
 use prost::{Message, Name as MessageName};
 
 use super::name::{intern, Name};
+
+/// The ext_authz filter's name, under which a route configures it.
+const EXT_AUTHZ: &str = "envoy.filters.http.ext_authz";
 
 /// Names this resource depends on, by type. Sorted and deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,8 +47,22 @@ impl References {
         self
     }
 
-    /// References of a cluster: its ClusterLoadAssignment when it is an EDS cluster.
+    /// References of a cluster: its ClusterLoadAssignment when it is an EDS
+    /// cluster; the clusters it tries when it is an aggregate.
     pub fn of_cluster(cluster: &Cluster) -> Self {
+        if let Some(ClusterDiscoveryType::ClusterType(custom)) = &cluster.cluster_discovery_type {
+            let clusters = custom
+                .typed_config
+                .as_ref()
+                .and_then(unpack::<AggregateClusterConfig>)
+                .map(|config| config.clusters)
+                .unwrap_or_default();
+            return References {
+                clusters,
+                ..References::default()
+            }
+            .finish();
+        }
         let is_eds = matches!(
             cluster.cluster_discovery_type,
             Some(ClusterDiscoveryType::Type(t)) if t == DiscoveryType::Eds as i32
@@ -69,7 +90,8 @@ impl References {
         .finish()
     }
 
-    /// References of a route table: every cluster a route forwards to.
+    /// References of a route table: every cluster a route forwards to or
+    /// calls for external authentication.
     pub fn of_route(route: &RouteConfiguration) -> Self {
         let mut refs = References::default();
         add_route_clusters(route, &mut refs.clusters);
@@ -140,14 +162,20 @@ fn add_transport_socket(socket: &TransportSocket, refs: &mut References) {
 }
 
 fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
-    let actions = route
-        .virtual_hosts
-        .iter()
-        .flat_map(|vh| vh.routes.iter())
-        .filter_map(|r| match &r.action {
-            Some(Action::Route(action)) => action.cluster_specifier.as_ref(),
-            _ => None,
-        });
+    let routes = route.virtual_hosts.iter().flat_map(|vh| vh.routes.iter());
+    for r in routes.clone() {
+        if let Some(name) = r
+            .typed_per_filter_config
+            .get(EXT_AUTHZ)
+            .and_then(auth_service_cluster)
+        {
+            clusters.push(name);
+        }
+    }
+    let actions = routes.filter_map(|r| match &r.action {
+        Some(Action::Route(action)) => action.cluster_specifier.as_ref(),
+        _ => None,
+    });
     for specifier in actions {
         match specifier {
             ClusterSpecifier::Cluster(name) => clusters.push(name.clone()),
@@ -156,6 +184,21 @@ fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
             }
             _ => {}
         }
+    }
+}
+
+/// The cluster a per-route ext_authz configuration sends check requests to.
+fn auth_service_cluster(any: &Any) -> Option<String> {
+    let per_route = unpack::<ExtAuthzPerRoute>(any)?;
+    let Some(ext_authz_per_route::Override::CheckSettings(settings)) = per_route.r#override else {
+        return None;
+    };
+    let upstream = match settings.service_override? {
+        check_settings::ServiceOverride::HttpService(http) => http.server_uri?.http_upstream_type,
+        check_settings::ServiceOverride::GrpcService(_) => None,
+    };
+    match upstream? {
+        http_uri::HttpUpstreamType::Cluster(name) => Some(name),
     }
 }
 

@@ -28,8 +28,11 @@
 //!   `<namespace>/<service>:<port>`, and one per other upstream settings an
 //!   Ingress asks of it (`…:<port>~<hash>`); see [`render::cluster`],
 //!   [`model::backend`] and [`model::upstream`].
-//! - A ClusterLoadAssignment for every cluster, empty without ready endpoints;
-//!   see [`source::endpoint_slice`] and [`render::endpoints`].
+//! - A ClusterLoadAssignment for every EDS cluster, empty without ready
+//!   endpoints; see [`source::endpoint_slice`] and [`render::endpoints`].
+//! - Clusters route policies need: one per external auth server
+//!   ([`render::external_auth`]) and one aggregate per backend with a default
+//!   backend ([`render::fallback_cluster`]); neither has an assignment.
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see
 //!   [`source::secret`] and [`model::tls`].
 
@@ -165,13 +168,25 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     let has_https = listeners.len() > 1;
     let tables: &[&str] = if has_https { &[HTTP, HTTPS] } else { &[HTTP] };
     let route_tables = render::virtual_host::tables(tables, &virtual_hosts);
-    let (ingresses, targets) =
-        resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
+    let resources::Collected {
+        ingresses,
+        targets,
+        policy_clusters,
+    } = resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
     let slices = SliceIndex::new(world);
-    let clusters = targets
+    let mut clusters: Vec<Cluster> = targets
         .values()
         .map(|t| render::cluster::cluster(t))
         .collect();
+    if !policy_clusters.is_empty() {
+        clusters.extend(policy_clusters.values().map(|c| match *c {
+            resources::PolicyCluster::Auth(server) => render::external_auth::cluster(server),
+            resources::PolicyCluster::Fallback { main, fallback } => {
+                render::fallback_cluster::cluster(main, fallback)
+            }
+        }));
+        clusters.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     let endpoints = targets
         .values()
         .map(|t| {

@@ -1,10 +1,14 @@
 //! Which Envoy resources carry each served Ingress, so a later "programmed" signal
-//! can check ACKs; and which clusters the winning routes forward to.
+//! can check ACKs; which Service clusters the winning routes forward to; and
+//! the other clusters their policies need (auth services, default-backend
+//! aggregates), so none is ever named by a route without being sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::model::{Action, ClusterTarget, MergedRoutes, MergedTls};
+use super::model::{
+    fallback_cluster_name, Action, AuthServer, ClusterTarget, MergedRoutes, MergedTls, Winner,
+};
 use crate::world::ObjectKey;
 
 /// Which Envoy resources carry one served Ingress: route table names, cluster
@@ -19,23 +23,50 @@ pub struct IngressResources {
     pub secrets: BTreeSet<String>,
 }
 
+/// A cluster a route's policy needs besides its Services' clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyCluster<'c> {
+    /// An external auth service.
+    Auth(&'c AuthServer),
+    /// A backend's aggregate with a default backend.
+    Fallback {
+        /// The backend's cluster.
+        main: &'c str,
+        /// The default backend's cluster.
+        fallback: &'c str,
+    },
+}
+
+/// What [`collect`] finds.
+pub(crate) struct Collected<'c> {
+    /// The resources of every served object.
+    pub ingresses: BTreeMap<ObjectKey, IngressResources>,
+    /// Every Service cluster a winning route forwards to, by name.
+    pub targets: BTreeMap<&'c str, &'c Arc<ClusterTarget>>,
+    /// Every other cluster the winning routes name, by name.
+    pub policy_clusters: BTreeMap<String, PolicyCluster<'c>>,
+}
+
 /// The resources of every `served` object (including those that ended up with no
 /// route), given the merged model and the route `tables` each route is in; and
-/// every cluster a winning route forwards to, by name.
+/// every cluster a winning route names.
 pub(crate) fn collect<'m, 'c>(
     served: impl IntoIterator<Item = &'m ObjectKey>,
     routes: &MergedRoutes<'c>,
     tls: &MergedTls<'c>,
     tables: &[&str],
-) -> (
-    BTreeMap<ObjectKey, IngressResources>,
-    BTreeMap<&'c str, &'c Arc<ClusterTarget>>,
-) {
+) -> Collected<'c> {
     let mut ingresses: BTreeMap<ObjectKey, IngressResources> = served
         .into_iter()
         .map(|key| (key.clone(), IngressResources::default()))
         .collect();
     let mut targets: BTreeMap<&'c str, &'c Arc<ClusterTarget>> = BTreeMap::new();
+    let mut policy_clusters = BTreeMap::new();
+    for winner in routes.all() {
+        if let Some(resources) = ingresses.get_mut(&winner.owner.key) {
+            policy(winner, resources, &mut targets, &mut policy_clusters);
+        }
+    }
     let canaries = routes.all().filter_map(|w| w.canary_winner());
     for winner in routes.all().copied().chain(canaries) {
         let Some(resources) = ingresses.get_mut(&winner.owner.key) else {
@@ -65,5 +96,66 @@ pub(crate) fn collect<'m, 'c>(
                 .extend(secrets.iter().map(|s| (*s).to_owned()));
         }
     }
-    (ingresses, targets)
+    Collected {
+        ingresses,
+        targets,
+        policy_clusters,
+    }
+}
+
+/// The clusters `winner`'s policy adds: its auth service, its error backend,
+/// and the default backend with each backend's aggregate (its canary's backends too, which
+/// are rendered under the main route's policy).
+fn policy<'c>(
+    winner: &Winner<'c>,
+    resources: &mut IngressResources,
+    targets: &mut BTreeMap<&'c str, &'c Arc<ClusterTarget>>,
+    policy_clusters: &mut BTreeMap<String, PolicyCluster<'c>>,
+) {
+    let policy = &winner.served.policy;
+    if let Some(errors) = &policy.custom_errors {
+        resources.clusters.insert(errors.backend.name.clone());
+        targets
+            .entry(&errors.backend.name)
+            .or_insert(&errors.backend);
+    }
+    let mut add = |name: String, cluster: PolicyCluster<'c>| {
+        resources.clusters.insert(name.clone());
+        policy_clusters.entry(name).or_insert(cluster);
+    };
+    if let Some(auth) = &policy.external_auth {
+        add(
+            auth.server.cluster_name(),
+            PolicyCluster::Auth(&auth.server),
+        );
+    }
+    let Some(fallback) = &policy.default_backend else {
+        return;
+    };
+    let canary = winner.canary_winner();
+    let forwards = [Some(winner.served), canary.map(|c| c.served)];
+    let backends = forwards
+        .into_iter()
+        .flatten()
+        .filter_map(|served| match &served.action {
+            Action::Forward(forward) => Some(&forward.backends),
+            _ => None,
+        })
+        .flatten();
+    let mut any = false;
+    for backend in backends.filter(|b| b.cluster.name != fallback.name) {
+        any = true;
+        let main = backend.cluster.name.as_str();
+        add(
+            fallback_cluster_name(main, &fallback.name),
+            PolicyCluster::Fallback {
+                main,
+                fallback: &fallback.name,
+            },
+        );
+    }
+    if any {
+        resources.clusters.insert(fallback.name.clone());
+        targets.entry(&fallback.name).or_insert(fallback);
+    }
 }

@@ -101,11 +101,19 @@ impl IngressRead {
     }
 }
 
-/// No canary, and no route redirecting plain HTTP to HTTPS (the one policy
-/// rendered differently per route table).
+/// No canary, no route redirecting plain HTTP to HTTPS (the one policy
+/// rendered differently per route table), and no route whose policy adds
+/// clusters or virtual hosts of its own (an external auth service, a default
+/// backend's aggregates, custom error pages), which only the full translation
+/// renders.
 fn is_plain(contribution: &Contribution) -> bool {
-    let redirects_to_https = |outcome: &Outcome| match outcome {
-        Outcome::Serve(served) => served.policy.https_redirect.is_some(),
+    let not_plain = |outcome: &Outcome| match outcome {
+        Outcome::Serve(served) => {
+            served.policy.https_redirect.is_some()
+                || served.policy.external_auth.is_some()
+                || served.policy.default_backend.is_some()
+                || served.policy.custom_errors.is_some()
+        }
         Outcome::Refused(_) => false,
     };
     contribution.canary.is_none()
@@ -115,5 +123,5 @@ fn is_plain(contribution: &Contribution) -> bool {
             .flat_map(|rule| &rule.paths)
             .map(|claim| &claim.outcome)
             .chain(&contribution.default_backend)
-            .any(redirects_to_https)
+            .any(not_plain)
 }

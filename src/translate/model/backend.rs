@@ -75,6 +75,12 @@ pub fn cluster_name(service: &ObjectKey, port: i32) -> String {
     name
 }
 
+/// The cluster that sends to `main` while it has a healthy endpoint and to
+/// `fallback` otherwise (a default backend): `<main>|default-backend=<fallback>`.
+pub fn fallback_cluster_name(main: &str, fallback: &str) -> String {
+    format!("{main}|default-backend={fallback}")
+}
+
 // === impl WeightedBackend ===
 
 impl WeightedBackend {

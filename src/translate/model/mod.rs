@@ -14,6 +14,8 @@
 pub mod backend;
 pub mod canary;
 pub mod contribution;
+pub mod custom_errors;
+pub mod external_auth;
 pub mod host;
 pub mod merge;
 pub mod path;
@@ -26,9 +28,11 @@ pub mod virtual_host;
 #[cfg(test)]
 mod tests;
 
-pub use backend::{ClusterTarget, WeightedBackend};
+pub use backend::{fallback_cluster_name, ClusterTarget, WeightedBackend};
 pub use canary::{Canary, CanaryWinner, HeaderChoice, HeaderValue};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
+pub use custom_errors::{CustomErrors, ERROR_BACKEND_HEADER, ERROR_HOST};
+pub use external_auth::{AuthHost, AuthServer, ExternalAuth, SigninUrl, UrlPart};
 pub use host::{Host, HostError};
 pub(crate) use merge::merge_routes;
 pub use merge::{MergedRoutes, Winner};

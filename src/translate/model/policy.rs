@@ -8,7 +8,12 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::backend::ClusterTarget;
+use super::custom_errors::CustomErrors;
+use super::external_auth::ExternalAuth;
 
 /// Per-route policy (timeouts, retries, CORS, auth, body size, source ranges, …).
 /// Ingress without annotations sets none, so it is empty: the render then gives
@@ -17,7 +22,7 @@ use std::time::Duration;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoutePolicy {
     /// Rewrite the path before forwarding.
-    pub rewrite: Option<Rewrite>,
+    pub rewrite: Option<Box<Rewrite>>,
     /// Send `X-Forwarded-Prefix` with this value upstream.
     pub forwarded_prefix: Option<String>,
     /// Send this `Host` upstream instead of the client's.
@@ -40,6 +45,13 @@ pub struct RoutePolicy {
     pub basic_auth: Option<Box<BasicAuth>>,
     /// Hash requests on this cookie (cookie affinity), generating it if absent.
     pub session_cookie: Option<Box<super::upstream::SessionCookie>>,
+    /// External authentication by an HTTP service.
+    pub external_auth: Option<Box<ExternalAuth>>,
+    /// Where requests go while none of the route's backends has a healthy
+    /// endpoint (ingress-nginx's `default-backend` annotation).
+    pub default_backend: Option<Arc<ClusterTarget>>,
+    /// Upstream statuses answered by an error backend instead.
+    pub custom_errors: Option<Box<CustomErrors>>,
 }
 
 /// A path rewrite: every match of `pattern` (RE2) in the path is replaced by

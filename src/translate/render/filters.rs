@@ -1,12 +1,15 @@
 //! The HTTP filters every HCM runs, and their per-route configuration.
 //!
 //! Every HCM carries the same list (CORS, RBAC, local rate limit, basic auth,
-//! buffer, then the router), each but the router disabled; a route that needs
+//! custom responses ([`super::custom_response`]), external auth
+//! ([`super::external_auth`]), buffer, then the router), each but the router disabled; a route that needs
 //! one enables and configures it through `typed_per_filter_config`. So an
 //! annotation change only ever changes RDS: listeners stay byte-identical and
 //! are never drained. Order: CORS first (a preflight is answered before access
 //! checks, as ingress-nginx answers it in its rewrite phase), then source
-//! ranges (403), rate limit, authentication (401), body size (413).
+//! ranges (403), rate limit, authentication (401; basic, then external as
+//! ingress-nginx checks `auth_request` before `auth_basic`… either denies),
+//! body size (413).
 
 use envoy_types::pb::envoy::config::core::v3::{
     data_source::Specifier, CidrRange, DataSource, RuntimeFractionalPercent,
@@ -37,6 +40,8 @@ use envoy_types::pb::envoy::r#type::v3::{
 use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration, UInt32Value};
 use envoy_types::util::pack_any;
 
+use super::custom_response::CUSTOM_RESPONSE;
+use super::external_auth::EXT_AUTHZ;
 use crate::translate::model::{BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, SourceRanges};
 
 /// Name of the CORS filter.
@@ -76,6 +81,8 @@ pub fn http_filters() -> Vec<HttpFilter> {
                 ..BasicAuthFilter::default()
             }),
         ),
+        disabled(CUSTOM_RESPONSE, super::custom_response::filter()),
+        disabled(EXT_AUTHZ, super::external_auth::filter()),
         disabled(
             BUFFER,
             pack_any(Buffer {

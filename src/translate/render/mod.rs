@@ -7,9 +7,14 @@
 //! timeouts, cluster settings, the ADS config source.
 
 pub mod ads;
+pub mod auth_responses;
 pub mod canary;
 pub mod cluster;
+pub mod custom_errors;
+pub mod custom_response;
 pub mod endpoints;
+pub mod external_auth;
+pub mod fallback_cluster;
 pub mod filters;
 pub mod listener;
 pub mod policy;

@@ -5,8 +5,9 @@
 //!   `X-Forwarded-Prefix` → `request_headers_to_add` (overwriting);
 //! - read timeout and retries → `retry_policy` (`per_try_idle_timeout`,
 //!   `retry_on`, `num_retries`, `retriable_status_codes`);
-//! - CORS, source ranges, rate limit, basic auth, body size → the matching
-//!   filter's `typed_per_filter_config` entry, which enables it for the route;
+//! - CORS, source ranges, rate limit, basic auth, external auth, body size →
+//!   the matching filter's `typed_per_filter_config` entry, which enables it
+//!   for the route;
 //! - session cookie → a cookie `hash_policy` with a `ttl` (Envoy generates the
 //!   cookie when the request has none; its cluster balances by ring hash).
 //!
@@ -122,6 +123,12 @@ pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
             ..HeaderValueOption::default()
         })
+        .chain(
+            policy
+                .custom_errors
+                .as_ref()
+                .map(|_| super::custom_errors::original_uri_header()),
+        )
         .collect()
 }
 
@@ -143,6 +150,15 @@ pub fn filter_configs(policy: &RoutePolicy) -> HashMap<String, Any> {
     }
     if let Some(auth) = &policy.basic_auth {
         configs.insert(filters::BASIC_AUTH.to_owned(), filters::basic_auth(auth));
+    }
+    if let Some(auth) = &policy.external_auth {
+        configs.insert(
+            super::external_auth::EXT_AUTHZ.to_owned(),
+            super::external_auth::per_route(auth),
+        );
+    }
+    if let Some(custom) = super::custom_response::per_route(policy) {
+        configs.insert(super::custom_response::CUSTOM_RESPONSE.to_owned(), custom);
     }
     if let Some(max) = policy.max_body_bytes {
         configs.insert(filters::BUFFER.to_owned(), filters::body_limit(max));

@@ -33,7 +33,8 @@ use envoy_types::pb::google::protobuf::UInt32Value;
 use super::ads::seconds;
 use super::policy;
 use crate::translate::model::{
-    Action, Forward, PathMatch, PathRule, PlacedRoute, Redirect, RedirectCode, RoutePolicy,
+    fallback_cluster_name, Action, ClusterTarget, Forward, PathMatch, PathRule, PlacedRoute,
+    Redirect, RedirectCode, RoutePolicy, WeightedBackend,
 };
 
 /// Which route table a route is rendered for: plain HTTP may answer with a
@@ -156,19 +157,21 @@ pub(super) fn authority_matcher(regex: &str) -> HeaderMatcher {
 
 fn route_action(action: &Action, policy: &RoutePolicy) -> RouteActionKind {
     match action {
-        Action::Forward(forward) => match cluster_specifier(forward) {
-            Some(clusters) => {
-                let mut action = RouteAction {
-                    cluster_specifier: Some(clusters),
-                    timeout: Some(seconds(0)),
-                    idle_timeout: Some(seconds(ROUTE_IDLE_TIMEOUT_SECS)),
-                    ..RouteAction::default()
-                };
-                policy::apply(policy, &mut action);
-                RouteActionKind::Route(action)
+        Action::Forward(forward) => {
+            match cluster_specifier(forward, policy.default_backend.as_deref()) {
+                Some(clusters) => {
+                    let mut action = RouteAction {
+                        cluster_specifier: Some(clusters),
+                        timeout: Some(seconds(0)),
+                        idle_timeout: Some(seconds(ROUTE_IDLE_TIMEOUT_SECS)),
+                        ..RouteAction::default()
+                    };
+                    policy::apply(policy, &mut action);
+                    RouteActionKind::Route(action)
+                }
+                None => unavailable(),
             }
-            None => unavailable(),
-        },
+        }
         Action::Unavailable => unavailable(),
         Action::Redirect(redirect) => RouteActionKind::Redirect(redirect_action(redirect)),
     }
@@ -203,16 +206,27 @@ fn response_code(code: RedirectCode) -> i32 {
 }
 
 /// One backend: `cluster`; several: `weighted_clusters`; none: `None` (the route
-/// then answers 503, as for a missing Service).
-pub(super) fn cluster_specifier(forward: &Forward) -> Option<ClusterSpecifier> {
+/// then answers 503, as for a missing Service). With a `fallback` (default
+/// backend), each backend's cluster is its aggregate with the fallback
+/// ([`super::fallback_cluster`]), unless it is the fallback itself.
+pub(super) fn cluster_specifier(
+    forward: &Forward,
+    fallback: Option<&ClusterTarget>,
+) -> Option<ClusterSpecifier> {
+    let name = |b: &WeightedBackend| match fallback {
+        Some(fallback) if fallback.name != b.cluster.name => {
+            fallback_cluster_name(&b.cluster.name, &fallback.name)
+        }
+        _ => b.cluster.name.clone(),
+    };
     match forward.backends.as_slice() {
         [] => None,
-        [one] => Some(ClusterSpecifier::Cluster(one.cluster.name.clone())),
+        [one] => Some(ClusterSpecifier::Cluster(name(one))),
         several => Some(ClusterSpecifier::WeightedClusters(WeightedCluster {
             clusters: several
                 .iter()
                 .map(|b| ClusterWeight {
-                    name: b.cluster.name.clone(),
+                    name: name(b),
                     weight: Some(UInt32Value { value: b.weight }),
                     ..ClusterWeight::default()
                 })
@@ -279,7 +293,8 @@ mod tests {
         let forward = Forward {
             backends: vec![backend(80, 90), backend(81, 10)],
         };
-        let Some(ClusterSpecifier::WeightedClusters(weighted)) = cluster_specifier(&forward) else {
+        let Some(ClusterSpecifier::WeightedClusters(weighted)) = cluster_specifier(&forward, None)
+        else {
             panic!("expected weighted clusters");
         };
         let got: Vec<(&str, Option<u32>)> = weighted
@@ -288,6 +303,25 @@ mod tests {
             .map(|c| (c.name.as_str(), c.weight.as_ref().map(|w| w.value)))
             .collect();
         assert_eq!(got, [("ns/web:80", Some(90)), ("ns/web:81", Some(10))]);
+    }
+
+    #[test]
+    fn a_default_backend_wraps_each_other_backend_in_its_aggregate() {
+        let target =
+            |name: &str| Arc::new(ClusterTarget::new(ObjectKey::new("ns", name), 80, None));
+        let errors = target("errors");
+        let forward = |name: &str| Forward::to(WeightedBackend::all(target(name)));
+        assert_eq!(
+            cluster_specifier(&forward("web"), Some(&errors)),
+            Some(ClusterSpecifier::Cluster(
+                "ns/web:80|default-backend=ns/errors:80".to_owned()
+            ))
+        );
+        assert_eq!(
+            cluster_specifier(&forward("errors"), Some(&errors)),
+            Some(ClusterSpecifier::Cluster("ns/errors:80".to_owned())),
+            "a backend that is its own default backend needs no aggregate"
+        );
     }
 
     #[test]

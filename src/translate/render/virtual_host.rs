@@ -45,9 +45,16 @@ pub fn schemes_differ(hosts: &[model::VirtualHost<'_>]) -> bool {
 /// The route tables `tables` (`http`, and `https` if present) for `hosts`.
 /// When both schemes render alike, the virtual hosts are rendered once and
 /// shared ([`route_tables`]).
+/// A table also gets the custom error pages' virtual host when some route
+/// uses one ([`super::custom_errors::error_host`]).
 pub fn tables(tables: &[&str], hosts: &[model::VirtualHost<'_>]) -> Vec<RouteConfiguration> {
+    let error_host = super::custom_errors::error_host(hosts);
+    let with_errors = |mut list: Vec<VirtualHost>| {
+        list.extend(error_host.clone());
+        list
+    };
     if !schemes_differ(hosts) {
-        return route_tables(tables, virtual_hosts(hosts, Scheme::Https));
+        return route_tables(tables, with_errors(virtual_hosts(hosts, Scheme::Https)));
     }
     tables
         .iter()
@@ -59,7 +66,7 @@ pub fn tables(tables: &[&str], hosts: &[model::VirtualHost<'_>]) -> Vec<RouteCon
             };
             RouteConfiguration {
                 name: (*name).to_owned(),
-                virtual_hosts: virtual_hosts(hosts, scheme),
+                virtual_hosts: with_errors(virtual_hosts(hosts, scheme)),
                 ..RouteConfiguration::default()
             }
         })

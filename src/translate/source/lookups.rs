@@ -74,6 +74,31 @@ impl<'w> Lookups<'w> {
             .clone()
     }
 
+    /// The Service `key` on its first TCP port, as ingress-nginx serves a
+    /// Service named without a port (the `default-backend` annotation).
+    pub fn service_first_port(
+        &mut self,
+        key: &ObjectKey,
+    ) -> Result<Arc<ClusterTarget>, Unavailable> {
+        let world = self.world;
+        let Some((stored, service)) = world.services.get_key_value(key) else {
+            self.visit(Kind::Service, || key.clone());
+            return Err(Unavailable::ServiceMissing(key.clone()));
+        };
+        let number = service
+            .spec
+            .iter()
+            .flat_map(|s| s.ports.iter().flatten())
+            .find(|p| p.protocol.as_deref().is_none_or(|proto| proto == "TCP"))
+            .map(|p| p.port);
+        self.service(ServicePortRef {
+            namespace: &stored.namespace,
+            service: &stored.name,
+            number,
+            name: None,
+        })
+    }
+
     /// The Secret `key` as stored, for annotations that read other kinds of
     /// Secret (e.g. basic-auth users).
     pub fn raw_secret(&self, key: &ObjectKey) -> Option<&'w k8s_openapi::api::core::v1::Secret> {

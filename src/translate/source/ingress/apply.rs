@@ -31,11 +31,22 @@ pub(super) fn outcome(
         served.problem = None;
     }
     let mut policy = a.policy.clone();
+    if let (Some(errors), Action::Forward(forward)) = (&mut policy.custom_errors, &served.action) {
+        if let Some(first) = forward.backends.first() {
+            let target = &first.cluster;
+            errors.service.clone_from(&target.service.name);
+            errors.service_port = target
+                .name
+                .rsplit_once(':')
+                .map(|(_, port)| port.to_owned())
+                .unwrap_or_default();
+        }
+    }
     policy.rewrite = a
         .paths
         .rewrite_target
         .as_deref()
-        .map(|target| annotations::paths::rewrite(path, target));
+        .map(|target| Box::new(annotations::paths::rewrite(path, target)));
     if a.redirect.force_ssl_redirect || (a.redirect.ssl_redirect && tls) {
         policy.https_redirect = Some(annotations::redirect::SSL_REDIRECT_CODE);
     }

@@ -1,6 +1,6 @@
 //! Authentication: `auth-type: basic` with `auth-secret` (+ `auth-secret-type`,
 //! `auth-realm`), by Envoy's `basic_auth` filter; the external auth
-//! annotations (`auth-url` …) are not implemented yet.
+//! annotations (`auth-url` …) are read by [`super::external_auth`].
 //!
 //! The Secret (in the Ingress's namespace) holds htpasswd lines under `auth`
 //! (`auth-secret-type: auth-file`, the default) or one user per key with the
@@ -27,28 +27,8 @@ pub struct AuthOptions {
     pub refusal: Option<String>,
 }
 
-/// The external-auth annotations, not implemented yet.
-const EXTERNAL: &[&str] = &[
-    "auth-url",
-    "auth-method",
-    "auth-response-headers",
-    "auth-signin",
-    "auth-signin-redirect-param",
-    "auth-request-redirect",
-    "auth-cache-key",
-    "auth-cache-duration",
-    "auth-keepalive",
-    "auth-proxy-set-headers",
-    "auth-snippet",
-    "auth-always-set-cookie",
-    "enable-global-auth",
-];
-
 /// Reads the auth annotations of the Ingress `key`.
 pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> AuthOptions {
-    for name in EXTERNAL {
-        r.ignored(name, "not yet implemented (Envoy ext_authz planned)");
-    }
     const OPTIONS: [&str; 3] = ["auth-secret", "auth-secret-type", "auth-realm"];
     match r.get("auth-type") {
         None => {

@@ -1,8 +1,9 @@
 //! ingress-nginx annotations (`<prefix>/<name>`, prefix `nginx.ingress.kubernetes.io`
 //! by default) read into model values, one file per group:
 //! [`paths`], [`redirect`], [`canary`], [`upstream`], [`cluster`] (with
-//! [`proxy_ssl`]), [`limits`], [`cors`], [`auth`], and [`unsupported`] for the
-//! ones known but not implemented.
+//! [`proxy_ssl`]), [`limits`], [`cors`], [`auth`], [`external_auth`],
+//! [`default_backend`], [`custom_errors`], and [`unsupported`] for the ones
+//! known but not implemented.
 //!
 //! [`read`] parses every group once per Ingress into [`IngressAnnotations`];
 //! `rules.rs` applies it to each path. Every annotation under the prefix gets a
@@ -16,6 +17,9 @@ pub mod auth;
 pub mod canary;
 pub mod cluster;
 pub mod cors;
+pub mod custom_errors;
+pub mod default_backend;
+pub mod external_auth;
 pub mod limits;
 pub mod paths;
 pub mod proxy_ssl;
@@ -111,6 +115,9 @@ pub fn read(
     let limits = limits::read(&mut r);
     let cors = cors::read(&mut r);
     let auth = auth::read(&mut r, key, lookups);
+    let external = external_auth::read(&mut r);
+    let default_backend = default_backend::read(&mut r, key, lookups);
+    let custom_errors = custom_errors::read(&mut r, key, default_backend.as_ref());
     unsupported::read(&mut r);
     let policy = RoutePolicy {
         forwarded_prefix: paths.forwarded_prefix.clone(),
@@ -123,6 +130,9 @@ pub fn read(
         cors: cors.map(Box::new),
         basic_auth: auth.basic.map(Box::new),
         session_cookie: cluster.session_cookie.clone().map(Box::new),
+        external_auth: external.auth.map(Box::new),
+        default_backend,
+        custom_errors: custom_errors.map(Box::new),
         ..RoutePolicy::default()
     };
     IngressAnnotations {
@@ -131,7 +141,7 @@ pub fn read(
         canary: None,
         policy,
         cluster,
-        refusal: limits.refusal.or(auth.refusal),
+        refusal: limits.refusal.or(auth.refusal).or(external.refusal),
         findings: r.finish(),
     }
 }
@@ -142,3 +152,6 @@ mod cluster_tests;
 mod proxy_ssl_tests;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_auth_and_errors;

@@ -172,7 +172,33 @@ const VERDICTS: &[(Written, &str, &str)] = &[
     ),
     (&[("auth-type", "digest")], "auth-type", "ignored"),
     (&[("auth-type", "basic")], "auth-secret", "absent"),
-    (&[("auth-url", "http://auth")], "auth-url", "ignored"),
+    (&[("auth-url", "http://auth")], "auth-url", "approximated"),
+    (&[("auth-url", "https://$host/auth")], "auth-url", "invalid"),
+    (
+        &[("auth-method", "GET")],
+        "auth-method",
+        "ignored: auth-url",
+    ),
+    (
+        &[("auth-url", "http://a"), ("auth-method", "FETCH")],
+        "auth-method",
+        "invalid",
+    ),
+    (
+        &[("auth-url", "http://a"), ("auth-signin", "https://s/")],
+        "auth-signin",
+        "approximated",
+    ),
+    (
+        &[("default-backend", "missing")],
+        "default-backend",
+        "invalid",
+    ),
+    (
+        &[("custom-http-errors", "404,503")],
+        "custom-http-errors",
+        "ignored: needs the default-backend",
+    ),
     (&[("ssl-passthrough", "true")], "ssl-passthrough", "ignored"),
     (
         &[("configuration-snippet", "x")],

@@ -34,8 +34,6 @@ pub const UNSUPPORTED: &[(&str, &str)] = &[
         "auth-tls-match-cn",
         "not yet implemented (see auth-tls-secret)",
     ),
-    ("custom-http-errors", "not yet implemented"),
-    ("default-backend", "not yet implemented"),
     (
         "configuration-snippet",
         "raw nginx configuration cannot be translated to Envoy",
