@@ -30,7 +30,11 @@
 //! - A ClusterLoadAssignment for every cluster, empty without ready endpoints;
 //!   see [`source::endpoint_slice`] and [`render::endpoints`].
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see
-//!   [`source::secret`] and [`model::tls`].
+//!   [`source::secret`] and [`model::tls`]; and one per CA a TLS host checks
+//!   client certificates with, named `ca:<namespace>/<name>`
+//!   ([`model::client_auth`]).
+//! - TLS passthrough hosts: a TCP-proxy filter chain on `https` to the
+//!   backend's cluster ([`model::passthrough`]).
 
 mod diagnostic;
 mod endpoints;
@@ -155,17 +159,30 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         diagnostics.extend(std::mem::take(&mut contribution.diagnostics));
     }
     let routes = model::merge_routes(&contributions, &mut diagnostics);
-    let tls = model::merge_tls(&contributions, &mut diagnostics);
+    let passthrough = model::merge_passthrough(&contributions, &mut diagnostics);
+    let tls = model::merge_tls_except(&contributions, &passthrough, &mut diagnostics);
+    let client_auth = model::merge_client_auth(&contributions, &mut diagnostics);
     let virtual_hosts = model::virtual_hosts(&routes);
 
     // Render.
     let mut listeners = vec![listener::http_listener(config)];
-    listeners.extend(listener::https_listener(config, &tls.servers));
+    listeners.extend(listener::https_listener(
+        config,
+        &tls.servers,
+        &passthrough,
+        &client_auth,
+    ));
     let has_https = listeners.len() > 1;
     let tables: &[&str] = if has_https { &[HTTP, HTTPS] } else { &[HTTP] };
     let route_tables = render::virtual_host::tables(tables, &virtual_hosts);
-    let (ingresses, targets) =
-        resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
+    let (ingresses, targets) = resources::collect(
+        served.iter().map(|&(key, _)| key),
+        &routes,
+        &tls,
+        &passthrough,
+        &client_auth,
+        tables,
+    );
     let slices = SliceIndex::new(world);
     let clusters = targets
         .values()
@@ -179,11 +196,13 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         })
         .collect();
     let service_clusters = ServiceClusters::new(targets.values().map(|t| Arc::clone(t)));
-    let secrets = tls
+    let mut secrets: Vec<Secret> = tls
         .servers
         .values()
         .map(|server| render::tls::secret(server.certificate))
         .collect();
+    secrets.extend(resources::client_cas(&tls, &client_auth).map(render::tls::ca_secret));
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
 
     Translation {
         listeners,

@@ -57,6 +57,23 @@ pub fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
             refs.push(of(Kind::Secret, secret));
         }
     }
+    // The CA Secret of `<prefix>/auth-tls-secret` (`namespace/name`, another
+    // namespace allowed as in ingress-nginx, or `name` in its own).
+    for (name, value) in ingress.metadata.annotations.iter().flatten() {
+        if !name.ends_with("/auth-tls-secret") {
+            continue;
+        }
+        let key = match value.trim().split_once('/') {
+            None => ObjectKey::new(namespace.clone(), value.trim()),
+            Some((ns, secret)) => ObjectKey::new(ns, secret),
+        };
+        if !key.namespace.is_empty() && !key.name.is_empty() {
+            refs.push(ObjectRef {
+                kind: Kind::Secret,
+                key,
+            });
+        }
+    }
     refs.sort();
     refs.dedup();
     refs
@@ -82,5 +99,22 @@ mod tests {
             .map(|r| r.key.name)
             .collect();
         assert_eq!(names, ["more", "users"]);
+    }
+
+    #[test]
+    fn client_certificate_cas_of_annotations_are_referenced_in_any_namespace() {
+        let ingress: Ingress = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "ns", "name": "i", "annotations": {
+                "nginx.ingress.kubernetes.io/auth-tls-secret": "certs/ca",
+                "custom.prefix/auth-tls-secret": "own",
+            }},
+            "spec": {},
+        }))
+        .unwrap_or_else(|e| panic!("bad fixture: {e}"));
+        let keys: Vec<String> = ingress_refs(&ingress)
+            .into_iter()
+            .map(|r| r.key.to_string())
+            .collect();
+        assert_eq!(keys, ["certs/ca", "ns/own"]);
     }
 }

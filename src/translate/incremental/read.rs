@@ -101,14 +101,18 @@ impl IngressRead {
     }
 }
 
-/// No canary, and no route redirecting plain HTTP to HTTPS (the one policy
-/// rendered differently per route table).
+/// No canary, no route redirecting plain HTTP to HTTPS (the one policy
+/// rendered differently per route table), no TLS passthrough and no client
+/// certificates (both reshape the https listener across Ingresses: worlds with
+/// them go through the full translation).
 fn is_plain(contribution: &Contribution) -> bool {
     let redirects_to_https = |outcome: &Outcome| match outcome {
         Outcome::Serve(served) => served.policy.https_redirect.is_some(),
         Outcome::Refused(_) => false,
     };
     contribution.canary.is_none()
+        && contribution.passthrough.is_empty()
+        && contribution.client_auth.is_empty()
         && !contribution
             .rules
             .iter()
@@ -116,4 +120,48 @@ fn is_plain(contribution: &Contribution) -> bool {
             .map(|claim| &claim.outcome)
             .chain(&contribution.default_backend)
             .any(redirects_to_https)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::translate::model::{
+        CaBundle, ClientAuth, ClientAuthClaim, ClientVerify, ClusterTarget, PassthroughClaim,
+    };
+    use crate::world::Kind;
+
+    fn host(name: &str) -> Host {
+        Host::parse(name).unwrap_or_else(|e| panic!("bad fixture host: {e}"))
+    }
+
+    #[test]
+    fn passthrough_and_client_certificates_go_through_the_full_translation() {
+        let empty = Contribution::new(ObjectRef {
+            kind: Kind::Ingress,
+            key: ObjectKey::new("ns", "i"),
+        });
+        assert!(is_plain(&empty));
+        let mut passing = empty.clone();
+        passing.passthrough.push(PassthroughClaim {
+            host: host("a.test"),
+            cluster: Arc::new(ClusterTarget::new(ObjectKey::new("ns", "s"), 443, None)),
+        });
+        assert!(!is_plain(&passing));
+        let mut asking = empty;
+        asking.client_auth.push(ClientAuthClaim {
+            auth: Arc::new(ClientAuth {
+                ca: Arc::new(CaBundle {
+                    name: "ca:ns/ca".to_owned(),
+                    certificates: Vec::new(),
+                }),
+                verify: ClientVerify::On,
+                depth: 1,
+                forward_certificate: false,
+            }),
+            hosts: [host("a.test")].into(),
+        });
+        assert!(!is_plain(&asking));
+    }
 }

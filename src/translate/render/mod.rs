@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod endpoints;
 pub mod filters;
 pub mod listener;
+pub mod passthrough;
 pub mod policy;
 pub mod route;
 pub mod tls;

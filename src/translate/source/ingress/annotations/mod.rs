@@ -13,8 +13,10 @@
 
 pub mod auth;
 pub mod canary;
+pub mod client_auth;
 pub mod cors;
 pub mod limits;
+pub mod passthrough;
 pub mod paths;
 pub mod reader;
 pub mod redirect;
@@ -27,7 +29,9 @@ use std::collections::BTreeMap;
 
 pub use reader::{Finding, Reader, Verdict};
 
-use crate::translate::model::{Canary, RoutePolicy};
+use std::sync::Arc;
+
+use crate::translate::model::{Canary, ClientAuth, RoutePolicy};
 use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
 use paths::PathOptions;
@@ -48,6 +52,10 @@ pub struct IngressAnnotations {
     /// The policy every route of the Ingress starts from (rewrites and HTTPS
     /// redirects are added per path).
     pub policy: RoutePolicy,
+    /// Set when the Ingress's TLS hosts are passed through unterminated.
+    pub passthrough: bool,
+    /// The client certificates its TLS hosts ask for.
+    pub client_auth: Option<Arc<ClientAuth>>,
     /// Set when the routes must answer 503 instead of serving (fail closed).
     pub refusal: Option<String>,
     /// Every annotation under the prefix with its verdict.
@@ -83,12 +91,22 @@ pub fn read(
             ..IngressAnnotations::default()
         };
     }
+    if passthrough::read(&mut r) {
+        let mut findings = r.finish();
+        passthrough::ignore_the_rest(&mut findings);
+        return IngressAnnotations {
+            passthrough: true,
+            findings,
+            ..IngressAnnotations::default()
+        };
+    }
     let paths = paths::read(&mut r);
     let redirect = redirect::read(&mut r);
     let upstream = upstream::read(&mut r);
     let limits = limits::read(&mut r);
     let cors = cors::read(&mut r);
     let auth = auth::read(&mut r, key, lookups);
+    let client_auth = client_auth::read(&mut r, key, lookups);
     unsupported::read(&mut r);
     let policy = RoutePolicy {
         forwarded_prefix: paths.forwarded_prefix.clone(),
@@ -106,8 +124,10 @@ pub fn read(
         paths,
         redirect,
         canary: None,
+        passthrough: false,
+        client_auth: client_auth.auth,
         policy,
-        refusal: limits.refusal.or(auth.refusal),
+        refusal: limits.refusal.or(auth.refusal).or(client_auth.refusal),
         findings: r.finish(),
     }
 }
