@@ -11,6 +11,7 @@ mod client;
 mod cluster_read;
 mod config;
 mod kind_watch;
+mod named_secrets;
 mod observed_status;
 mod resilient_watch;
 mod scrub;
