@@ -158,7 +158,6 @@ mod tests {
                 }),
                 verify: ClientVerify::On,
                 depth: 1,
-                forward_certificate: false,
             }),
             hosts: [host("a.test")].into(),
         });

@@ -50,9 +50,6 @@ pub struct ClientAuth {
     /// The longest chain accepted, not counting the leaf
     /// (`auth-tls-verify-depth`, default 1).
     pub depth: u32,
-    /// The client's certificate goes to the upstream
-    /// (`auth-tls-pass-certificate-to-upstream`).
-    pub forward_certificate: bool,
 }
 
 /// The hosts one object asks to serve with one client-certificate setting.
@@ -134,7 +131,6 @@ mod tests {
             }),
             verify,
             depth: 1,
-            forward_certificate: false,
         })
     }
 

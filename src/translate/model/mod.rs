@@ -39,8 +39,8 @@ pub(crate) use passthrough::merge_passthrough;
 pub use passthrough::{MergedPassthrough, PassthroughClaim, PassthroughWinner};
 pub use path::{PathMatch, PathRule, PathType, Precedence};
 pub use policy::{
-    BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, RedirectCode, Retry, Rewrite, RoutePolicy,
-    SourceRanges,
+    BasicAuth, Cidr, ClientCertificateHeaders, Cors, CorsOrigin, RateLimit, RedirectCode, Retry,
+    Rewrite, RoutePolicy, SourceRanges,
 };
 pub use route::{Action, Forward, Redirect, Served};
 pub(crate) use tls::{merge_tls, merge_tls_except};

@@ -8,8 +8,7 @@
 //!   TCP-proxy filter chain per passed-through host ([`super::passthrough`]);
 //!   one filter chain per certificate, matched on SNI `server_names`, HCM with
 //!   stat prefix `https` and RDS route table `https`, except that a host asking
-//!   for client certificates gets a chain of its own ([`super::tls`]), whose HCM
-//!   sets X-Forwarded-Client-Cert when the host forwards the certificate.
+//!   for client certificates gets a chain of its own ([`super::tls`]).
 //!   Connections whose SNI matches no chain are closed (there is no default
 //!   certificate).
 //!
@@ -38,9 +37,7 @@ use envoy_types::pb::envoy::extensions::access_loggers::stream::v3::{
 };
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
-    http_connection_manager::{
-        ForwardClientCertDetails, RouteSpecifier, SetCurrentClientCertDetails, StripPortMode,
-    },
+    http_connection_manager::{RouteSpecifier, StripPortMode},
     HttpConnectionManager, Rds,
 };
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::http_connection_manager::UpgradeConfig;
@@ -74,7 +71,7 @@ pub fn http_listener(config: &TranslateConfig) -> Listener {
         name: HTTP.to_owned(),
         address: Some(socket(&config.listen_address, config.http_port)),
         filter_chains: vec![FilterChain {
-            filters: vec![hcm_filter(HTTP, false)],
+            filters: vec![hcm_filter(HTTP)],
             ..FilterChain::default()
         }],
         ..Listener::default()
@@ -104,7 +101,7 @@ pub fn https_listener(
             .iter()
             .partition(|h| client_auth.by_host.contains_key(**h));
         if !shared.is_empty() {
-            let hcm = hcm_filter(HTTPS, false);
+            let hcm = hcm_filter(HTTPS);
             chains.push(tls::filter_chain(
                 (*name).to_owned(),
                 name,
@@ -115,7 +112,6 @@ pub fn https_listener(
         }
         for host in own {
             let auth = client_auth.by_host.get(host).map(|(auth, _)| *auth);
-            let forward = auth.is_some_and(|a| a.forward_certificate);
             let chain_name = tls::client_auth_chain_name(name, host);
             let hosts = BTreeSet::from([host]);
             chains.push(tls::filter_chain(
@@ -123,7 +119,7 @@ pub fn https_listener(
                 name,
                 &hosts,
                 auth,
-                hcm_filter(HTTPS, forward),
+                hcm_filter(HTTPS),
             ));
         }
     }
@@ -142,21 +138,11 @@ pub fn https_listener(
     })
 }
 
-/// The HCM network filter using RDS table `name` (also its stat prefix);
-/// `forward_certificate`: the client's certificate goes to the upstream in
-/// X-Forwarded-Client-Cert (otherwise a client's XFCC header is removed).
-fn hcm_filter(name: &str, forward_certificate: bool) -> Filter {
-    let mut hcm = hcm(name);
-    if forward_certificate {
-        hcm.forward_client_cert_details = ForwardClientCertDetails::SanitizeSet as i32;
-        hcm.set_current_client_cert_details = Some(SetCurrentClientCertDetails {
-            cert: true,
-            ..SetCurrentClientCertDetails::default()
-        });
-    }
+/// The HCM network filter using RDS table `name` (also its stat prefix).
+fn hcm_filter(name: &str) -> Filter {
     Filter {
         name: "envoy.filters.network.http_connection_manager".to_owned(),
-        config_type: Some(filter::ConfigType::TypedConfig(pack_any(hcm))),
+        config_type: Some(filter::ConfigType::TypedConfig(pack_any(hcm(name)))),
     }
 }
 

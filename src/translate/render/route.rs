@@ -118,6 +118,7 @@ pub(super) fn with_action(
         r#match: Some(r#match),
         action: Some(route_action(action, policy)),
         request_headers_to_add: policy::request_headers(policy),
+        request_headers_to_remove: policy::removed_request_headers(policy),
         typed_per_filter_config: policy::filter_configs(policy),
         ..Route::default()
     }

@@ -1,7 +1,8 @@
 //! Client certificates: `auth-tls-secret` (`namespace/name` of a Secret with
-//! `ca.crt`), `auth-tls-verify-client`, `auth-tls-verify-depth` and
-//! `auth-tls-pass-certificate-to-upstream`, applied to the Ingress's TLS hosts
-//! by the TLS handshake of each host's filter chain.
+//! `ca.crt`), `auth-tls-verify-client` and `auth-tls-verify-depth`, applied to
+//! the Ingress's TLS hosts by the TLS handshake of each host's filter chain;
+//! and the headers telling the upstream about the certificate (with
+//! `auth-tls-pass-certificate-to-upstream`, the certificate itself), per route.
 //!
 //! `auth-tls-error-page` and `auth-tls-match-cn` are not implemented (reported
 //! with why). When `auth-tls-secret` names a Secret that is missing or has no
@@ -14,7 +15,7 @@ use k8s_openapi::api::core::v1::Secret;
 
 use super::reader::Reader;
 use super::values;
-use crate::translate::model::{CaBundle, ClientAuth, ClientVerify};
+use crate::translate::model::{CaBundle, ClientAuth, ClientCertificateHeaders, ClientVerify};
 use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
 
@@ -32,6 +33,8 @@ const OPTIONS: [&str; 5] = [
 pub struct ClientAuthOptions {
     /// The setting, when one is asked for and usable (`off` asks for none).
     pub auth: Option<Arc<ClientAuth>>,
+    /// The certificate headers the routes send upstream (with `auth`).
+    pub headers: Option<ClientCertificateHeaders>,
     /// Set when client certificates are asked for but cannot be checked: the
     /// routes answer 503.
     pub refusal: Option<String>,
@@ -80,20 +83,17 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
     }
     let depth = r.parse("auth-tls-verify-depth", values::count).unwrap_or(1);
     r.honoured("auth-tls-verify-depth");
-    let forward_certificate = r
+    let certificate = r
         .parse("auth-tls-pass-certificate-to-upstream", values::boolean)
         .unwrap_or(false);
-    r.approximated(
-        "auth-tls-pass-certificate-to-upstream",
-        "the certificate goes in X-Forwarded-Client-Cert (Cert=\"<url-encoded PEM>\") \
-         instead of ssl-client-cert",
-    );
+    r.honoured("auth-tls-pass-certificate-to-upstream");
     let Some(verify) = verify else {
         r.honoured("auth-tls-secret");
         return ClientAuthOptions::default();
     };
     let refuse = |why: String| ClientAuthOptions {
         auth: None,
+        headers: None,
         refusal: Some(format!("auth-tls: {why}; the route answers 503")),
     };
     let secret_key = match name.split_once('/') {
@@ -117,7 +117,10 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
         );
         return refuse(format!("Secret {secret_key} has no ca.crt"));
     };
-    r.honoured("auth-tls-secret");
+    r.approximated(
+        "auth-tls-secret",
+        "the upstream gets ssl-client-subject-dn and ssl-client-issuer-dn but no ssl-client-verify",
+    );
     ClientAuthOptions {
         auth: Some(Arc::new(ClientAuth {
             ca: Arc::new(CaBundle {
@@ -126,8 +129,8 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
             }),
             verify,
             depth,
-            forward_certificate,
         })),
+        headers: Some(ClientCertificateHeaders { certificate }),
         refusal: None,
     }
 }

@@ -118,6 +118,7 @@ pub fn read(
         rate_limit: limits.rate_limit.map(Box::new),
         cors: cors.map(Box::new),
         basic_auth: auth.basic.map(Box::new),
+        client_certificate: client_auth.headers,
         ..RoutePolicy::default()
     };
     IngressAnnotations {

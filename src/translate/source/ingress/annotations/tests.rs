@@ -509,9 +509,9 @@ fn auth_tls_values_default_to_ingress_nginx_and_fail_closed_without_a_ca() {
             auth.ca.name.as_str(),
             auth.verify,
             auth.depth,
-            auth.forward_certificate
+            a.policy.client_certificate.map(|h| h.certificate)
         ),
-        ("ca:certs/ca", ClientVerify::On, 1, false),
+        ("ca:certs/ca", ClientVerify::On, 1, Some(false)),
         "defaults: on, depth 1, not forwarded"
     );
     assert_eq!(auth.ca.certificates, CA.as_bytes());
@@ -528,8 +528,12 @@ fn auth_tls_values_default_to_ingress_nginx_and_fail_closed_without_a_ca() {
     );
     let auth = a.client_auth.as_ref().expect("client auth");
     assert_eq!(
-        (auth.verify, auth.depth, auth.forward_certificate),
-        (ClientVerify::OptionalNoCa, 3, true)
+        (
+            auth.verify,
+            auth.depth,
+            a.policy.client_certificate.map(|h| h.certificate)
+        ),
+        (ClientVerify::OptionalNoCa, 3, Some(true))
     );
     let a = read_in(
         &world,
