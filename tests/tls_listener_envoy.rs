@@ -500,6 +500,10 @@ fn the_https_listener_declares_the_passthrough_cluster_and_the_client_ca_it_need
         service(NS, "web", &[(None, 80)]),
     ];
     let t = translate(&world(objects), &TranslateConfig::default());
+    // What it names exists: the snapshot passes the consistency check.
+    if let Err(e) = interlock::validate::validate(&mut t.clone(), None) {
+        panic!("inconsistent snapshot: {e}");
+    }
     let https = listener(&t, "https").expect("https listener");
     let chains: Vec<&str> = https
         .filter_chains
@@ -533,4 +537,47 @@ fn the_https_listener_declares_the_passthrough_cluster_and_the_client_ca_it_need
         "{:?}",
         messages(&t)
     );
+}
+
+#[test]
+fn passthrough_alone_opens_the_https_listener_with_only_its_chain() {
+    let objects = vec![
+        ingress_for(
+            "pass",
+            0,
+            "pass.test",
+            "tls-up",
+            443,
+            &[("ssl-passthrough", "true")],
+            None,
+        ),
+        // No / path: reported, not passed through.
+        ingress_raw(
+            json!({"namespace": NS, "name": "deep", "creationTimestamp": timestamp(1),
+                   "annotations": {format!("{PREFIX}/ssl-passthrough"): "true"}}),
+            json!({"ingressClassName": "interlock", "rules": [rule(Some("deep.test"),
+                vec![path("Prefix", "/deep", backend("tls-up", 443))])]}),
+        ),
+        service(NS, "tls-up", &[(None, 443)]),
+    ];
+    let t = translate(&world(objects), &TranslateConfig::default());
+    // What it names exists: the snapshot passes the consistency check.
+    if let Err(e) = interlock::validate::validate(&mut t.clone(), None) {
+        panic!("inconsistent snapshot: {e}");
+    }
+    let https = listener(&t, "https").expect("https listener");
+    let chains: Vec<&str> = https
+        .filter_chains
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(chains, ["passthrough pass.test"]);
+    assert!(
+        has_diagnostic(&t, &["default/deep", "deep.test has no / path"]),
+        "{:?}",
+        messages(&t)
+    );
+    if let Err(output) = envoy_validates(&t) {
+        panic!("Envoy rejected the translation:\n{output}");
+    }
 }
