@@ -27,6 +27,9 @@ use support::*;
 
 const NS: &str = "default";
 const PREFIX: &str = "nginx.ingress.kubernetes.io";
+/// ingress-nginx's answers to a missing and an invalid client certificate.
+const MISSING: &str = "No required SSL certificate was sent\n";
+const INVALID: &str = "The SSL certificate error\n";
 
 // === fixtures ===
 
@@ -419,14 +422,25 @@ fn auth_tls_refuses_a_client_without_a_certificate_and_serves_one_signed_by_the_
         dir.path().join("stranger.key"),
     );
 
-    // `on`: no certificate, or one the CA did not sign, fails the handshake.
-    let refused = https_get(gw.https, "mtls.test", None);
-    assert!(
-        refused.is_err(),
-        "no certificate must be refused: {refused:?}"
+    // `on`: no certificate, or one the CA did not sign, gets ingress-nginx's
+    // 400s.
+    assert_eq!(
+        https_get(gw.https, "mtls.test", None),
+        Ok((400, MISSING.to_owned())),
+        "no certificate"
     );
-    let refused = https_get(gw.https, "mtls.test", with(&stranger));
-    assert!(refused.is_err(), "a stranger must be refused: {refused:?}");
+    assert_eq!(
+        https_get(gw.https, "mtls.test", with(&stranger)),
+        Ok((400, INVALID.to_owned())),
+        "a stranger's certificate"
+    );
+    // Through another host's filter chain (SNI open.test asks for no
+    // certificate) with `Host: mtls.test`: still refused.
+    assert_eq!(
+        https_get_with(gw.https, "open.test", with(&client), &["Host: mtls.test"]),
+        Ok((400, MISSING.to_owned())),
+        "SNI of a host without client certificates"
+    );
     let (status, body) =
         https_get(gw.https, "mtls.test", with(&client)).expect("a signed client is served");
     assert_eq!(status, 200, "{body}");
@@ -462,7 +476,10 @@ fn auth_tls_refuses_a_client_without_a_certificate_and_serves_one_signed_by_the_
         body.contains("ssl-client-subject-dn: CN=client") && !body.contains("ssl-client-cert"),
         "{body}"
     );
-    assert!(https_get(gw.https, "optional.test", with(&stranger)).is_err());
+    assert_eq!(
+        https_get(gw.https, "optional.test", with(&stranger)),
+        Ok((400, INVALID.to_owned()))
+    );
 
     // A host of the same certificate without auth-tls asks for nothing.
     let (status, _) = https_get(gw.https, "open.test", None).expect("open serves");

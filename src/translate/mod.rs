@@ -162,7 +162,8 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     let passthrough = model::merge_passthrough(&contributions, &mut diagnostics);
     let tls = model::merge_tls_except(&contributions, &passthrough, &mut diagnostics);
     let client_auth = model::merge_client_auth(&contributions, &mut diagnostics);
-    let virtual_hosts = model::virtual_hosts(&routes);
+    let mut virtual_hosts = model::virtual_hosts(&routes);
+    model::require_client_certificates(&mut virtual_hosts, &client_auth);
 
     // Render.
     let mut listeners = vec![listener::http_listener(config)];

@@ -45,4 +45,4 @@ pub use policy::{
 pub use route::{Action, Forward, Redirect, Served};
 pub(crate) use tls::{merge_tls, merge_tls_except};
 pub use tls::{Certificate, MergedTls, TlsClaim, TlsServer};
-pub use virtual_host::{virtual_hosts, PlacedRoute, VirtualHost};
+pub use virtual_host::{require_client_certificates, virtual_hosts, PlacedRoute, VirtualHost};

@@ -8,6 +8,7 @@
 
 pub mod ads;
 pub mod canary;
+pub mod client_certificate;
 pub mod cluster;
 pub mod endpoints;
 pub mod filters;

@@ -3,8 +3,9 @@
 //! One filter chain per certificate, matched on its SNI hosts, with the
 //! certificate fetched over SDS (ADS) by its name, offering h2 and http/1.1.
 //! A host asking for client certificates gets a chain of its own, whose TLS
-//! context validates them with the CA fetched over SDS (so a new CA is an SDS
-//! update, not a listener change) and the host's depth and verify mode.
+//! context asks for them and validates them with the CA fetched over SDS (so a
+//! new CA is an SDS update, not a listener change) and the host's depth; the
+//! verdict is enforced per request ([`super::client_certificate`]).
 
 use std::collections::BTreeSet;
 
@@ -18,11 +19,11 @@ use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
     secret, CertificateValidationContext, CommonTlsContext, DownstreamTlsContext, SdsSecretConfig,
     Secret, TlsCertificate,
 };
-use envoy_types::pb::google::protobuf::{BoolValue, UInt32Value};
+use envoy_types::pb::google::protobuf::UInt32Value;
 use envoy_types::util::pack_any;
 
 use super::ads::ads;
-use crate::translate::model::{CaBundle, Certificate, ClientAuth, ClientVerify, Host};
+use crate::translate::model::{CaBundle, Certificate, ClientAuth, Host};
 
 /// ALPN offered on HTTPS; the HTTP connection manager speaks both.
 const ALPN: [&str; 2] = ["h2", "http/1.1"];
@@ -84,9 +85,6 @@ pub fn filter_chain(
             validation_context_type: client_auth.map(validation),
             ..CommonTlsContext::default()
         }),
-        require_client_certificate: client_auth
-            .filter(|a| a.verify == ClientVerify::On)
-            .map(|_| BoolValue { value: true }),
         ..DownstreamTlsContext::default()
     };
     FilterChain {
@@ -105,16 +103,14 @@ pub fn filter_chain(
 }
 
 /// The client-certificate validation of `auth`: its CA over SDS, with the
-/// depth and trust mode set here (Envoy merges the two).
+/// depth set here (Envoy merges the two). The handshake accepts any
+/// certificate, or none: the routes answer 400 where the verify mode refuses
+/// ([`super::client_certificate`]), as ingress-nginx does.
 fn validation(auth: &ClientAuth) -> ValidationContextType {
-    let trust = match auth.verify {
-        ClientVerify::OptionalNoCa => TrustChainVerification::AcceptUntrusted,
-        ClientVerify::On | ClientVerify::Optional => TrustChainVerification::VerifyTrustChain,
-    };
     ValidationContextType::CombinedValidationContext(CombinedCertificateValidationContext {
         default_validation_context: Some(CertificateValidationContext {
             max_verify_depth: Some(UInt32Value { value: auth.depth }),
-            trust_chain_verification: trust as i32,
+            trust_chain_verification: TrustChainVerification::AcceptUntrusted as i32,
             ..CertificateValidationContext::default()
         }),
         validation_context_sds_secret_config: Some(SdsSecretConfig {

@@ -50,8 +50,7 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
     };
     r.ignored(
         "auth-tls-error-page",
-        "Envoy checks the certificate in the TLS handshake, before any request: a refused \
-         client gets a handshake failure, not a page",
+        "not implemented: a refused client gets ingress-nginx's 400, not a redirect",
     );
     r.ignored(
         "auth-tls-match-cn",
@@ -70,17 +69,7 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
             Some(ClientVerify::On)
         }
     };
-    match verify {
-        Some(ClientVerify::On) => r.approximated(
-            "auth-tls-verify-client",
-            "a client without a valid certificate fails the TLS handshake instead of getting 400",
-        ),
-        Some(ClientVerify::Optional) => r.approximated(
-            "auth-tls-verify-client",
-            "a client with an invalid certificate fails the TLS handshake instead of getting 400",
-        ),
-        _ => r.honoured("auth-tls-verify-client"),
-    }
+    r.honoured("auth-tls-verify-client");
     let depth = r.parse("auth-tls-verify-depth", values::count).unwrap_or(1);
     r.honoured("auth-tls-verify-depth");
     let certificate = r
