@@ -410,6 +410,18 @@ fn auth_tls_refuses_a_client_without_a_certificate_and_serves_one_signed_by_the_
             Some("gateway-cert"),
         ),
         ingress_for("open", 2, "open.test", "web", 80, &[], Some("gateway-cert")),
+        ingress_for(
+            "paged",
+            3,
+            "paged.test",
+            "web",
+            80,
+            &[
+                ("auth-tls-secret", "default/client-ca"),
+                ("auth-tls-error-page", "https://errors.test/cert"),
+            ],
+            Some("gateway-cert"),
+        ),
         tls_secret(NS, "gateway-cert"),
         secret(NS, "client-ca", "Opaque", &[("ca.crt", &ca)]),
     ];
@@ -480,6 +492,14 @@ fn auth_tls_refuses_a_client_without_a_certificate_and_serves_one_signed_by_the_
         https_get(gw.https, "optional.test", with(&stranger)),
         Ok((400, INVALID.to_owned()))
     );
+
+    // With auth-tls-error-page a refused client is redirected there.
+    assert_eq!(
+        https_get(gw.https, "paged.test", None).map(|(status, _)| status),
+        Ok(302)
+    );
+    let (status, _) = https_get(gw.https, "paged.test", with(&client)).expect("paged serves");
+    assert_eq!(status, 200);
 
     // A host of the same certificate without auth-tls asks for nothing.
     let (status, _) = https_get(gw.https, "open.test", None).expect("open serves");

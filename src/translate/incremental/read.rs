@@ -158,6 +158,7 @@ mod tests {
                 }),
                 verify: ClientVerify::On,
                 depth: 1,
+                error_page: None,
             }),
             hosts: [host("a.test")].into(),
         });

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::contribution::Contribution;
 use super::host::Host;
 use super::merge::report;
+use super::route::Redirect;
 use crate::translate::diagnostic::{Diagnostics, Severity};
 use crate::world::ObjectRef;
 
@@ -50,6 +51,9 @@ pub struct ClientAuth {
     /// The longest chain accepted, not counting the leaf
     /// (`auth-tls-verify-depth`, default 1).
     pub depth: u32,
+    /// Where a refused client is redirected instead of getting 400
+    /// (`auth-tls-error-page`).
+    pub error_page: Option<Redirect>,
 }
 
 /// The hosts one object asks to serve with one client-certificate setting.
@@ -131,6 +135,7 @@ mod tests {
             }),
             verify,
             depth: 1,
+            error_page: None,
         })
     }
 

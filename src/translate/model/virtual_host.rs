@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use super::client_auth::{ClientVerify, MergedClientAuth};
+use super::client_auth::{ClientAuth, MergedClientAuth};
 use super::host::Host;
 use super::merge::{MergedRoutes, Winner};
 use super::path::{PathRule, Precedence};
@@ -30,9 +30,9 @@ pub struct VirtualHost<'c> {
     pub host: Option<&'c Host>,
     /// Its routes, first match wins.
     pub routes: Vec<PlacedRoute<'c>>,
-    /// The client certificate its HTTPS requests need (`None`: none), from
-    /// the host's client-certificate setting ([`super::client_auth`]).
-    pub client_certificate: Option<ClientVerify>,
+    /// The client certificate its HTTPS requests need (`None`: none): the
+    /// host's client-certificate setting ([`super::client_auth`]).
+    pub client_certificate: Option<&'c ClientAuth>,
 }
 
 /// One route in a virtual host.
@@ -78,15 +78,15 @@ pub fn virtual_hosts<'c>(merged: &MergedRoutes<'c>) -> Vec<VirtualHost<'c>> {
 }
 
 /// Sets each host's client-certificate requirement from `client_auth`.
-pub fn require_client_certificates(
-    hosts: &mut [VirtualHost<'_>],
-    client_auth: &MergedClientAuth<'_>,
+pub fn require_client_certificates<'c>(
+    hosts: &mut [VirtualHost<'c>],
+    client_auth: &MergedClientAuth<'c>,
 ) {
     for vh in hosts {
         vh.client_certificate = vh
             .host
             .and_then(|host| client_auth.by_host.get(host))
-            .map(|(auth, _)| auth.verify);
+            .map(|(auth, _)| *auth);
     }
 }
 

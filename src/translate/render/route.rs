@@ -175,7 +175,8 @@ fn route_action(action: &Action, policy: &RoutePolicy) -> RouteActionKind {
     }
 }
 
-fn redirect_action(redirect: &Redirect) -> RedirectAction {
+/// The Envoy redirect of `redirect`.
+pub(super) fn redirect_action(redirect: &Redirect) -> RedirectAction {
     RedirectAction {
         scheme_rewrite_specifier: redirect
             .scheme

@@ -25,8 +25,8 @@ fn virtual_host(host: &model::VirtualHost<'_>, scheme: Scheme) -> VirtualHost {
     let name = host.host.map_or(CATCH_ALL, Host::as_str);
     let authority = host.host.and_then(Host::authority_regex);
     let mut routes = Vec::with_capacity(host.routes.len());
-    if let (Scheme::Https, Some(verify)) = (scheme, host.client_certificate) {
-        routes.extend(guard_routes(verify));
+    if let (Scheme::Https, Some(auth)) = (scheme, host.client_certificate) {
+        routes.extend(guard_routes(auth));
     }
     for placed in &host.routes {
         push_routes(placed, authority.as_deref(), scheme, &mut routes);

@@ -4,8 +4,8 @@
 //! and the headers telling the upstream about the certificate (with
 //! `auth-tls-pass-certificate-to-upstream`, the certificate itself), per route.
 //!
-//! `auth-tls-error-page` and `auth-tls-match-cn` are not implemented (reported
-//! with why). When `auth-tls-secret` names a Secret that is missing or has no
+//! `auth-tls-error-page` redirects (302) a refused client instead of the 400;
+//! `auth-tls-match-cn` is not implemented (reported with why). When `auth-tls-secret` names a Secret that is missing or has no
 //! usable `ca.crt`, the routes answer 503 rather than serve without the client
 //! check, as ingress-nginx denies such locations.
 
@@ -15,7 +15,9 @@ use k8s_openapi::api::core::v1::Secret;
 
 use super::reader::Reader;
 use super::values;
-use crate::translate::model::{CaBundle, ClientAuth, ClientCertificateHeaders, ClientVerify};
+use crate::translate::model::{
+    CaBundle, ClientAuth, ClientCertificateHeaders, ClientVerify, Redirect, RedirectCode,
+};
 use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
 
@@ -48,10 +50,13 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
         }
         return ClientAuthOptions::default();
     };
-    r.ignored(
-        "auth-tls-error-page",
-        "not implemented: a refused client gets ingress-nginx's 400, not a redirect",
-    );
+    let error_page = r
+        .parse("auth-tls-error-page", super::redirect::parse_url)
+        .map(|page| Redirect {
+            code: RedirectCode::Found,
+            ..page
+        });
+    r.honoured("auth-tls-error-page");
     r.ignored(
         "auth-tls-match-cn",
         "not implemented: Envoy matches subject alternative names, not the subject's CN",
@@ -118,6 +123,7 @@ pub fn read(r: &mut Reader<'_>, key: &ObjectKey, lookups: &mut Lookups<'_>) -> C
             }),
             verify,
             depth,
+            error_page,
         })),
         headers: Some(ClientCertificateHeaders { certificate }),
         refusal: None,

@@ -233,7 +233,15 @@ const VERDICTS: &[(Written, &str, &str)] = &[
             ("auth-tls-error-page", "https://e.test"),
         ],
         "auth-tls-error-page",
-        "ignored",
+        "honoured",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-error-page", "/relative"),
+        ],
+        "auth-tls-error-page",
+        "invalid",
     ),
     (
         &[
@@ -545,6 +553,24 @@ fn auth_tls_values_default_to_ingress_nginx_and_fail_closed_without_a_ca() {
     assert_eq!(
         a.client_auth.map(|c| c.verify),
         Some(ClientVerify::Optional)
+    );
+
+    // A refused client is redirected (302) to the error page.
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-error-page", "https://errors.test/cert"),
+        ],
+    );
+    let page = a.client_auth.and_then(|c| c.error_page.clone());
+    assert_eq!(
+        page.map(|p| (p.host, p.path, p.code)),
+        Some((
+            Some("errors.test".to_owned()),
+            Some("/cert".to_owned()),
+            crate::translate::model::RedirectCode::Found
+        ))
     );
 
     // An invalid mode is read as `on`, the strict default.
