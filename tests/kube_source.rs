@@ -284,12 +284,12 @@ async fn tls_secrets_from_the_api_serve_https_and_only_tls_secrets_are_watched()
         .collect();
     assert!(!secret_requests.is_empty());
     for r in secret_requests {
-        // The watch, or a fetch by name of a Secret an Ingress names.
+        // The watch, or a fetch by name of a Secret an Ingress names: never
+        // the Opaque one nothing names.
         let selector = r.query_param("fieldSelector").unwrap_or_default();
         let by_name = selector
             .strip_prefix("metadata.name=")
-            .and_then(|s| s.split_once(','))
-            .is_some_and(|(_, rest)| rest == "type=kubernetes.io/tls");
+            .is_some_and(|name| name == "secure-tls");
         assert!(selector == "type=kubernetes.io/tls" || by_name, "{r:?}");
     }
     let log = interlock.log();
@@ -317,7 +317,7 @@ async fn a_secret_named_later_is_fetched_again_and_served() {
             .filter(|r| {
                 r.path.ends_with("/secrets")
                     && r.query_param("fieldSelector")
-                        .is_some_and(|f| f.starts_with("metadata.name=later-tls,"))
+                        .is_some_and(|f| f == "metadata.name=later-tls")
             })
             .count()
     };
@@ -327,6 +327,62 @@ async fn a_secret_named_later_is_fetched_again_and_served() {
     cluster.api.apply(later);
     assert_https_serves(interlock.https_port, "later.example").await;
     assert_eq!(fetches(), 1, "fetched once, by name");
+}
+
+/// A Secret an annotation names (here basic auth's, Opaque as usual) is
+/// watched by name whatever its type, so its users, its deletion and its
+/// return reach the route; the Secret list stays `type=kubernetes.io/tls`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_secrets_named_by_annotations_are_watched_by_name() {
+    let (cluster, _web) = KubeCluster::with_web().await;
+    let users = json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "namespace": "default", "name": "users" },
+        "type": "Opaque",
+        // "password" hashed with SHA-1, as htpasswd -s writes it.
+        "data": { "auth": base64(b"alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n") },
+    });
+    cluster.api.apply(users.clone());
+    cluster.api.apply(json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": { "namespace": "default", "name": "sh.helm.release.v1.app.v1" },
+        "type": "helm.sh/release.v1",
+        "data": { "release": base64(b"a large blob") },
+    }));
+    let mut auth = ingress("default", "auth", "interlock", "auth.example", "web");
+    auth["metadata"]["annotations"] = json!({
+        "nginx.ingress.kubernetes.io/auth-type": "basic",
+        "nginx.ingress.kubernetes.io/auth-secret": "users",
+    });
+    cluster.api.apply(auth);
+    let (interlock, _envoy) = cluster.serving("a", &[]).await;
+
+    // 401 (a challenge), not 503: the Secret arrived and has a user.
+    wait_status(interlock.http(), "auth.example", 401).await;
+    cluster.api.delete(&SECRET, Some("default"), "users");
+    wait_status(interlock.http(), "auth.example", 503).await;
+    cluster.api.apply(users);
+    wait_status(interlock.http(), "auth.example", 401).await;
+
+    let secret_requests: Vec<_> = cluster
+        .api
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/secrets"))
+        .collect();
+    assert!(
+        secret_requests.iter().any(|r| r.is_watch()
+            && r.path == "/api/v1/namespaces/default/secrets"
+            && r.query_param("fieldSelector") == Some("metadata.name=users")),
+        "{secret_requests:?}"
+    );
+    for r in &secret_requests {
+        let selector = r.query_param("fieldSelector").unwrap_or_default();
+        assert!(
+            selector == "type=kubernetes.io/tls" || selector == "metadata.name=users",
+            "{r:?}"
+        );
+    }
 }
 
 /// `host` answers `web` over HTTPS (SNI) on `port` within [`CONVERGE`].

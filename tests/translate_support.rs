@@ -22,7 +22,9 @@ use envoy_types::pb::envoy::config::route::v3::{
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     http_connection_manager::RouteSpecifier, HttpConnectionManager,
 };
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    common_tls_context::ValidationContextType, DownstreamTlsContext,
+};
 use envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern;
 use envoy_types::pb::google::protobuf::Any;
 use envoy_types::util::pack_any;
@@ -362,6 +364,9 @@ pub fn static_bootstrap(t: &Translation, tag_routes: bool) -> Bootstrap {
                     let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
                         continue;
                     };
+                    if any.type_url != HttpConnectionManager::type_url() {
+                        continue; // a TCP proxy (TLS passthrough)
+                    }
                     let mut hcm: HttpConnectionManager = unpack(any);
                     let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier else {
                         panic!("listeners use RDS");
@@ -379,6 +384,13 @@ pub fn static_bootstrap(t: &Translation, tag_routes: bool) -> Bootstrap {
                     if let Some(common) = &mut tls.common_tls_context {
                         for sds in &mut common.tls_certificate_sds_secret_configs {
                             sds.sds_config = None; // a static secret of that name
+                        }
+                        if let Some(ValidationContextType::CombinedValidationContext(combined)) =
+                            &mut common.validation_context_type
+                        {
+                            if let Some(sds) = &mut combined.validation_context_sds_secret_config {
+                                sds.sds_config = None;
+                            }
                         }
                     }
                     socket.config_type =

@@ -1,11 +1,14 @@
 //! `interlock migrate-check`: what becomes of each ingress-nginx annotation of
-//! the Ingresses in a directory of Kubernetes YAML, before switching over.
+//! the Ingresses in a directory of Kubernetes YAML, or of a cluster (without a
+//! directory), before switching over. Both give the same report for the same
+//! objects.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use interlock::sources::file::{is_manifest_name, parse_manifests};
+use interlock::sources::kube::{connect, read_cluster};
 use interlock::translate::source::ingress::annotations::report;
 use interlock::translate::TranslateConfig;
 use interlock::world::World;
@@ -14,8 +17,16 @@ use interlock::world::World;
 #[derive(Args, Debug)]
 pub struct MigrateCheckArgs {
     /// Directory of Kubernetes YAML (read recursively): Ingresses, and the
-    /// IngressClasses and Secrets they name.
-    pub dir: PathBuf,
+    /// IngressClasses and Secrets they name. Without it, the Ingresses are read
+    /// from the cluster (`--kubeconfig`, `--namespace`).
+    pub dir: Option<PathBuf>,
+    /// Kubeconfig file for reading a cluster (default: KUBECONFIG,
+    /// ~/.kube/config, then the in-cluster service account).
+    #[arg(long, conflicts_with = "dir")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Read only this namespace's Ingresses from the cluster (default: all).
+    #[arg(long, conflicts_with = "dir")]
+    pub namespace: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -30,10 +41,16 @@ pub struct MigrateCheckArgs {
     pub controller_name: String,
 }
 
-/// Reads the directory and prints the report.
+/// Reads the directory (or the cluster) and prints the report.
 pub fn run(args: MigrateCheckArgs) -> anyhow::Result<()> {
-    let mut world = World::new();
-    load(&args.dir, &mut world)?;
+    let world = match &args.dir {
+        Some(dir) => {
+            let mut world = World::new();
+            load(dir, &mut world)?;
+            world
+        }
+        None => super::runtime()?.block_on(from_cluster(&args))?,
+    };
     let config = TranslateConfig {
         ingress_class: args.ingress_class,
         controller_name: args.controller_name,
@@ -51,6 +68,17 @@ pub fn run(args: MigrateCheckArgs) -> anyhow::Result<()> {
         print!("{}", report::render_text(&reports));
     }
     Ok(())
+}
+
+/// The Ingresses of the cluster, with their IngressClasses and named Secrets;
+/// a named Secret that cannot be read is reported on stderr.
+async fn from_cluster(args: &MigrateCheckArgs) -> anyhow::Result<World> {
+    let client = connect(args.kubeconfig.as_deref()).await?;
+    let read = read_cluster(client, args.namespace.as_deref()).await?;
+    for (key, error) in &read.unreadable {
+        eprintln!("warning: cannot read Secret {key}: {error}");
+    }
+    Ok(read.world)
 }
 
 fn load(dir: &Path, world: &mut World) -> anyhow::Result<()> {

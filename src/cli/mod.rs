@@ -32,7 +32,7 @@ enum Command {
     Bootstrap(bootstrap::BootstrapArgs),
     /// Write a CA, a server certificate and gateway client certificates for mutual TLS on xDS.
     Certgen(certgen::CertgenArgs),
-    /// Report what becomes of each ingress-nginx annotation of the Ingresses in a directory.
+    /// Report what becomes of each ingress-nginx annotation of the Ingresses in a directory or a cluster.
     MigrateCheck(migrate_check::MigrateCheckArgs),
     /// Wait until Ingresses (namespace/name) are programmed on every connected Envoy.
     Wait(wait::WaitArgs),

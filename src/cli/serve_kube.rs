@@ -27,8 +27,9 @@ pub struct KubeArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Label selector narrowing the watched Secrets (always only
-    /// `type=kubernetes.io/tls`).
+    /// Label selector narrowing the watched Secrets (only
+    /// `type=kubernetes.io/tls` ones are listed; those an annotation names,
+    /// `auth-secret` or `auth-tls-secret`, are watched by name, any type).
     #[arg(long)]
     pub secret_label_selector: Option<String>,
     /// Address written into `status.loadBalancer.ingress` of programmed Ingresses:

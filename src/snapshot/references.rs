@@ -16,7 +16,10 @@ use envoy_types::pb::envoy::extensions::filters::http::ext_authz::v3::{
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     http_connection_manager::RouteSpecifier, HttpConnectionManager,
 };
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext;
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3::{tcp_proxy, TcpProxy};
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::{
+    common_tls_context::ValidationContextType, DownstreamTlsContext,
+};
 use envoy_types::pb::google::protobuf::Any;
 use prost::{Message, Name as MessageName};
 
@@ -28,7 +31,8 @@ const EXT_AUTHZ: &str = "envoy.filters.http.ext_authz";
 /// Names this resource depends on, by type. Sorted and deduplicated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct References {
-    /// Clusters that must exist (routes, or listeners with inline route tables).
+    /// Clusters that must exist (routes, listeners with inline route tables or
+    /// TCP proxies).
     pub clusters: Vec<String>,
     /// RouteConfigurations fetched over RDS (listeners).
     pub routes: Vec<String>,
@@ -98,7 +102,8 @@ impl References {
         refs.finish()
     }
 
-    /// References of a listener: RDS names, inline route clusters and SDS secrets.
+    /// References of a listener: RDS names, inline route clusters, TCP proxy
+    /// clusters and SDS secrets (certificates and client-certificate CAs).
     pub fn of_listener(listener: &Listener) -> Self {
         let mut refs = References::default();
         for chain in listener
@@ -134,6 +139,12 @@ fn add_filter(f: &Filter, refs: &mut References) {
     let Some(filter::ConfigType::TypedConfig(any)) = &f.config_type else {
         return;
     };
+    if let Some(proxy) = unpack::<TcpProxy>(any) {
+        if let Some(tcp_proxy::ClusterSpecifier::Cluster(cluster)) = proxy.cluster_specifier {
+            refs.clusters.push(cluster);
+        }
+        return;
+    }
     let Some(hcm) = unpack::<HttpConnectionManager>(any) else {
         return;
     };
@@ -158,6 +169,19 @@ fn add_transport_socket(socket: &TransportSocket, refs: &mut References) {
                 .into_iter()
                 .map(|s| s.name),
         );
+        match common.validation_context_type {
+            Some(ValidationContextType::CombinedValidationContext(combined)) => {
+                refs.secrets.extend(
+                    combined
+                        .validation_context_sds_secret_config
+                        .map(|s| s.name),
+                )
+            }
+            Some(ValidationContextType::ValidationContextSdsSecretConfig(sds)) => {
+                refs.secrets.push(sds.name)
+            }
+            _ => {}
+        }
     }
 }
 

@@ -34,7 +34,11 @@
 //!   ([`render::external_auth`]) and one aggregate per backend with a default
 //!   backend ([`render::fallback_cluster`]); neither has an assignment.
 //! - One SDS Secret per usable TLS Secret, named `<namespace>/<secretName>`; see
-//!   [`source::secret`] and [`model::tls`].
+//!   [`source::secret`] and [`model::tls`]; and one per CA a TLS host checks
+//!   client certificates with, named `ca:<namespace>/<name>`
+//!   ([`model::client_auth`]).
+//! - TLS passthrough hosts: a TCP-proxy filter chain on `https` to the
+//!   backend's cluster ([`model::passthrough`]).
 
 mod diagnostic;
 mod endpoints;
@@ -159,12 +163,20 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         diagnostics.extend(std::mem::take(&mut contribution.diagnostics));
     }
     let routes = model::merge_routes(&contributions, &mut diagnostics);
-    let tls = model::merge_tls(&contributions, &mut diagnostics);
-    let virtual_hosts = model::virtual_hosts(&routes);
+    let passthrough = model::merge_passthrough(&contributions, &mut diagnostics);
+    let tls = model::merge_tls_except(&contributions, &passthrough, &mut diagnostics);
+    let client_auth = model::merge_client_auth(&contributions, &mut diagnostics);
+    let mut virtual_hosts = model::virtual_hosts(&routes);
+    model::require_client_certificates(&mut virtual_hosts, &client_auth);
 
     // Render.
     let mut listeners = vec![listener::http_listener(config)];
-    listeners.extend(listener::https_listener(config, &tls.servers));
+    listeners.extend(listener::https_listener(
+        config,
+        &tls.servers,
+        &passthrough,
+        &client_auth,
+    ));
     let has_https = listeners.len() > 1;
     let tables: &[&str] = if has_https { &[HTTP, HTTPS] } else { &[HTTP] };
     let route_tables = render::virtual_host::tables(tables, &virtual_hosts);
@@ -172,7 +184,14 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         ingresses,
         targets,
         policy_clusters,
-    } = resources::collect(served.iter().map(|&(key, _)| key), &routes, &tls, tables);
+    } = resources::collect(
+        served.iter().map(|&(key, _)| key),
+        &routes,
+        &tls,
+        &passthrough,
+        &client_auth,
+        tables,
+    );
     let slices = SliceIndex::new(world);
     let mut clusters: Vec<Cluster> = targets
         .values()
@@ -195,11 +214,13 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         })
         .collect();
     let service_clusters = ServiceClusters::new(targets.values().map(|t| Arc::clone(t)));
-    let secrets = tls
+    let mut secrets: Vec<Secret> = tls
         .servers
         .values()
         .map(|server| render::tls::secret(server.certificate))
         .collect();
+    secrets.extend(resources::client_cas(&tls, &client_auth).map(render::tls::ca_secret));
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
 
     Translation {
         listeners,

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::model::{
-    fallback_cluster_name, Action, AuthServer, ClusterTarget, MergedRoutes, MergedTls, Winner,
+    fallback_cluster_name, Action, AuthServer, CaBundle, ClusterTarget, MergedClientAuth,
+    MergedPassthrough, MergedRoutes, MergedTls, Winner,
 };
 use crate::world::ObjectKey;
 
@@ -54,6 +55,8 @@ pub(crate) fn collect<'m, 'c>(
     served: impl IntoIterator<Item = &'m ObjectKey>,
     routes: &MergedRoutes<'c>,
     tls: &MergedTls<'c>,
+    passthrough: &MergedPassthrough<'c>,
+    client_auth: &MergedClientAuth<'c>,
     tables: &[&str],
 ) -> Collected<'c> {
     let mut ingresses: BTreeMap<ObjectKey, IngressResources> = served
@@ -87,6 +90,22 @@ pub(crate) fn collect<'m, 'c>(
                 resources.clusters.insert(target.name.clone());
             }
             targets.entry(&target.name).or_insert(target);
+        }
+    }
+    for winner in passthrough.by_host.values() {
+        let target = winner.cluster;
+        if let Some(resources) = ingresses.get_mut(&winner.owner.key) {
+            resources.clusters.insert(target.name.clone());
+        }
+        targets.entry(&target.name).or_insert(target);
+    }
+    let served_tls = served_tls_hosts(tls);
+    for (host, (auth, owner)) in &client_auth.by_host {
+        if let (true, Some(resources)) = (
+            served_tls.contains(host.as_str()),
+            ingresses.get_mut(&owner.key),
+        ) {
+            resources.secrets.insert(auth.ca.name.clone());
         }
     }
     for (owner, secrets) in &tls.by_owner {
@@ -158,4 +177,27 @@ fn policy<'c>(
         resources.clusters.insert(fallback.name.clone());
         targets.entry(&fallback.name).or_insert(fallback);
     }
+}
+
+/// The CA bundles some served TLS host checks client certificates with, each
+/// once, in name order.
+pub(crate) fn client_cas<'c>(
+    tls: &MergedTls<'_>,
+    client_auth: &MergedClientAuth<'c>,
+) -> impl Iterator<Item = &'c CaBundle> {
+    let served = served_tls_hosts(tls);
+    let cas: BTreeMap<&str, &CaBundle> = client_auth
+        .by_host
+        .iter()
+        .filter(|(host, _)| served.contains(host.as_str()))
+        .map(|(_, (auth, _))| (auth.ca.name.as_str(), auth.ca.as_ref()))
+        .collect();
+    cas.into_values()
+}
+
+fn served_tls_hosts<'t>(tls: &'t MergedTls<'_>) -> BTreeSet<&'t str> {
+    tls.servers
+        .values()
+        .flat_map(|s| s.hosts.iter().map(|h| h.as_str()))
+        .collect()
 }

@@ -15,7 +15,7 @@ mod world;
 pub use change::Change;
 pub use event::WorldEvent;
 pub use object::{Kind, Object, ObjectKey, ObjectRef};
-pub use references::{ingress_refs, refers_to};
+pub use references::{annotation_secrets, ingress_refs, refers_to};
 pub use secret_refetch::{without_data, SecretRefetch};
 pub use service_slices::{service_name, service_of, SERVICE_NAME_LABEL};
 pub use stored::Stored;

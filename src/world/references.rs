@@ -16,7 +16,8 @@ pub fn refers_to(object: Option<&Stored>) -> Vec<ObjectRef> {
     ingress_refs(ingress)
 }
 
-/// What `ingress` names: its Services and TLS Secrets, in its namespace.
+/// What `ingress` names: its Services and TLS Secrets, in its namespace, and
+/// the Secrets its annotations name ([`annotation_secrets`]).
 pub fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
     let namespace = ingress
         .metadata
@@ -41,25 +42,54 @@ pub fn ingress_refs(ingress: &Ingress) -> Vec<ObjectRef> {
     for tls in spec.tls.iter().flatten() {
         refs.extend(tls.secret_name.as_deref().map(|s| of(Kind::Secret, s)));
     }
-    // The basic-auth and upstream-CA Secrets of ingress-nginx annotations,
-    // under any prefix (`<prefix>/auth-secret` or `<prefix>/proxy-ssl-secret`,
-    // `name` or `<own namespace>/name`), so their data is kept too.
-    for (name, value) in ingress.metadata.annotations.iter().flatten() {
-        if !name.ends_with("/auth-secret") && !name.ends_with("/proxy-ssl-secret") {
-            continue;
-        }
-        let secret = match value.trim().split_once('/') {
-            None => value.trim(),
-            Some((ns, secret)) if ns == namespace => secret,
-            Some(_) => continue,
-        };
-        if !secret.is_empty() {
-            refs.push(of(Kind::Secret, secret));
-        }
-    }
+    refs.extend(
+        annotation_secrets(ingress)
+            .into_iter()
+            .map(|key| ObjectRef {
+                kind: Kind::Secret,
+                key,
+            }),
+    );
     refs.sort();
     refs.dedup();
     refs
+}
+
+/// The Secrets `ingress`'s ingress-nginx annotations name, under any prefix:
+/// the basic-auth `<prefix>/auth-secret` and the upstream CA
+/// `<prefix>/proxy-ssl-secret` (`name` or `<own namespace>/name`), and the
+/// client-certificate CA `<prefix>/auth-tls-secret` (`namespace/name`,
+/// another namespace allowed as in ingress-nginx, or `name` in its own). Of
+/// any type (often Opaque), so the Kubernetes source watches them by name.
+pub fn annotation_secrets(ingress: &Ingress) -> Vec<ObjectKey> {
+    let namespace = ingress
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("default");
+    let mut keys = Vec::new();
+    for (name, value) in ingress.metadata.annotations.iter().flatten() {
+        let value = value.trim();
+        let key = if name.ends_with("/auth-secret") || name.ends_with("/proxy-ssl-secret") {
+            match value.split_once('/') {
+                None => ObjectKey::new(namespace, value),
+                Some((ns, secret)) if ns == namespace => ObjectKey::new(namespace, secret),
+                Some(_) => continue,
+            }
+        } else if name.ends_with("/auth-tls-secret") {
+            match value.split_once('/') {
+                None => ObjectKey::new(namespace, value),
+                Some((ns, secret)) => ObjectKey::new(ns, secret),
+            }
+        } else {
+            continue;
+        };
+        if !key.namespace.is_empty() && !key.name.is_empty() {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 #[cfg(test)]
@@ -83,5 +113,22 @@ mod tests {
             .map(|r| r.key.name)
             .collect();
         assert_eq!(names, ["more", "upstream-ca", "users"]);
+    }
+
+    #[test]
+    fn client_certificate_cas_of_annotations_are_referenced_in_any_namespace() {
+        let ingress: Ingress = serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "ns", "name": "i", "annotations": {
+                "nginx.ingress.kubernetes.io/auth-tls-secret": "certs/ca",
+                "custom.prefix/auth-tls-secret": "own",
+            }},
+            "spec": {},
+        }))
+        .unwrap_or_else(|e| panic!("bad fixture: {e}"));
+        let keys: Vec<String> = ingress_refs(&ingress)
+            .into_iter()
+            .map(|r| r.key.to_string())
+            .collect();
+        assert_eq!(keys, ["certs/ca", "ns/own"]);
     }
 }

@@ -13,12 +13,13 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::info;
 
+use super::named_secrets::NamedSecretsLink;
 use super::observed_status::ObservedIngressStatus;
 use super::resilient_watch::resilient_watch_reporting;
 use super::scrub::scrub;
 use super::source::source_name;
 use crate::sources::health::SourceHealth;
-use crate::world::{Kind, Object, ObjectKey, ObjectRef, WorldEvent};
+use crate::world::{annotation_secrets, Kind, Object, ObjectKey, ObjectRef, WorldEvent};
 
 /// A Kubernetes type the source watches.
 pub(super) trait Watched:
@@ -44,9 +45,12 @@ watched!(Ingress, IngressClass, Service, EndpointSlice, Secret);
 
 /// Turns objects from the API server into world objects: scrubbed metadata,
 /// and an Ingress's status moved out to the [`ObservedIngressStatus`] (it is
-/// Interlock's own output, not input to translation).
+/// Interlock's own output, not input to translation). With `named`, the
+/// Secrets an Ingress's annotations name are handed to the by-name watches, and
+/// a list of Secrets gets the ones they hold.
 struct Intake {
     observed: ObservedIngressStatus,
+    named: Option<NamedSecretsLink>,
 }
 
 impl Intake {
@@ -55,23 +59,40 @@ impl Intake {
         if let Some((key, addresses)) = status {
             self.observed.set(key, addresses);
         }
+        self.name_secrets(&object);
         object
     }
 
     fn admit_all<K: Watched>(&self, objects: Vec<K>) -> Vec<Object> {
         let mut statuses = BTreeMap::new();
-        let objects = objects
+        let objects: Vec<Object> = objects
             .into_iter()
             .map(|o| {
                 let (object, status) = split(o);
                 statuses.extend(status);
+                self.name_secrets(&object);
                 object
             })
             .collect();
         if K::KIND == Kind::Ingress {
             self.observed.replace(statuses);
         }
-        objects
+        match (&self.named, K::KIND) {
+            (Some(named), Kind::Secret) => named.secrets.add_to(objects),
+            _ => objects,
+        }
+    }
+
+    /// Hands the Secrets `object`'s annotations name (an Ingress's) to the
+    /// by-name watches.
+    fn name_secrets(&self, object: &Object) {
+        let (Some(named), Object::Ingress(ingress)) = (&self.named, object) else {
+            return;
+        };
+        for key in annotation_secrets(ingress) {
+            // Closed only when the source stops.
+            let _ = named.names.send(key);
+        }
     }
 
     fn forget(&self, reference: &ObjectRef) {
@@ -104,15 +125,16 @@ fn split(object: impl Watched) -> (Object, Option<(ObjectKey, Vec<IngressLoadBal
 /// Watches `api` until `events` is closed (errors are retried, see
 /// [`resilient_watch`](super::resilient_watch)); a watch that expired
 /// re-lists, and the re-list replaces the kind in one event. Each list and
-/// each outage is reported to `health`.
+/// each outage is reported to `health`. `named`: see [`Intake`].
 pub(super) async fn watch_kind<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
     observed: ObservedIngressStatus,
     events: mpsc::Sender<WorldEvent>,
     health: SourceHealth,
+    named: Option<NamedSecretsLink>,
 ) {
-    let intake = Intake { observed };
+    let intake = Intake { observed, named };
     let source = source_name(K::KIND);
     let reporting = (health.clone(), source.clone());
     let stream = resilient_watch_reporting(api, config, K::KIND.to_string(), move |outage| {

@@ -8,8 +8,10 @@
 
 mod backoff;
 mod client;
+mod cluster_read;
 mod config;
 mod kind_watch;
+mod named_secrets;
 mod observed_status;
 mod resilient_watch;
 mod scrub;
@@ -18,6 +20,7 @@ mod source;
 
 pub use backoff::WatchBackoff;
 pub use client::{connect, KubeSourceError};
+pub use cluster_read::{read_cluster, ClusterRead, ClusterReadError};
 pub use config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 pub use observed_status::ObservedIngressStatus;
 pub use resilient_watch::{resilient_watch, resilient_watch_reporting};

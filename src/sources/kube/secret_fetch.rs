@@ -1,7 +1,8 @@
-//! Fetching one TLS Secret again, by name, when the pipeline asks: it keeps the
+//! Fetching one Secret again, by name, when the pipeline asks: it keeps the
 //! data of Secrets no Ingress names out of memory and needs it back once one
 //! does. A list with a name field selector (the RBAC grants list and watch, not
-//! get), with the same type and label selectors as the watch.
+//! get) and the watch's label selector, of any type: an annotation can name an
+//! Opaque Secret (`named_secrets.rs`).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
@@ -9,7 +10,6 @@ use kube::{Api, Client};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::config::TLS_SECRET_FIELD_SELECTOR;
 use super::scrub::scrub;
 use crate::world::{Object, ObjectKey, WorldEvent};
 
@@ -37,10 +37,7 @@ impl SecretFetch {
                 continue;
             }
             let api = Api::<Secret>::namespaced(self.client.clone(), &key.namespace);
-            let mut params = ListParams::default().fields(&format!(
-                "metadata.name={},{TLS_SECRET_FIELD_SELECTOR}",
-                key.name
-            ));
+            let mut params = ListParams::default().fields(&format!("metadata.name={}", key.name));
             if let Some(selector) = &self.label_selector {
                 params = params.labels(selector);
             }

@@ -1,4 +1,5 @@
-//! The Kubernetes source: five watchers, one per kind.
+//! The Kubernetes source: five watchers, one per kind, and one by-name watch
+//! per Secret an annotation names (`named_secrets.rs`).
 
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -10,6 +11,7 @@ use tokio::task::JoinSet;
 
 use super::config::{KubeSourceConfig, TLS_SECRET_FIELD_SELECTOR};
 use super::kind_watch::{watch_kind, Watched};
+use super::named_secrets::{NamedSecretWatches, NamedSecrets, NamedSecretsLink};
 use super::observed_status::ObservedIngressStatus;
 use super::secret_fetch::SecretFetch;
 use crate::sources::health::SourceHealth;
@@ -31,6 +33,8 @@ pub struct KubeSource {
     refetch: Option<mpsc::Receiver<ObjectKey>>,
     /// Each kind's watch: synced, in an outage since when.
     health: SourceHealth,
+    /// The by-name watches of Secrets annotations name, once running.
+    named: Option<NamedSecretsLink>,
 }
 
 impl KubeSource {
@@ -42,6 +46,7 @@ impl KubeSource {
             observed: ObservedIngressStatus::default(),
             refetch: None,
             health: SourceHealth::default(),
+            named: None,
         }
     }
 
@@ -76,6 +81,19 @@ impl KubeSource {
         }
         let all = watcher::Config::default;
         let mut tasks = JoinSet::new();
+        let (names, requests) = mpsc::unbounded_channel();
+        let named = NamedSecretsLink {
+            names,
+            secrets: NamedSecrets::default(),
+        };
+        let watches = NamedSecretWatches {
+            client: self.client.clone(),
+            label_selector: self.config.secret_label_selector.clone(),
+            namespace: self.config.namespace.clone(),
+            secrets: named.secrets.clone(),
+        };
+        tasks.spawn(watches.serve(requests, events.clone()));
+        self.named = Some(named);
         let classes = Api::<IngressClass>::all(self.client.clone());
         self.spawn(&mut tasks, self.api::<Ingress>(), all(), &events);
         self.spawn(&mut tasks, classes, all(), &events);
@@ -111,12 +129,19 @@ impl KubeSource {
         config: watcher::Config,
         events: &mpsc::Sender<WorldEvent>,
     ) {
+        // Only the Ingress watch names Secrets, and only the Secret watch
+        // lists them.
+        let named = match K::KIND {
+            Kind::Ingress | Kind::Secret => self.named.clone(),
+            _ => None,
+        };
         tasks.spawn(watch_kind(
             api,
             config,
             self.observed.clone(),
             events.clone(),
             self.health.clone(),
+            named,
         ));
     }
 }

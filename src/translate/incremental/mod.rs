@@ -133,8 +133,9 @@ impl Translator {
     /// True when every kept contribution is one this translator renders
     /// exactly: no canary (merged across Ingresses), no route whose
     /// rendering differs between the http and https tables (an HTTPS
-    /// redirect), and no route whose policy adds clusters (external auth,
-    /// default backend). Otherwise the caller translates in full with
+    /// redirect), no route whose policy adds clusters (external auth, default
+    /// backend), no TLS passthrough and no client certificates. Otherwise the
+    /// caller translates in full with
     /// [`translate`](super::translate), the reference, and this state only
     /// keeps up.
     pub fn plain(&self) -> bool {

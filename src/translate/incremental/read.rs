@@ -102,10 +102,11 @@ impl IngressRead {
 }
 
 /// No canary, no route redirecting plain HTTP to HTTPS (the one policy
-/// rendered differently per route table), and no route whose policy adds
+/// rendered differently per route table), no route whose policy adds
 /// clusters or virtual hosts of its own (an external auth service, a default
 /// backend's aggregates, custom error pages), which only the full translation
-/// renders.
+/// renders, no TLS passthrough and no client certificates (both reshape the
+/// https listener across Ingresses).
 fn is_plain(contribution: &Contribution) -> bool {
     let not_plain = |outcome: &Outcome| match outcome {
         Outcome::Serve(served) => {
@@ -117,6 +118,8 @@ fn is_plain(contribution: &Contribution) -> bool {
         Outcome::Refused(_) => false,
     };
     contribution.canary.is_none()
+        && contribution.passthrough.is_empty()
+        && contribution.client_auth.is_empty()
         && !contribution
             .rules
             .iter()
@@ -124,4 +127,48 @@ fn is_plain(contribution: &Contribution) -> bool {
             .map(|claim| &claim.outcome)
             .chain(&contribution.default_backend)
             .any(not_plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::translate::model::{
+        CaBundle, ClientAuth, ClientAuthClaim, ClientVerify, ClusterTarget, PassthroughClaim,
+    };
+    use crate::world::Kind;
+
+    fn host(name: &str) -> Host {
+        Host::parse(name).unwrap_or_else(|e| panic!("bad fixture host: {e}"))
+    }
+
+    #[test]
+    fn passthrough_and_client_certificates_go_through_the_full_translation() {
+        let empty = Contribution::new(ObjectRef {
+            kind: Kind::Ingress,
+            key: ObjectKey::new("ns", "i"),
+        });
+        assert!(is_plain(&empty));
+        let mut passing = empty.clone();
+        passing.passthrough.push(PassthroughClaim {
+            host: host("a.test"),
+            cluster: Arc::new(ClusterTarget::new(ObjectKey::new("ns", "s"), 443, None)),
+        });
+        assert!(!is_plain(&passing));
+        let mut asking = empty;
+        asking.client_auth.push(ClientAuthClaim {
+            auth: Arc::new(ClientAuth {
+                ca: Arc::new(CaBundle {
+                    name: "ca:ns/ca".to_owned(),
+                    certificates: Vec::new(),
+                }),
+                verify: ClientVerify::On,
+                depth: 1,
+                error_page: None,
+            }),
+            hosts: [host("a.test")].into(),
+        });
+        assert!(!is_plain(&asking));
+    }
 }

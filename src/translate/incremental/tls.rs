@@ -8,7 +8,7 @@ use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 
 use crate::translate::diagnostic::Diagnostics;
-use crate::translate::model::{merge_tls, Contribution};
+use crate::translate::model::{merge_tls, Contribution, MergedClientAuth, MergedPassthrough};
 use crate::translate::render::{self, listener};
 use crate::translate::{Diagnostic, TranslateConfig};
 use crate::world::ObjectKey;
@@ -27,6 +27,8 @@ pub(super) struct TlsUnit {
 }
 
 /// Merges the TLS claims of `claimers` (oldest first) and renders them.
+/// Passthrough and client certificates are left out: worlds with them are not
+/// plain ([`super::Translator::plain`]) and go through the full translation.
 pub(super) fn tls_unit<'c>(
     config: &TranslateConfig,
     claimers: impl IntoIterator<Item = &'c Contribution>,
@@ -34,7 +36,12 @@ pub(super) fn tls_unit<'c>(
     let mut diagnostics = Diagnostics::default();
     let merged = merge_tls(claimers, &mut diagnostics);
     TlsUnit {
-        listener: listener::https_listener(config, &merged.servers),
+        listener: listener::https_listener(
+            config,
+            &merged.servers,
+            &MergedPassthrough::default(),
+            &MergedClientAuth::default(),
+        ),
         secrets: merged
             .servers
             .iter()

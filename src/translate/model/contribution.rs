@@ -11,7 +11,9 @@
 use std::fmt;
 
 use super::canary::Canary;
+use super::client_auth::ClientAuthClaim;
 use super::host::Host;
+use super::passthrough::PassthroughClaim;
 use super::path::PathRule;
 use super::route::Served;
 use super::tls::TlsClaim;
@@ -29,6 +31,10 @@ pub struct Contribution {
     pub default_backend: Option<Outcome>,
     /// The certificates it asks to serve for its TLS hosts, in the order written.
     pub tls: Vec<TlsClaim>,
+    /// The hosts whose TLS connections it asks to pass through unterminated.
+    pub passthrough: Vec<PassthroughClaim>,
+    /// The client certificates it asks its TLS hosts to require.
+    pub client_auth: Vec<ClientAuthClaim>,
     /// What is wrong with the object on its own, reported whatever the merge decides.
     pub diagnostics: Vec<Diagnostic>,
     /// Set when the object is a canary: its paths attach to other objects'
@@ -83,6 +89,8 @@ impl Contribution {
             rules: Vec::new(),
             default_backend: None,
             tls: Vec::new(),
+            passthrough: Vec::new(),
+            client_auth: Vec::new(),
             diagnostics: Vec::new(),
             canary: None,
         }

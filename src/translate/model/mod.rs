@@ -13,11 +13,13 @@
 
 pub mod backend;
 pub mod canary;
+pub mod client_auth;
 pub mod contribution;
 pub mod custom_errors;
 pub mod external_auth;
 pub mod host;
 pub mod merge;
+pub mod passthrough;
 pub mod path;
 pub mod policy;
 pub mod route;
@@ -30,22 +32,26 @@ mod tests;
 
 pub use backend::{fallback_cluster_name, ClusterTarget, WeightedBackend};
 pub use canary::{Canary, CanaryWinner, HeaderChoice, HeaderValue};
+pub(crate) use client_auth::merge_client_auth;
+pub use client_auth::{CaBundle, ClientAuth, ClientAuthClaim, ClientVerify, MergedClientAuth};
 pub use contribution::{Contribution, Outcome, PathClaim, RuleClaim, RuleScope};
 pub use custom_errors::{CustomErrors, ERROR_BACKEND_HEADER, ERROR_HOST};
 pub use external_auth::{AuthHost, AuthServer, ExternalAuth, SigninUrl, UrlPart};
 pub use host::{Host, HostError};
 pub(crate) use merge::merge_routes;
 pub use merge::{MergedRoutes, Winner};
+pub(crate) use passthrough::merge_passthrough;
+pub use passthrough::{MergedPassthrough, PassthroughClaim, PassthroughWinner};
 pub use path::{PathMatch, PathRule, PathType, Precedence};
 pub use policy::{
-    BasicAuth, Cidr, Cors, CorsOrigin, RateLimit, RedirectCode, Retry, Rewrite, RoutePolicy,
-    SourceRanges,
+    BasicAuth, Cidr, ClientCertificateHeaders, Cors, CorsOrigin, RateLimit, RedirectCode, Retry,
+    Rewrite, RoutePolicy, SourceRanges,
 };
 pub use route::{Action, Forward, Redirect, Served};
-pub(crate) use tls::merge_tls;
+pub(crate) use tls::{merge_tls, merge_tls_except};
 pub use tls::{Certificate, MergedTls, TlsClaim, TlsServer};
 pub use upstream::{
     Addresses, Balance, SessionCookie, TlsVersion, UpstreamProtocol, UpstreamSettings, UpstreamTls,
     UpstreamVerify,
 };
-pub use virtual_host::{virtual_hosts, PlacedRoute, VirtualHost};
+pub use virtual_host::{require_client_certificates, virtual_hosts, PlacedRoute, VirtualHost};

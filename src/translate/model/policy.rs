@@ -52,6 +52,20 @@ pub struct RoutePolicy {
     pub default_backend: Option<Arc<ClusterTarget>>,
     /// Upstream statuses answered by an error backend instead.
     pub custom_errors: Option<Box<CustomErrors>>,
+    /// Tell the upstream about the client's TLS certificate (set where the
+    /// host asks for client certificates).
+    pub client_certificate: Option<ClientCertificateHeaders>,
+}
+
+/// The headers that tell the upstream about the client's certificate, as
+/// ingress-nginx sends them with `auth-tls-secret`: `ssl-client-subject-dn`
+/// and `ssl-client-issuer-dn`, and `ssl-client-cert` (the URL-encoded PEM)
+/// with `auth-tls-pass-certificate-to-upstream`. What the client sent under
+/// those names is always removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientCertificateHeaders {
+    /// Send the certificate itself (`ssl-client-cert`).
+    pub certificate: bool,
 }
 
 /// A path rewrite: every match of `pattern` (RE2) in the path is replaced by

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::contribution::Contribution;
 use super::host::Host;
 use super::merge::report;
+use super::passthrough::MergedPassthrough;
 use crate::translate::diagnostic::{Diagnostics, Severity};
 use crate::world::ObjectRef;
 
@@ -73,6 +74,17 @@ pub(crate) fn merge_tls<'c>(
     contributions: impl IntoIterator<Item = &'c Contribution>,
     diagnostics: &mut Diagnostics,
 ) -> MergedTls<'c> {
+    merge_tls_except(contributions, &MergedPassthrough::default(), diagnostics)
+}
+
+/// [`merge_tls`], leaving out the hosts `passthrough` passes through
+/// unterminated: a certificate claimed for one is reported and not served for
+/// it.
+pub(crate) fn merge_tls_except<'c>(
+    contributions: impl IntoIterator<Item = &'c Contribution>,
+    passthrough: &MergedPassthrough<'_>,
+    diagnostics: &mut Diagnostics,
+) -> MergedTls<'c> {
     // host → (certificate name, owner) of the first claim.
     let mut owners: BTreeMap<&'c Host, (&'c str, &'c ObjectRef)> = BTreeMap::new();
     let mut merged = MergedTls::default();
@@ -82,6 +94,14 @@ pub(crate) fn merge_tls<'c>(
             let certificate: &'c Certificate = &claim.certificate;
             let name = certificate.name.as_str();
             for host in &claim.hosts {
+                if let Some(passing) = passthrough.by_host.get(host) {
+                    let message = format!(
+                        "TLS host {host} is passed through unterminated by {} (ssl-passthrough); Secret {name} is not served for it",
+                        passing.owner
+                    );
+                    report(diagnostics, owner, Severity::Warning, message);
+                    continue;
+                }
                 match owners.get(host) {
                     Some((winner_name, winner)) if *winner_name != name => {
                         let message = format!(
@@ -192,6 +212,36 @@ mod tests {
         assert_eq!(
             messages(&diagnostics.finish()),
             ["Ingress ns/new: TLS host b.test already uses Secret ns/one from older Ingress ns/old; Secret ns/two is ignored for it"]
+        );
+    }
+
+    #[test]
+    fn a_passed_through_host_gets_no_certificate_and_the_claim_is_reported() {
+        use crate::translate::model::{ClusterTarget, PassthroughClaim};
+        let one = certificate("one");
+        let passing = Contribution {
+            passthrough: vec![PassthroughClaim {
+                host: host("pass.test"),
+                cluster: Arc::new(ClusterTarget::new(ObjectKey::new("ns", "tls"), 443, None)),
+            }],
+            ..Contribution::new(owner("passing"))
+        };
+        let contributions = [
+            tls("terminating", vec![(&one, &["pass.test", "other.test"])]),
+            passing,
+        ];
+        let mut diagnostics = Diagnostics::default();
+        let passthrough = super::super::merge_passthrough(&contributions, &mut diagnostics);
+        let merged = merge_tls_except(&contributions, &passthrough, &mut diagnostics);
+        let servers: Vec<(&str, Vec<&str>)> = merged
+            .servers
+            .iter()
+            .map(|(name, s)| (*name, s.hosts.iter().map(|h| h.as_str()).collect()))
+            .collect();
+        assert_eq!(servers, [("ns/one", vec!["other.test"])]);
+        assert_eq!(
+            messages(&diagnostics.finish()),
+            ["Ingress ns/terminating: TLS host pass.test is passed through unterminated by Ingress ns/passing (ssl-passthrough); Secret ns/one is not served for it"]
         );
     }
 

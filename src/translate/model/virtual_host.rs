@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use super::client_auth::{ClientAuth, MergedClientAuth};
 use super::host::Host;
 use super::merge::{MergedRoutes, Winner};
 use super::path::{PathRule, Precedence};
@@ -29,6 +30,9 @@ pub struct VirtualHost<'c> {
     pub host: Option<&'c Host>,
     /// Its routes, first match wins.
     pub routes: Vec<PlacedRoute<'c>>,
+    /// The client certificate its HTTPS requests need (`None`: none): the
+    /// host's client-certificate setting ([`super::client_auth`]).
+    pub client_certificate: Option<&'c ClientAuth>,
 }
 
 /// One route in a virtual host.
@@ -55,6 +59,7 @@ pub fn virtual_hosts<'c>(merged: &MergedRoutes<'c>) -> Vec<VirtualHost<'c>> {
     hosts.extend(merged.by_host.iter().map(|(host, own)| VirtualHost {
         host: Some(*host),
         routes: host_routes(host, own, &merged.hostless, default),
+        client_certificate: None,
     }));
     let hostless = sorted(&merged.hostless);
     let mut catch_all: Vec<PlacedRoute<'c>> = Vec::with_capacity(hostless.len() + 1);
@@ -67,8 +72,22 @@ pub fn virtual_hosts<'c>(merged: &MergedRoutes<'c>) -> Vec<VirtualHost<'c>> {
     hosts.push(VirtualHost {
         host: None,
         routes: catch_all,
+        client_certificate: None,
     });
     hosts
+}
+
+/// Sets each host's client-certificate requirement from `client_auth`.
+pub fn require_client_certificates<'c>(
+    hosts: &mut [VirtualHost<'c>],
+    client_auth: &MergedClientAuth<'c>,
+) {
+    for vh in hosts {
+        vh.client_certificate = vh
+            .host
+            .and_then(|host| client_auth.by_host.get(host))
+            .map(|(auth, _)| *auth);
+    }
 }
 
 /// A host's own routes merged with the host-less ones, in precedence order, then

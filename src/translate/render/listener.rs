@@ -4,10 +4,13 @@
 //!   `http` and RDS route table `http`. It depends only on [`TranslateConfig`], so
 //!   adding or removing routes never changes its bytes (no re-warm, no drain).
 //! - `https` on `listen_address:https_port`, only when at least one TLS host is
-//!   servable: the TLS inspector listener filter and one filter chain per
-//!   certificate, matched on SNI `server_names`, HCM with stat prefix `https` and
-//!   RDS route table `https`. Connections whose SNI matches no chain are closed
-//!   (there is no default certificate).
+//!   servable or passed through: the TLS inspector listener filter; one
+//!   TCP-proxy filter chain per passed-through host ([`super::passthrough`]);
+//!   one filter chain per certificate, matched on SNI `server_names`, HCM with
+//!   stat prefix `https` and RDS route table `https`, except that a host asking
+//!   for client certificates gets a chain of its own ([`super::tls`]).
+//!   Connections whose SNI matches no chain are closed (there is no default
+//!   certificate).
 //!
 //! Every HCM: the HTTP filters of [`super::filters`] (all but the router
 //! disabled until a route enables them); WebSocket upgrades; `use_remote_address: true` with
@@ -19,7 +22,7 @@
 //!
 //! [`TranslateConfig`]: crate::translate::TranslateConfig
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use envoy_types::pb::envoy::config::accesslog::v3::{access_log, AccessLog};
 use envoy_types::pb::envoy::config::core::v3::{
@@ -42,8 +45,8 @@ use envoy_types::pb::google::protobuf::BoolValue;
 use envoy_types::util::pack_any;
 
 use super::ads::ads;
-use super::tls;
-use crate::translate::model::TlsServer;
+use super::{passthrough, tls};
+use crate::translate::model::{MergedClientAuth, MergedPassthrough, TlsServer};
 use crate::translate::TranslateConfig;
 
 /// Name of the plain-HTTP listener, its HCM stat prefix and its route table.
@@ -75,14 +78,50 @@ pub fn http_listener(config: &TranslateConfig) -> Listener {
     }
 }
 
-/// The TLS listener for `servers` (certificate name → its SNI hosts); `None`
-/// when there are none.
+/// The TLS listener for `servers` (certificate name → its SNI hosts), the
+/// hosts `passthrough` passes through and the hosts' `client_auth`; `None`
+/// when there are no servers and no passed-through hosts.
 pub fn https_listener(
     config: &TranslateConfig,
     servers: &BTreeMap<&str, TlsServer<'_>>,
+    passthrough: &MergedPassthrough<'_>,
+    client_auth: &MergedClientAuth<'_>,
 ) -> Option<Listener> {
-    if servers.is_empty() {
+    if servers.is_empty() && passthrough.by_host.is_empty() {
         return None;
+    }
+    let mut chains: Vec<FilterChain> = passthrough
+        .by_host
+        .iter()
+        .map(|(host, winner)| passthrough::filter_chain(host, winner))
+        .collect();
+    for (name, server) in servers {
+        let (own, shared): (BTreeSet<_>, BTreeSet<_>) = server
+            .hosts
+            .iter()
+            .partition(|h| client_auth.by_host.contains_key(**h));
+        if !shared.is_empty() {
+            let hcm = hcm_filter(HTTPS);
+            chains.push(tls::filter_chain(
+                (*name).to_owned(),
+                name,
+                &shared,
+                None,
+                hcm,
+            ));
+        }
+        for host in own {
+            let auth = client_auth.by_host.get(host).map(|(auth, _)| *auth);
+            let chain_name = tls::client_auth_chain_name(name, host);
+            let hosts = BTreeSet::from([host]);
+            chains.push(tls::filter_chain(
+                chain_name,
+                name,
+                &hosts,
+                auth,
+                hcm_filter(HTTPS),
+            ));
+        }
     }
     Some(Listener {
         name: HTTPS.to_owned(),
@@ -94,10 +133,7 @@ pub fn https_listener(
             ))),
             ..ListenerFilter::default()
         }],
-        filter_chains: servers
-            .iter()
-            .map(|(name, server)| tls::filter_chain(name, &server.hosts, hcm_filter(HTTPS)))
-            .collect(),
+        filter_chains: chains,
         ..Listener::default()
     })
 }

@@ -9,6 +9,7 @@
 pub mod ads;
 pub mod auth_responses;
 pub mod canary;
+pub mod client_certificate;
 pub mod cluster;
 pub mod custom_errors;
 pub mod custom_response;
@@ -17,6 +18,7 @@ pub mod external_auth;
 pub mod fallback_cluster;
 pub mod filters;
 pub mod listener;
+pub mod passthrough;
 pub mod policy;
 pub mod route;
 pub mod tls;

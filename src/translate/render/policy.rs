@@ -3,6 +3,9 @@
 //!
 //! - rewrite → `regex_rewrite`; upstream host → `host_rewrite_literal`;
 //!   `X-Forwarded-Prefix` → `request_headers_to_add` (overwriting);
+//! - client certificate headers → `request_headers_to_remove` (what the
+//!   client sent) and `request_headers_to_add` from `%DOWNSTREAM_PEER_*%`
+//!   (left out when empty: no certificate);
 //! - read timeout and retries → `retry_policy` (`per_try_idle_timeout`,
 //!   `retry_on`, `num_retries`, `retriable_status_codes`);
 //! - CORS, source ranges, rate limit, basic auth, external auth, body size →
@@ -109,27 +112,57 @@ fn duration(d: std::time::Duration) -> Duration {
     }
 }
 
+/// The client certificate headers, and the Envoy formatter of each; the
+/// certificate itself last.
+const CLIENT_CERTIFICATE_HEADERS: [(&str, &str); 3] = [
+    ("ssl-client-subject-dn", "%DOWNSTREAM_PEER_SUBJECT%"),
+    ("ssl-client-issuer-dn", "%DOWNSTREAM_PEER_ISSUER%"),
+    ("ssl-client-cert", "%DOWNSTREAM_PEER_CERT%"),
+];
+
 /// The headers `policy` adds to requests sent upstream.
 pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
-    policy
+    let overwrite = |key: &str, value: String| HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_owned(),
+            value,
+            ..HeaderValue::default()
+        }),
+        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+        ..HeaderValueOption::default()
+    };
+    let mut headers: Vec<HeaderValueOption> = policy
         .forwarded_prefix
         .iter()
-        .map(|prefix| HeaderValueOption {
-            header: Some(HeaderValue {
-                key: "x-forwarded-prefix".to_owned(),
-                value: prefix.clone(),
-                ..HeaderValue::default()
-            }),
-            append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-            ..HeaderValueOption::default()
-        })
+        .map(|prefix| overwrite("x-forwarded-prefix", prefix.clone()))
         .chain(
             policy
                 .custom_errors
                 .as_ref()
                 .map(|_| super::custom_errors::original_uri_header()),
         )
-        .collect()
+        .collect();
+    if let Some(client) = policy.client_certificate {
+        let sent = if client.certificate { 3 } else { 2 };
+        headers.extend(
+            CLIENT_CERTIFICATE_HEADERS[..sent]
+                .iter()
+                .map(|(key, value)| overwrite(key, (*value).to_owned())),
+        );
+    }
+    headers
+}
+
+/// The headers `policy` removes from requests before adding its own: what a
+/// client sent under the client certificate headers' names.
+pub fn removed_request_headers(policy: &RoutePolicy) -> Vec<String> {
+    match policy.client_certificate {
+        Some(_) => CLIENT_CERTIFICATE_HEADERS
+            .iter()
+            .map(|(key, _)| (*key).to_owned())
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 /// The per-route filter configuration `policy` enables. Encoded, the entries

@@ -119,6 +119,7 @@ pub(super) fn with_action(
         r#match: Some(r#match),
         action: Some(route_action(action, policy)),
         request_headers_to_add: policy::request_headers(policy),
+        request_headers_to_remove: policy::removed_request_headers(policy),
         typed_per_filter_config: policy::filter_configs(policy),
         ..Route::default()
     }
@@ -177,7 +178,8 @@ fn route_action(action: &Action, policy: &RoutePolicy) -> RouteActionKind {
     }
 }
 
-fn redirect_action(redirect: &Redirect) -> RedirectAction {
+/// The Envoy redirect of `redirect`.
+pub(super) fn redirect_action(redirect: &Redirect) -> RedirectAction {
     RedirectAction {
         scheme_rewrite_specifier: redirect
             .scheme

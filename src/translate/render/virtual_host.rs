@@ -2,10 +2,13 @@
 //!
 //! Each model virtual host becomes one Envoy virtual host named after its host,
 //! with `domains` = `[host]` (the HCM strips any port from `Host`, so no `host:*`
-//! entries); the catch-all is `*`. Route order is the model's.
+//! entries); the catch-all is `*`. Route order is the model's; in the `https`
+//! table a host asking for client certificates starts with the routes refusing
+//! a missing or invalid one ([`super::client_certificate`]).
 
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, VirtualHost};
 
+use super::client_certificate::guard_routes;
 use super::listener::HTTP;
 use super::route::{push_routes, Scheme};
 use crate::translate::model::{self, Host};
@@ -22,6 +25,9 @@ fn virtual_host(host: &model::VirtualHost<'_>, scheme: Scheme) -> VirtualHost {
     let name = host.host.map_or(CATCH_ALL, Host::as_str);
     let authority = host.host.and_then(Host::authority_regex);
     let mut routes = Vec::with_capacity(host.routes.len());
+    if let (Scheme::Https, Some(auth)) = (scheme, host.client_certificate) {
+        routes.extend(guard_routes(auth));
+    }
     for placed in &host.routes {
         push_routes(placed, authority.as_deref(), scheme, &mut routes);
     }
@@ -34,12 +40,14 @@ fn virtual_host(host: &model::VirtualHost<'_>, scheme: Scheme) -> VirtualHost {
 }
 
 /// True when some route answers plain HTTP differently from HTTPS (a redirect
-/// to HTTPS), so the two tables need their own virtual hosts.
+/// to HTTPS, a client certificate check), so the two tables need their own
+/// virtual hosts.
 pub fn schemes_differ(hosts: &[model::VirtualHost<'_>]) -> bool {
-    hosts
-        .iter()
-        .flat_map(|h| &h.routes)
-        .any(|placed| placed.winner.served.policy.https_redirect.is_some())
+    hosts.iter().any(|h| h.client_certificate.is_some())
+        || hosts
+            .iter()
+            .flat_map(|h| &h.routes)
+            .any(|placed| placed.winner.served.policy.https_redirect.is_some())
 }
 
 /// The route tables `tables` (`http`, and `https` if present) for `hosts`.

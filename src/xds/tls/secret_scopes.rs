@@ -69,8 +69,10 @@ impl SecretScopes {
     }
 }
 
-/// True when the SDS Secret `name` (`namespace/name`) is in `namespaces`.
+/// True when the SDS Secret `name` (`namespace/name`, or `ca:namespace/name`
+/// for a client-certificate CA) is in `namespaces`.
 pub(crate) fn in_scope(namespaces: &BTreeSet<String>, name: &str) -> bool {
+    let name = name.strip_prefix("ca:").unwrap_or(name);
     name.split_once('/')
         .is_some_and(|(namespace, _)| namespaces.contains(namespace))
 }
@@ -96,5 +98,14 @@ mod tests {
         assert_eq!(scopes.for_identity(&other), None, "unlimited");
         assert!("edge=".parse::<GatewayNamespaces>().is_err());
         assert!("a,b".parse::<GatewayNamespaces>().is_err());
+    }
+
+    #[test]
+    fn a_client_certificate_ca_is_scoped_by_its_secrets_namespace() {
+        let namespaces = BTreeSet::from(["certs".to_owned()]);
+        assert!(in_scope(&namespaces, "certs/tls"));
+        assert!(in_scope(&namespaces, "ca:certs/ca"));
+        assert!(!in_scope(&namespaces, "ca:other/ca"));
+        assert!(!in_scope(&namespaces, "other/tls"));
     }
 }

@@ -3,7 +3,8 @@
 //! [`served`] picks our Ingresses ([`class`]) and orders them oldest first
 //! (`age.rs`), the order the merge resolves conflicts in. [`read`] turns one
 //! Ingress into its [`Contribution`]: its rules (`rules.rs`, paths in [`path`],
-//! backends in [`backend`]) and its TLS entries (`tls.rs`). A contribution
+//! backends in [`backend`]), its TLS entries (`tls.rs`), its passthrough hosts
+//! (`passthrough.rs`) and its client-certificate setting. A contribution
 //! depends only on its Ingress and on the Services and Secrets it names.
 
 mod age;
@@ -11,6 +12,7 @@ pub mod annotations;
 mod apply;
 pub mod backend;
 pub mod class;
+mod passthrough;
 pub mod path;
 mod rules;
 mod tls;
@@ -19,7 +21,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 
 use super::Lookups;
 use crate::translate::diagnostic::Diagnostics;
-use crate::translate::model::Contribution;
+use crate::translate::model::{ClientAuthClaim, Contribution};
 use crate::translate::TranslateConfig;
 use crate::world::{Kind, ObjectKey, ObjectRef, World};
 use age::Age;
@@ -65,6 +67,20 @@ pub fn read<'w>(
         Some(spec) => rules::read(key, spec, lookups, &mut contribution, &mut diagnostics, &a),
     }
     tls::read(key, ingress, lookups, &mut contribution, &mut diagnostics);
+    if a.passthrough {
+        if let Some(spec) = &ingress.spec {
+            passthrough::read(key, spec, lookups, &mut contribution, &mut diagnostics);
+        }
+    }
+    if let Some(auth) = &a.client_auth {
+        let hosts = tls::rule_hosts(ingress);
+        if !hosts.is_empty() {
+            contribution.client_auth.push(ClientAuthClaim {
+                auth: std::sync::Arc::clone(auth),
+                hosts,
+            });
+        }
+    }
     contribution.diagnostics = diagnostics.finish();
     contribution
 }

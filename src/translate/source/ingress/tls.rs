@@ -81,7 +81,7 @@ fn entry_hosts(
 
 /// The Ingress's valid rule hosts: what a tls entry without `hosts` covers.
 /// Invalid ones were already reported with their rule.
-fn rule_hosts(ingress: &Ingress) -> BTreeSet<Host> {
+pub(super) fn rule_hosts(ingress: &Ingress) -> BTreeSet<Host> {
     ingress
         .spec
         .iter()

@@ -15,12 +15,14 @@
 
 pub mod auth;
 pub mod canary;
+pub mod client_auth;
 pub mod cluster;
 pub mod cors;
 pub mod custom_errors;
 pub mod default_backend;
 pub mod external_auth;
 pub mod limits;
+pub mod passthrough;
 pub mod paths;
 pub mod proxy_ssl;
 pub mod reader;
@@ -34,7 +36,9 @@ use std::collections::BTreeMap;
 
 pub use reader::{Finding, Reader, Verdict};
 
-use crate::translate::model::{Canary, RoutePolicy};
+use std::sync::Arc;
+
+use crate::translate::model::{Canary, ClientAuth, RoutePolicy};
 use crate::translate::source::Lookups;
 use crate::world::ObjectKey;
 use cluster::ClusterOptions;
@@ -58,6 +62,10 @@ pub struct IngressAnnotations {
     pub policy: RoutePolicy,
     /// How every backend's cluster is reached.
     pub cluster: ClusterOptions,
+    /// Set when the Ingress's TLS hosts are passed through unterminated.
+    pub passthrough: bool,
+    /// The client certificates its TLS hosts ask for.
+    pub client_auth: Option<Arc<ClientAuth>>,
     /// Set when the routes must answer 503 instead of serving (fail closed).
     pub refusal: Option<String>,
     /// Every annotation under the prefix with its verdict.
@@ -108,6 +116,15 @@ pub fn read(
             ..IngressAnnotations::default()
         };
     }
+    if passthrough::read(&mut r) {
+        let mut findings = r.finish();
+        passthrough::ignore_the_rest(&mut findings);
+        return IngressAnnotations {
+            passthrough: true,
+            findings,
+            ..IngressAnnotations::default()
+        };
+    }
     let paths = paths::read(&mut r);
     let redirect = redirect::read(&mut r);
     let upstream = upstream::read(&mut r);
@@ -118,6 +135,7 @@ pub fn read(
     let external = external_auth::read(&mut r);
     let default_backend = default_backend::read(&mut r, key, lookups);
     let custom_errors = custom_errors::read(&mut r, key, default_backend.as_ref());
+    let client_auth = client_auth::read(&mut r, key, lookups);
     unsupported::read(&mut r);
     let policy = RoutePolicy {
         forwarded_prefix: paths.forwarded_prefix.clone(),
@@ -133,15 +151,22 @@ pub fn read(
         external_auth: external.auth.map(Box::new),
         default_backend,
         custom_errors: custom_errors.map(Box::new),
+        client_certificate: client_auth.headers,
         ..RoutePolicy::default()
     };
     IngressAnnotations {
         paths,
         redirect,
         canary: None,
+        passthrough: false,
+        client_auth: client_auth.auth,
         policy,
         cluster,
-        refusal: limits.refusal.or(auth.refusal).or(external.refusal),
+        refusal: limits
+            .refusal
+            .or(auth.refusal)
+            .or(external.refusal)
+            .or(client_auth.refusal),
         findings: r.finish(),
     }
 }

@@ -199,7 +199,84 @@ const VERDICTS: &[(Written, &str, &str)] = &[
         "custom-http-errors",
         "ignored: needs the default-backend",
     ),
-    (&[("ssl-passthrough", "true")], "ssl-passthrough", "ignored"),
+    (
+        &[("ssl-passthrough", "true")],
+        "ssl-passthrough",
+        "honoured",
+    ),
+    (
+        &[("ssl-passthrough", "maybe")],
+        "ssl-passthrough",
+        "invalid",
+    ),
+    (
+        &[("ssl-passthrough", "true"), ("rewrite-target", "/")],
+        "rewrite-target",
+        "ignored: ssl-passthrough",
+    ),
+    (
+        &[("auth-tls-verify-client", "on")],
+        "auth-tls-verify-client",
+        "ignored: auth-tls-secret is not set",
+    ),
+    (
+        &[("auth-tls-secret", "ns/missing")],
+        "auth-tls-secret",
+        "invalid: Secret ns/missing not found",
+    ),
+    (
+        &[("auth-tls-secret", "a/b/c")],
+        "auth-tls-secret",
+        "invalid",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-verify-client", "sometimes"),
+        ],
+        "auth-tls-verify-client",
+        "invalid",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-verify-depth", "deep"),
+        ],
+        "auth-tls-verify-depth",
+        "invalid",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-pass-certificate-to-upstream", "yes"),
+        ],
+        "auth-tls-pass-certificate-to-upstream",
+        "invalid",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-error-page", "https://e.test"),
+        ],
+        "auth-tls-error-page",
+        "honoured",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-error-page", "/relative"),
+        ],
+        "auth-tls-error-page",
+        "invalid",
+    ),
+    (
+        &[
+            ("auth-tls-secret", "ns/missing"),
+            ("auth-tls-match-cn", "CN=client"),
+        ],
+        "auth-tls-match-cn",
+        "ignored",
+    ),
     (
         &[("configuration-snippet", "x")],
         "configuration-snippet",
@@ -439,4 +516,133 @@ fn basic_auth_keeps_sha_users_and_fails_closed_without_any() {
         &[("auth-type", "basic"), ("auth-secret", "users")],
     );
     assert!(a.refusal.is_some());
+}
+
+const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+fn ca_world(name: &str, data: serde_json::Value) -> World {
+    let mut world = World::new();
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"namespace": "certs", "name": name},
+        "type": "Opaque",
+        "stringData": data,
+    }))
+    .unwrap_or_else(|e| panic!("bad fixture: {e}"));
+    world.upsert(Object::Secret(secret));
+    world
+}
+
+#[test]
+fn auth_tls_values_default_to_ingress_nginx_and_fail_closed_without_a_ca() {
+    use crate::translate::model::ClientVerify;
+    let world = ca_world("ca", json!({"ca.crt": CA}));
+    let a = read_in(&world, &[("auth-tls-secret", "certs/ca")]);
+    let auth = a.client_auth.as_ref().expect("client auth");
+    assert_eq!(
+        (
+            auth.ca.name.as_str(),
+            auth.verify,
+            auth.depth,
+            a.policy.client_certificate.map(|h| h.certificate)
+        ),
+        ("ca:certs/ca", ClientVerify::On, 1, Some(false)),
+        "defaults: on, depth 1, not forwarded"
+    );
+    assert_eq!(auth.ca.certificates, CA.as_bytes());
+    assert_eq!(a.refusal, None);
+
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-verify-client", "optional_no_ca"),
+            ("auth-tls-verify-depth", "3"),
+            ("auth-tls-pass-certificate-to-upstream", "true"),
+        ],
+    );
+    let auth = a.client_auth.as_ref().expect("client auth");
+    assert_eq!(
+        (
+            auth.verify,
+            auth.depth,
+            a.policy.client_certificate.map(|h| h.certificate)
+        ),
+        (ClientVerify::OptionalNoCa, 3, Some(true))
+    );
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-verify-client", "optional"),
+        ],
+    );
+    assert_eq!(
+        a.client_auth.map(|c| c.verify),
+        Some(ClientVerify::Optional)
+    );
+
+    // A refused client is redirected (302) to the error page.
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-error-page", "https://errors.test/cert"),
+        ],
+    );
+    let page = a.client_auth.and_then(|c| c.error_page.clone());
+    assert_eq!(
+        page.map(|p| (p.host, p.path, p.code)),
+        Some((
+            Some("errors.test".to_owned()),
+            Some("/cert".to_owned()),
+            crate::translate::model::RedirectCode::Found
+        ))
+    );
+
+    // An invalid mode is read as `on`, the strict default.
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-verify-client", "maybe"),
+        ],
+    );
+    assert_eq!(a.client_auth.map(|c| c.verify), Some(ClientVerify::On));
+
+    // `off`: nothing asked, nothing refused.
+    let a = read_in(
+        &world,
+        &[
+            ("auth-tls-secret", "certs/ca"),
+            ("auth-tls-verify-client", "off"),
+        ],
+    );
+    assert_eq!((a.client_auth, a.refusal), (None, None));
+
+    // A missing Secret, or one without a PEM ca.crt: the routes answer 503.
+    let no_ca = ca_world("ca", json!({"tls.crt": CA}));
+    let not_pem = ca_world("ca", json!({"ca.crt": "garbage"}));
+    for (world, annotation) in [
+        (&world, "certs/missing"),
+        (&no_ca, "certs/ca"),
+        (&not_pem, "certs/ca"),
+    ] {
+        let a = read_in(world, &[("auth-tls-secret", annotation)]);
+        assert!(a.refusal.is_some(), "{annotation} must fail closed");
+        assert_eq!(a.client_auth, None);
+    }
+}
+
+#[test]
+fn ssl_passthrough_ignores_the_other_annotations() {
+    let a = parse(&[
+        ("ssl-passthrough", "true"),
+        ("proxy-body-size", "1k"),
+        ("auth-tls-secret", "ns/ca"),
+    ]);
+    assert!(a.passthrough);
+    assert_eq!(a.policy, crate::translate::model::RoutePolicy::default());
+    assert_eq!((&a.client_auth, &a.refusal), (&None, &None));
+    assert!(verdict(&a, "proxy-body-size").starts_with("ignored: ssl-passthrough"));
+    assert!(!parse(&[("ssl-passthrough", "false")]).passthrough);
 }

@@ -6,35 +6,6 @@ use super::reader::Reader;
 /// `(name, why)` for every known annotation without an implementation.
 pub const UNSUPPORTED: &[(&str, &str)] = &[
     (
-        "ssl-passthrough",
-        "not yet implemented (needs an SNI-routed TCP proxy chain on the https listener)",
-    ),
-    (
-        "auth-tls-secret",
-        "not yet implemented (client certificates are validated per listener filter chain, \
-         not per route)",
-    ),
-    (
-        "auth-tls-verify-client",
-        "not yet implemented (see auth-tls-secret)",
-    ),
-    (
-        "auth-tls-verify-depth",
-        "not yet implemented (see auth-tls-secret)",
-    ),
-    (
-        "auth-tls-error-page",
-        "not yet implemented (see auth-tls-secret)",
-    ),
-    (
-        "auth-tls-pass-certificate-to-upstream",
-        "not yet implemented (see auth-tls-secret)",
-    ),
-    (
-        "auth-tls-match-cn",
-        "not yet implemented (see auth-tls-secret)",
-    ),
-    (
         "configuration-snippet",
         "raw nginx configuration cannot be translated to Envoy",
     ),
