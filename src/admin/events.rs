@@ -18,12 +18,18 @@ use super::programmed::{ingress_states, IngressState, NodeList};
 /// How far a slow subscriber may fall behind before it misses events.
 const EVENT_BUFFER: usize = 4096;
 
-/// The shortest gap between two Ingress-state refreshes while events keep
-/// coming. With 1,000 Envoys ACKing over a second or two, refreshing after
-/// every few ACKs took a quarter of the server's CPU from the streams; 25 ms
-/// bounds it to 40 refreshes a second, and an event after a quiet spell is
-/// still folded in at once.
+/// The longest gap a cheap Ingress-state refresh imposes before the next one.
+/// With 1,000 Envoys ACKing over a second or two, refreshing after every few
+/// ACKs took a quarter of the server's CPU from the streams; a refresh that
+/// took `d` now waits `8d` (at most this, at least `d`) while events keep
+/// coming: the hub takes a ninth of a core, and a set-up with a few Envoys,
+/// whose refreshes take microseconds, sees its events at once.
 const REFRESH_GAP: Duration = Duration::from_millis(25);
+
+/// How long to wait after a refresh that took `took`.
+fn refresh_gap(took: Duration) -> Duration {
+    (took * 8).min(REFRESH_GAP).max(took)
+}
 
 /// An event of the admin API's `WatchEvents`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,11 +104,10 @@ impl EventHub {
         let mut xds = tracker.subscribe();
         // Ingress states cost O(Ingresses x node groups): with a thousand Envoys
         // ACKing a change, recomputing them per ACK would take a core from the
-        // streams. After a refresh that took `d`, the next one waits until
-        // `max(d, REFRESH_GAP)` has passed (events queue meanwhile and are
-        // folded into it), so the hub uses at most about half a core, and
-        // little while refreshes are cheap; after a quiet spell an event is
-        // folded in at once.
+        // streams. After a refresh that took `d`, the next one waits
+        // `refresh_gap(d)` (events queue meanwhile and are folded into it), so
+        // the hub uses at most about half a core, and a ninth while refreshes
+        // are cheap; after a quiet spell an event is folded in at once.
         let mut not_before = Instant::now();
         loop {
             let mut snapshot_changed = false;
@@ -136,7 +141,7 @@ impl EventHub {
             }
             let started = Instant::now();
             let (before, states) = self.refresh(&store, &tracker, &pipeline);
-            not_before = Instant::now() + started.elapsed().max(REFRESH_GAP);
+            not_before = Instant::now() + refresh_gap(started.elapsed());
             if snapshot_changed {
                 if let Some(snapshot) = store.current() {
                     let status = pipeline.get();
