@@ -11,9 +11,8 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Child;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use interlock::translate::{translate, TranslateConfig, Translation};
 use interlock::world::Object;
@@ -179,16 +178,7 @@ fn free_port() -> u16 {
 /// A running Envoy serving a translation, killed on drop.
 struct Gateway {
     port: u16,
-    child: Child,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    envoy: StaticGateway,
 }
 
 impl Gateway {
@@ -203,31 +193,12 @@ impl Gateway {
             ..TranslateConfig::default()
         };
         let t = translate(&world(objects), &config);
-        if let Err(output) = envoy_validates(&t) {
-            panic!("Envoy rejected the translation:\n{output}");
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (child, log) = spawn_static_envoy(dir.path(), &static_bootstrap(&t, false));
-        let gateway = Gateway {
-            port,
-            child,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Envoy did not listen:\n{}",
-                gateway.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-        (gateway, t)
+        let envoy = StaticGateway::start(&t, port);
+        (Gateway { port, envoy }, t)
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.envoy.log()
     }
 }
 

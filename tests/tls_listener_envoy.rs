@@ -94,8 +94,7 @@ impl Drop for Running {
 /// Envoy serving a translation; its https port.
 struct Gateway {
     https: u16,
-    _envoy: Running,
-    _dir: tempfile::TempDir,
+    _envoy: StaticGateway,
 }
 
 impl Gateway {
@@ -108,19 +107,9 @@ impl Gateway {
             ..TranslateConfig::default()
         };
         let t = translate(&world(objects), &config);
-        if let Err(output) = envoy_validates(&t) {
-            panic!("Envoy rejected the translation:\n{output}");
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (child, log) = spawn_static_envoy(dir.path(), &static_bootstrap(&t, false));
-        let envoy = Running(child);
-        wait_listening(https, "Envoy", || {
-            std::fs::read_to_string(&log).unwrap_or_default()
-        });
         let gateway = Gateway {
             https,
-            _envoy: envoy,
-            _dir: dir,
+            _envoy: StaticGateway::start(&t, https),
         };
         (gateway, t)
     }

@@ -471,6 +471,53 @@ pub fn spawn_static_envoy(dir: &Path, bootstrap: &Bootstrap) -> (std::process::C
     (child, log)
 }
 
+/// Envoy serving a translation from a static bootstrap, once `envoy --mode
+/// validate` accepted it and it listens: killed when dropped.
+pub struct StaticGateway {
+    child: std::process::Child,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl StaticGateway {
+    /// Validates `t`, starts Envoy on it and waits until `port` accepts
+    /// connections; panics with Envoy's output otherwise.
+    pub fn start(t: &Translation, port: u16) -> StaticGateway {
+        if let Err(output) = envoy_validates(t) {
+            panic!("Envoy rejected the translation:\n{output}");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (child, log) = spawn_static_envoy(dir.path(), &static_bootstrap(t, false));
+        let gateway = StaticGateway {
+            child,
+            log,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Envoy did not listen:\n{}",
+                gateway.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        gateway
+    }
+
+    /// Envoy's log so far (warnings and worse).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for StaticGateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Envoy's verdict on `t`: `envoy --mode validate` of [`static_bootstrap`]. The
 /// error is Envoy's output. A missing Envoy is installed (via `envoy_binary`), and
 /// one that cannot be found or run panics: never skipped.

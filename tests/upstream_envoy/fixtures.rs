@@ -1,10 +1,7 @@
 //! Fixtures of the upstream tests: annotated Ingresses, Services backed by
 //! in-test upstreams, what a translation forwards to, and a running Envoy.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::Child;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
 
 use envoy_types::pb::envoy::config::core::v3::{address, socket_address::PortSpecifier};
 use envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier;
@@ -117,16 +114,7 @@ pub(crate) fn cluster_of(action: &RouteAction) -> String {
 /// A running Envoy serving a translation, killed on drop.
 pub(crate) struct Gateway {
     pub(crate) port: u16,
-    child: Child,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    envoy: StaticGateway,
 }
 
 impl Gateway {
@@ -134,30 +122,11 @@ impl Gateway {
     pub(crate) fn start(objects: Vec<Object>) -> (Gateway, Translation) {
         let port = free_port();
         let t = translate(&world(objects), &config(port));
-        if let Err(output) = envoy_validates(&t) {
-            panic!("Envoy rejected the translation:\n{output}");
-        }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (child, log) = spawn_static_envoy(dir.path(), &static_bootstrap(&t, false));
-        let gateway = Gateway {
-            port,
-            child,
-            log,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Envoy did not listen:\n{}",
-                gateway.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
-        (gateway, t)
+        let envoy = StaticGateway::start(&t, port);
+        (Gateway { port, envoy }, t)
     }
 
     pub(crate) fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.envoy.log()
     }
 }

@@ -82,18 +82,8 @@ pub(crate) fn merge_passthrough<'c>(
 mod tests {
     use super::*;
     use crate::translate::diagnostic::Diagnostic;
-    use crate::world::{Kind, ObjectKey};
-
-    fn owner(name: &str) -> ObjectRef {
-        ObjectRef {
-            kind: Kind::Ingress,
-            key: ObjectKey::new("ns", name),
-        }
-    }
-
-    fn host(name: &str) -> Host {
-        Host::parse(name).unwrap_or_else(|e| panic!("bad fixture host: {e}"))
-    }
+    use crate::translate::model::tests::{host, owner};
+    use crate::world::ObjectKey;
 
     fn passing(name: &str, hosts: &[(&str, &str)]) -> Contribution {
         Contribution {

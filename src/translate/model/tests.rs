@@ -9,7 +9,8 @@ use crate::world::{Kind, ObjectKey, ObjectRef};
 
 // === fixtures ===
 
-fn owner(name: &str) -> ObjectRef {
+/// An Ingress `ns/<name>` as the owner of a claim (shared by the model's tests).
+pub(super) fn owner(name: &str) -> ObjectRef {
     ObjectRef {
         kind: Kind::Ingress,
         key: ObjectKey::new("ns", name),
@@ -50,7 +51,8 @@ fn exact(path: &str) -> PathRule {
     }
 }
 
-fn host(name: &str) -> Host {
+/// A host from a fixture's spelling.
+pub(super) fn host(name: &str) -> Host {
     Host::parse(name).unwrap_or_else(|e| panic!("bad fixture host: {e}"))
 }
 

@@ -3,42 +3,13 @@
 //! `proxy-connect-timeout`; `proxy-ssl-*` in `proxy_ssl_tests.rs`): values
 //! in, upstream settings and verdicts out, no protobuf.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::*;
+use super::test_fixtures::{check_verdicts, parse, verdict, VerdictCase};
 use crate::translate::model::{Balance, SessionCookie, UpstreamProtocol, UpstreamTls};
-use crate::world::World;
-
-pub(super) fn read_in(world: &World, annotations: &[(&str, &str)]) -> IngressAnnotations {
-    let map: BTreeMap<String, String> = annotations
-        .iter()
-        .map(|(k, v)| (format!("{DEFAULT_PREFIX}/{k}"), (*v).to_owned()))
-        .collect();
-    let mut lookups = Lookups::new(world);
-    read(
-        DEFAULT_PREFIX,
-        &ObjectKey::new("ns", "ing"),
-        Some(&map),
-        &mut lookups,
-    )
-}
-
-pub(super) fn parse(annotations: &[(&str, &str)]) -> IngressAnnotations {
-    read_in(&World::new(), annotations)
-}
-
-pub(super) fn verdict(a: &IngressAnnotations, name: &str) -> String {
-    a.findings
-        .iter()
-        .find(|f| f.annotation == name)
-        .map_or_else(|| "absent".to_owned(), |f| f.verdict.to_string())
-}
-
-type Written = &'static [(&'static str, &'static str)];
 
 /// `(annotations, annotation whose verdict is checked, verdict prefix)`.
-const VERDICTS: &[(Written, &str, &str)] = &[
+const VERDICTS: &[VerdictCase] = &[
     (
         &[("backend-protocol", "HTTPS")],
         "backend-protocol",
@@ -190,13 +161,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
 
 #[test]
 fn every_cluster_annotation_gets_the_verdict_its_value_deserves() {
-    for (written, name, expected) in VERDICTS {
-        let got = verdict(&parse(written), name);
-        assert!(
-            got.starts_with(expected),
-            "{written:?}: {name} is {got:?}, expected {expected}"
-        );
-    }
+    check_verdicts(VERDICTS);
 }
 
 #[test]

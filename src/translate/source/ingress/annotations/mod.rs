@@ -176,6 +176,8 @@ mod cluster_tests;
 #[cfg(test)]
 mod proxy_ssl_tests;
 #[cfg(test)]
+mod test_fixtures;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
 
-use super::cluster_tests::{read_in, verdict};
+use super::test_fixtures::{read_in, verdict};
 use crate::translate::model::{TlsVersion, UpstreamSettings};
 use crate::world::{Object, World};
 

@@ -7,40 +7,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use serde_json::json;
 
+use super::test_fixtures::{check_verdicts, parse, read_in, verdict, VerdictCase};
 use super::*;
 use crate::translate::model::{CorsOrigin, HeaderValue, RedirectCode};
 use crate::world::{Object, World};
 
-fn read_in(world: &World, annotations: &[(&str, &str)]) -> IngressAnnotations {
-    let map: BTreeMap<String, String> = annotations
-        .iter()
-        .map(|(k, v)| (format!("{DEFAULT_PREFIX}/{k}"), (*v).to_owned()))
-        .collect();
-    let mut lookups = Lookups::new(world);
-    read(
-        DEFAULT_PREFIX,
-        &ObjectKey::new("ns", "ing"),
-        Some(&map),
-        &mut lookups,
-    )
-}
-
-fn parse(annotations: &[(&str, &str)]) -> IngressAnnotations {
-    read_in(&World::new(), annotations)
-}
-
-fn verdict(a: &IngressAnnotations, name: &str) -> String {
-    a.findings
-        .iter()
-        .find(|f| f.annotation == name)
-        .map_or_else(|| "absent".to_owned(), |f| f.verdict.to_string())
-}
-
-/// Annotations as written: `(name without prefix, value)`.
-type Written = &'static [(&'static str, &'static str)];
-
 /// `(annotations, annotation whose verdict is checked, verdict prefix)`.
-const VERDICTS: &[(Written, &str, &str)] = &[
+const VERDICTS: &[VerdictCase] = &[
     (&[("rewrite-target", "/$1")], "rewrite-target", "honoured"),
     (&[("use-regex", "maybe")], "use-regex", "invalid"),
     (&[("use-regex", "true")], "use-regex", "approximated"),
@@ -291,14 +264,7 @@ const VERDICTS: &[(Written, &str, &str)] = &[
 
 #[test]
 fn every_annotation_gets_the_verdict_its_value_deserves() {
-    let mut failures = Vec::new();
-    for (annotations, name, want) in VERDICTS {
-        let got = verdict(&parse(annotations), name);
-        if !got.starts_with(want) {
-            failures.push(format!("{annotations:?}: {name}: want {want}, got {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{failures:#?}");
+    check_verdicts(VERDICTS);
 }
 
 #[test]

@@ -2,36 +2,14 @@
 //! `custom-http-errors`: values in, model values and verdicts out, no
 //! protobuf.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde_json::json;
 
 use super::external_auth::parse_url;
-use super::*;
+use super::test_fixtures::{read_in, verdict};
 use crate::translate::model::{AuthHost, AuthServer};
 use crate::world::{Object, World};
-
-fn read_in(world: &World, annotations: &[(&str, &str)]) -> IngressAnnotations {
-    let map: BTreeMap<String, String> = annotations
-        .iter()
-        .map(|(k, v)| (format!("{DEFAULT_PREFIX}/{k}"), (*v).to_owned()))
-        .collect();
-    let mut lookups = Lookups::new(world);
-    read(
-        DEFAULT_PREFIX,
-        &ObjectKey::new("ns", "ing"),
-        Some(&map),
-        &mut lookups,
-    )
-}
-
-fn verdict(a: &IngressAnnotations, name: &str) -> String {
-    a.findings
-        .iter()
-        .find(|f| f.annotation == name)
-        .map_or_else(|| "absent".to_owned(), |f| f.verdict.to_string())
-}
 
 fn server(tls: bool, host: AuthHost, port: u16) -> AuthServer {
     AuthServer { tls, host, port }
