@@ -569,7 +569,7 @@ impl Envoy {
         let mut names: BTreeSet<String> = match kind {
             EDS => self.held[idx(CDS)]
                 .values()
-                .filter_map(|c| c.references().endpoints.clone())
+                .filter_map(|c| c.references().endpoints.as_deref().map(str::to_owned))
                 .collect(),
             RDS => self.held[idx(LDS)]
                 .values()
@@ -1114,7 +1114,14 @@ impl Envoy {
                 Some(names) if kind.is_wildcard() && names.is_empty() => {
                     sub.is_wildcard() && sub.names().is_empty()
                 }
-                Some(names) => !sub.is_wildcard() && sub.names() == names,
+                Some(names) => {
+                    !sub.is_wildcard()
+                        && sub
+                            .names()
+                            .iter()
+                            .map(|n| &**n)
+                            .eq(names.iter().map(String::as_str))
+                }
             }
         })
     }
