@@ -9,9 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use envoy_types::pb::envoy::config::core::v3::{
-    header_value_option::HeaderAppendAction, HeaderValue, HeaderValueOption,
-};
+use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
 use envoy_types::pb::envoy::config::route::v3::{
     header_matcher::HeaderMatchSpecifier, route::Action, route_action::ClusterSpecifier,
     route_match::PathSpecifier, HeaderMatcher, Route, RouteAction, RouteMatch, VirtualHost,
@@ -33,6 +31,7 @@ use envoy_types::util::pack_any;
 
 use super::ads::seconds;
 use super::auth_responses::extension;
+use super::policy::overwrite;
 use super::route::ROUTE_IDLE_TIMEOUT_SECS;
 use crate::translate::model::{self, CustomErrors, Host, ERROR_BACKEND_HEADER, ERROR_HOST};
 
@@ -151,18 +150,6 @@ pub fn error_host(hosts: &[model::VirtualHost<'_>]) -> Option<VirtualHost> {
         routes,
         ..VirtualHost::default()
     })
-}
-
-fn overwrite(key: &str, value: String) -> HeaderValueOption {
-    HeaderValueOption {
-        header: Some(HeaderValue {
-            key: key.to_owned(),
-            value,
-            ..HeaderValue::default()
-        }),
-        append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-        ..HeaderValueOption::default()
-    }
 }
 
 /// `text` as a substitution format producing exactly `text`.

@@ -120,9 +120,9 @@ const CLIENT_CERTIFICATE_HEADERS: [(&str, &str); 3] = [
     ("ssl-client-cert", "%DOWNSTREAM_PEER_CERT%"),
 ];
 
-/// The headers `policy` adds to requests sent upstream.
-pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
-    let overwrite = |key: &str, value: String| HeaderValueOption {
+/// A request header set to `value`, replacing what the client sent.
+pub(super) fn overwrite(key: &str, value: String) -> HeaderValueOption {
+    HeaderValueOption {
         header: Some(HeaderValue {
             key: key.to_owned(),
             value,
@@ -130,7 +130,11 @@ pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
         }),
         append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
         ..HeaderValueOption::default()
-    };
+    }
+}
+
+/// The headers `policy` adds to requests sent upstream.
+pub fn request_headers(policy: &RoutePolicy) -> Vec<HeaderValueOption> {
     let mut headers: Vec<HeaderValueOption> = policy
         .forwarded_prefix
         .iter()
