@@ -256,29 +256,7 @@ fn https_get_with(
     client: Option<(&Path, &Path)>,
     headers: &[&str],
 ) -> Result<(u16, String), String> {
-    let mut curl = Command::new("curl");
-    for header in headers {
-        curl.args(["-H", header]);
-    }
-    curl.args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"])
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")]);
-    if let Some((cert, key)) = client {
-        curl.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    let out = curl
-        .arg(format!("https://{host}:{port}/"))
-        .output()
-        .unwrap_or_else(|e| panic!("the TLS tests need curl: {e}"));
-    if !out.status.success() {
-        return Err(format!(
-            "curl exit {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    Ok((code.trim().parse().unwrap_or(0), body.to_owned()))
+    tls::https_request(port, host, client, headers)
 }
 
 /// The subject of the certificate a TLS client with SNI `host` is shown on

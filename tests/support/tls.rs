@@ -33,12 +33,31 @@ pub fn certificate(host: &str) -> (String, String) {
 
 /// GET over HTTPS with SNI `host`, via curl (status, body), or the curl error.
 pub fn https_get(port: u16, host: &str) -> Result<(u16, String), String> {
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "5", "-w", "\n%{http_code}"])
-        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+    https_request(port, host, None, &[])
+}
+
+/// GET `https://host/` on `port` with SNI `host`, sending `headers`
+/// (`Name: value`) and presenting `client` (certificate and key files) if
+/// given, via curl: (status, body), or curl's error (a refused handshake).
+pub fn https_request(
+    port: u16,
+    host: &str,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+    headers: &[&str],
+) -> Result<(u16, String), String> {
+    let mut curl = Command::new("curl");
+    for header in headers {
+        curl.args(["-H", header]);
+    }
+    curl.args(["-sk", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(["--resolve", &format!("{host}:{port}:127.0.0.1")]);
+    if let Some((cert, key)) = client {
+        curl.arg("--cert").arg(cert).arg("--key").arg(key);
+    }
+    let out = curl
         .arg(format!("https://{host}:{port}/"))
         .output()
-        .unwrap_or_else(|e| panic!("the HTTPS test needs curl: {e}"));
+        .unwrap_or_else(|e| panic!("the HTTPS tests need curl: {e}"));
     if !out.status.success() {
         return Err(format!(
             "curl exit {}: {}",
