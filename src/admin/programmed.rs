@@ -2,7 +2,7 @@
 //! connected Envoy has ACKed, at the current snapshot's version, every resource
 //! that carries it (its route tables, clusters and their endpoints, secrets).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::pipeline::PipelineStatus;
@@ -73,7 +73,10 @@ fn has_all(node: &NodeStatus, snapshot: &Snapshot, resources: &IngressResources)
 
 /// What makes two nodes' answers the same for every Ingress: the same ACKed
 /// resources of every type and the same Secret scope.
-type Holdings<'a> = ([Held<'a>; ResourceType::ALL.len()], Option<usize>);
+type Holdings<'a> = (
+    [Held<'a>; ResourceType::ALL.len()],
+    Option<&'a BTreeSet<String>>,
+);
 
 /// One type's ACKed resources, identified without looking at them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -107,10 +110,8 @@ fn same_holdings<'a>(connected: &[(&String, &'a NodeStatus)]) -> (Vec<&'a NodeSt
                     None => Held::Map(Arc::as_ptr(&held.acked) as usize),
                 }
             });
-            let scope = node
-                .secret_namespaces
-                .as_ref()
-                .map(|s| Arc::as_ptr(s) as usize);
+            // By content: each stream's scope is an allocation of its own.
+            let scope = node.secret_namespaces.as_deref();
             *index.entry((maps, scope)).or_insert_with(|| {
                 askers.push(*node);
                 askers.len() - 1
