@@ -97,14 +97,17 @@ impl Subscription {
         if first && kind.is_wildcard() && subscribe.is_empty() {
             self.wildcard = true;
         }
-        for name in subscribe {
-            if name == WILDCARD {
-                self.wildcard = true;
-            } else if !self.names.contains(name.as_str()) {
-                self.names.insert(intern(name));
-                self.names_hash = self.names_hash.wrapping_add(name_hash(name));
-            }
+        self.wildcard |= subscribe.iter().any(|n| n == WILDCARD);
+        // Merged in bulk: Envoy's first EDS request names every cluster at once.
+        let mut added: BTreeSet<Name> = subscribe
+            .iter()
+            .filter(|n| *n != WILDCARD && !self.names.contains(n.as_str()))
+            .map(|n| intern(n))
+            .collect();
+        for name in &added {
+            self.names_hash = self.names_hash.wrapping_add(name_hash(name));
         }
+        self.names.append(&mut added);
         for name in unsubscribe {
             if name == WILDCARD {
                 self.wildcard = false;

@@ -3,28 +3,43 @@
 //! in one process do not spend their CPU decoding what they never read.
 
 use envoy_types::pb::envoy::config::listener::v3::Listener;
+use prost::bytes::Bytes;
 use prost::Message;
 
-use crate::snapshot::References;
+use crate::snapshot::{intern, Name, References};
 
 /// A resource from the server that does not decode as its type says.
 #[derive(Debug, thiserror::Error)]
-#[error("the server sent a {kind} that does not decode: {source}")]
+#[error("the server sent a {kind} that does not decode: {reason}")]
 pub struct DecodeError {
     kind: &'static str,
-    #[source]
-    source: prost::DecodeError,
+    reason: String,
 }
 
-fn decode<M: Message + Default>(kind: &'static str, bytes: &[u8]) -> Result<M, DecodeError> {
-    M::decode(bytes).map_err(|source| DecodeError { kind, source })
+/// Names and strings are decoded as slices of the body (`Bytes` fields): no
+/// allocation until a name is interned.
+fn decode<M: Message + Default>(kind: &'static str, bytes: &Bytes) -> Result<M, DecodeError> {
+    M::decode(bytes.clone()).map_err(|e| DecodeError {
+        kind,
+        reason: e.to_string(),
+    })
+}
+
+/// A name field's shared allocation.
+fn name(kind: &'static str, bytes: &[u8]) -> Result<Name, DecodeError> {
+    std::str::from_utf8(bytes)
+        .map(intern)
+        .map_err(|e| DecodeError {
+            kind,
+            reason: format!("a name is not UTF-8: {e}"),
+        })
 }
 
 /// The fields of a `Cluster` that say which ClusterLoadAssignment it waits for.
 #[derive(Clone, PartialEq, prost::Message)]
 struct ClusterHead {
-    #[prost(string, tag = "1")]
-    name: String,
+    #[prost(bytes = "bytes", tag = "1")]
+    name: Bytes,
     /// `Cluster.type` (the `cluster_discovery_type` oneof).
     #[prost(int32, tag = "2")]
     discovery_type: i32,
@@ -34,37 +49,43 @@ struct ClusterHead {
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct EdsHead {
-    #[prost(string, tag = "2")]
-    service_name: String,
+    #[prost(bytes = "bytes", tag = "2")]
+    service_name: Bytes,
 }
 
 /// `Cluster.DiscoveryType.EDS`.
 const EDS: i32 = 3;
 
 /// The cluster's name and, for an EDS cluster, the CLA name Envoy subscribes to.
-pub fn cluster_cla(bytes: &[u8]) -> Result<(String, Option<String>), DecodeError> {
-    let head: ClusterHead = decode("cluster", bytes)?;
-    let cla = (head.discovery_type == EDS).then(|| {
-        head.eds_cluster_config
-            .map(|eds| eds.service_name)
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| head.name.clone())
-    });
-    Ok((head.name, cla))
+pub fn cluster_cla(bytes: &Bytes) -> Result<(Name, Option<Name>), DecodeError> {
+    const KIND: &str = "cluster";
+    let head: ClusterHead = decode(KIND, bytes)?;
+    let own = name(KIND, &head.name)?;
+    if head.discovery_type != EDS {
+        return Ok((own, None));
+    }
+    let cla = match head.eds_cluster_config {
+        Some(eds) if !eds.service_name.is_empty() => name(KIND, &eds.service_name)?,
+        _ => own.clone(),
+    };
+    Ok((own, Some(cla)))
 }
 
 /// The listener's name and the RDS route tables it names.
-pub fn listener_routes(bytes: &[u8]) -> Result<(String, Vec<String>), DecodeError> {
+pub fn listener_routes(bytes: &Bytes) -> Result<(Name, Vec<Name>), DecodeError> {
     let listener: Listener = decode("listener", bytes)?;
     let routes = References::of_listener(&listener).routes;
-    Ok((listener.name, routes))
+    Ok((
+        intern(&listener.name),
+        routes.iter().map(|r| intern(r)).collect(),
+    ))
 }
 
 /// `ClusterLoadAssignment`: its name and its endpoints, uncounted below locality.
 #[derive(Clone, PartialEq, prost::Message)]
 struct LoadAssignmentHead {
-    #[prost(string, tag = "1")]
-    cluster_name: String,
+    #[prost(bytes = "bytes", tag = "1")]
+    cluster_name: Bytes,
     #[prost(message, repeated, tag = "2")]
     endpoints: Vec<LocalityHead>,
 }
@@ -76,24 +97,26 @@ struct LocalityHead {
     lb_endpoints: Vec<Skipped>,
 }
 
-/// A message whose fields are all skipped.
+/// A message whose fields are all skipped (a `Vec` of them never allocates).
 #[derive(Clone, PartialEq, prost::Message)]
 struct Skipped {}
 
 /// The CLA's name and how many endpoints it lists.
-pub fn load_assignment_endpoints(bytes: &[u8]) -> Result<(String, usize), DecodeError> {
-    let head: LoadAssignmentHead = decode("cluster load assignment", bytes)?;
+pub fn load_assignment_endpoints(bytes: &Bytes) -> Result<(Name, usize), DecodeError> {
+    const KIND: &str = "cluster load assignment";
+    let head: LoadAssignmentHead = decode(KIND, bytes)?;
     let count = head.endpoints.iter().map(|l| l.lb_endpoints.len()).sum();
-    Ok((head.cluster_name, count))
+    Ok((name(KIND, &head.cluster_name)?, count))
 }
 
-/// `RouteConfiguration` down to each virtual host's domains and route targets.
+/// `RouteConfiguration`, each virtual host left undecoded until it mentions
+/// the host looked for.
 #[derive(Clone, PartialEq, prost::Message)]
 struct RouteTableHead {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, repeated, tag = "2")]
-    virtual_hosts: Vec<VirtualHostHead>,
+    #[prost(bytes = "bytes", tag = "1")]
+    name: Bytes,
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    virtual_hosts: Vec<Bytes>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -132,36 +155,46 @@ struct ClusterWeightHead {
 }
 
 /// The route table's name and the clusters its routes for `host` send to (empty
-/// when no virtual host serves `host`).
+/// when no virtual host serves `host`). Domains are found by their bytes first,
+/// so `host` and the table's domains are expected in lower case, as Ingress
+/// hosts are (RFC 1123) and as the bench's probe hosts are.
 pub fn route_clusters_for_host(
-    bytes: &[u8],
+    bytes: &Bytes,
     host: &str,
-) -> Result<(String, Vec<String>), DecodeError> {
-    let table: RouteTableHead = decode("route table", bytes)?;
-    let clusters = table
+) -> Result<(Name, Vec<Name>), DecodeError> {
+    const KIND: &str = "route table";
+    let table: RouteTableHead = decode(KIND, bytes)?;
+    let finder = memchr::memmem::Finder::new(host.as_bytes());
+    let mut clusters = Vec::new();
+    // Only a virtual host whose bytes mention the host can serve it.
+    for vh in table
         .virtual_hosts
         .iter()
-        .filter(|vh| vh.domains.iter().any(|d| d.eq_ignore_ascii_case(host)))
-        .flat_map(|vh| &vh.routes)
-        .filter_map(|r| r.route.as_ref())
-        .flat_map(|action| {
+        .filter(|vh| finder.find(vh).is_some())
+    {
+        let vh: VirtualHostHead = decode(KIND, vh)?;
+        if !vh.domains.iter().any(|d| d.eq_ignore_ascii_case(host)) {
+            continue;
+        }
+        let actions = vh.routes.iter().filter_map(|r| r.route.as_ref());
+        for action in actions {
             let weighted = action.weighted_clusters.iter().flat_map(|w| &w.clusters);
-            std::iter::once(action.cluster.clone())
-                .chain(weighted.map(|c| c.name.clone()))
-                .filter(|name| !name.is_empty())
-        })
-        .collect();
-    Ok((table.name, clusters))
+            let names = std::iter::once(&action.cluster).chain(weighted.map(|c| &c.name));
+            clusters.extend(names.filter(|n| !n.is_empty()).map(|n| intern(n)));
+        }
+    }
+    Ok((name(KIND, &table.name)?, clusters))
 }
 
 /// A route table's name alone (the host is not looked for).
-pub fn route_table_name(bytes: &[u8]) -> Result<String, DecodeError> {
+pub fn route_table_name(bytes: &Bytes) -> Result<Name, DecodeError> {
     #[derive(Clone, PartialEq, prost::Message)]
     struct NameOnly {
-        #[prost(string, tag = "1")]
-        name: String,
+        #[prost(bytes = "bytes", tag = "1")]
+        name: Bytes,
     }
-    decode::<NameOnly>("route table", bytes).map(|n| n.name)
+    const KIND: &str = "route table";
+    name(KIND, &decode::<NameOnly>(KIND, bytes)?.name)
 }
 
 #[cfg(test)]
@@ -187,18 +220,23 @@ mod tests {
             )),
             ..Cluster::default()
         };
-        let own = cluster_cla(&c.encode_to_vec()).expect("decodes");
-        assert_eq!(own, ("web".to_owned(), Some("web".to_owned())));
+        let own = cluster_cla(&Bytes::from(c.encode_to_vec())).expect("decodes");
+        assert_eq!((&*own.0, own.1.as_deref()), ("web", Some("web")));
         c.eds_cluster_config = Some(cluster::EdsClusterConfig {
             service_name: "web-cla".into(),
             ..Default::default()
         });
-        let named = cluster_cla(&c.encode_to_vec()).expect("decodes");
+        let named = cluster_cla(&Bytes::from(c.encode_to_vec())).expect("decodes");
         assert_eq!(named.1.as_deref(), Some("web-cla"));
         c.cluster_discovery_type = Some(cluster::ClusterDiscoveryType::Type(
             cluster::DiscoveryType::Static as i32,
         ));
-        assert_eq!(cluster_cla(&c.encode_to_vec()).expect("decodes").1, None);
+        assert_eq!(
+            cluster_cla(&Bytes::from(c.encode_to_vec()))
+                .expect("decodes")
+                .1,
+            None
+        );
     }
 
     #[test]
@@ -212,8 +250,9 @@ mod tests {
             endpoints: vec![locality(2), locality(3)],
             ..Default::default()
         };
-        let decoded = load_assignment_endpoints(&cla.encode_to_vec()).expect("decodes");
-        assert_eq!(decoded, ("web".to_owned(), 5));
+        let decoded =
+            load_assignment_endpoints(&Bytes::from(cla.encode_to_vec())).expect("decodes");
+        assert_eq!((&*decoded.0, decoded.1), ("web", 5));
     }
 
     #[test]
@@ -256,15 +295,16 @@ mod tests {
             ],
             ..Default::default()
         };
-        let bytes = table.encode_to_vec();
-        let (name, clusters) = route_clusters_for_host(&bytes, "A.example").expect("decodes");
-        assert_eq!(name, "http");
+        let bytes = Bytes::from(table.encode_to_vec());
+        let (name, clusters) = route_clusters_for_host(&bytes, "a.example").expect("decodes");
+        assert_eq!(&*name, "http");
+        let clusters: Vec<&str> = clusters.iter().map(|c| &**c).collect();
         assert_eq!(clusters, ["a", "canary"]);
         let (_, none) = route_clusters_for_host(&bytes, "c.example").expect("decodes");
         assert!(none.is_empty());
-        assert_eq!(route_table_name(&bytes).expect("decodes"), "http");
+        assert_eq!(&*route_table_name(&bytes).expect("decodes"), "http");
         assert!(
-            route_table_name(&[0xff, 0xff]).is_err(),
+            route_table_name(&Bytes::from_static(&[0xff, 0xff])).is_err(),
             "garbage is an error"
         );
     }

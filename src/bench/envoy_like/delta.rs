@@ -3,27 +3,29 @@
 
 use std::collections::BTreeSet;
 
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryRequest;
-use prost::Message;
+use prost::bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::transport::Channel;
 use tonic::Status;
 
-use crate::snapshot::{PerType, ResourceType};
+use crate::snapshot::{Name, PerType, ResourceType};
 
+use super::wire::{self, DeltaResponse};
 use super::{decode_failed, follow_up, part, EnvoyLike, Progress};
 
 /// Follows the server until the stream ends or fails.
 pub(super) async fn follow(
     client: &EnvoyLike,
-    mut ads: AggregatedDiscoveryServiceClient<Channel>,
+    channel: Channel,
     progress: &mut Progress,
 ) -> Result<(), Status> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let send =
-        |r: DeltaDiscoveryRequest| tx.send(r).map_err(|_| Status::cancelled("stream closed"));
+    let send = |r: DeltaDiscoveryRequest| {
+        tx.send(wire::encode(&r))
+            .map_err(|_| Status::cancelled("stream closed"))
+    };
     for (kind, node) in [
         (ResourceType::Cluster, Some(client.node())),
         (ResourceType::Listener, None),
@@ -34,22 +36,21 @@ pub(super) async fn follow(
             ..DeltaDiscoveryRequest::default()
         })?;
     }
-    let mut subscribed: PerType<BTreeSet<String>> = PerType::default();
-    let mut responses = ads
-        .delta_aggregated_resources(UnboundedReceiverStream::new(rx))
-        .await?
-        .into_inner();
-    while let Some(response) = responses.message().await? {
-        let size = response.encoded_len();
+    let mut subscribed: PerType<BTreeSet<Name>> = PerType::default();
+    let mut responses =
+        wire::open::<DeltaResponse>(channel, wire::DELTA_PATH, UnboundedReceiverStream::new(rx))
+            .await?;
+    while let Some(received) = responses.message().await? {
+        let response = received.message;
         let Some(kind) = ResourceType::from_type_url(&response.type_url) else {
             continue;
         };
         if let Some(part) = part(kind) {
             progress.held.remove(part, &response.removed_resources);
-            let bodies: Vec<&[u8]> = response
+            let bodies: Vec<&Bytes> = response
                 .resources
                 .iter()
-                .filter_map(|r| r.resource.as_ref().map(|a| &a.value[..]))
+                .filter_map(|r| r.resource.as_ref().map(|b| &b.value))
                 .collect();
             let probe = client.current_probe();
             progress
@@ -65,8 +66,11 @@ pub(super) async fn follow(
         let follow = follow_up(kind, &progress.held);
         if let Some((child, wanted)) = follow {
             let now = &mut subscribed[child];
-            let subscribe: Vec<String> = wanted.difference(now).cloned().collect();
-            let unsubscribe: Vec<String> = now.difference(&wanted).cloned().collect();
+            let names = |set: std::collections::btree_set::Difference<'_, Name>| {
+                set.map(|n| n.to_string()).collect::<Vec<String>>()
+            };
+            let subscribe = names(wanted.difference(now));
+            let unsubscribe = names(now.difference(&wanted));
             if !subscribe.is_empty() || !unsubscribe.is_empty() {
                 *now = wanted;
                 send(DeltaDiscoveryRequest {
@@ -77,7 +81,7 @@ pub(super) async fn follow(
                 })?;
             }
         }
-        client.check(progress, size);
+        client.check(progress, received.wire_len);
     }
     Ok(())
 }

@@ -5,6 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use prost::bytes::Bytes;
+
+use crate::snapshot::Name;
+
 use super::decode::{
     cluster_cla, listener_routes, load_assignment_endpoints, route_clusters_for_host,
     route_table_name, DecodeError,
@@ -15,13 +19,13 @@ use super::Probe;
 #[derive(Debug, Default)]
 pub(super) struct Held {
     /// Cluster → the CLA it waits for (EDS clusters only).
-    clusters: BTreeMap<String, Option<String>>,
+    clusters: BTreeMap<Name, Option<Name>>,
     /// CLA → how many endpoints it lists.
-    endpoints: BTreeMap<String, usize>,
+    endpoints: BTreeMap<Name, usize>,
     /// Listener → the route tables it names.
-    listeners: BTreeMap<String, Vec<String>>,
+    listeners: BTreeMap<Name, Vec<Name>>,
     /// Route table → (probe it was read for, the clusters it routes the probe to).
-    routes: BTreeMap<String, (u64, Vec<String>)>,
+    routes: BTreeMap<Name, (u64, Vec<Name>)>,
     got_clusters: bool,
     got_listeners: bool,
 }
@@ -42,7 +46,7 @@ impl Held {
     pub fn replace(
         &mut self,
         part: Part,
-        bodies: &[&[u8]],
+        bodies: &[&Bytes],
         probe: Option<&Probe>,
     ) -> Result<(), DecodeError> {
         match part {
@@ -58,7 +62,7 @@ impl Held {
     pub fn upsert(
         &mut self,
         part: Part,
-        bodies: &[&[u8]],
+        bodies: &[&Bytes],
         probe: Option<&Probe>,
     ) -> Result<(), DecodeError> {
         for body in bodies {
@@ -104,7 +108,7 @@ impl Held {
 
     /// Delta: drop these names.
     pub fn remove(&mut self, part: Part, names: &[String]) {
-        for name in names {
+        for name in names.iter().map(String::as_str) {
             match part {
                 Part::Clusters => drop(self.clusters.remove(name)),
                 Part::Endpoints => drop(self.endpoints.remove(name)),
@@ -115,12 +119,12 @@ impl Held {
     }
 
     /// The CLAs the held clusters wait for: the EDS subscription.
-    pub fn wanted_endpoints(&self) -> BTreeSet<String> {
+    pub fn wanted_endpoints(&self) -> BTreeSet<Name> {
         self.clusters.values().flatten().cloned().collect()
     }
 
     /// The route tables the held listeners name: the RDS subscription.
-    pub fn wanted_routes(&self) -> BTreeSet<String> {
+    pub fn wanted_routes(&self) -> BTreeSet<Name> {
         self.listeners.values().flatten().cloned().collect()
     }
 
@@ -144,7 +148,7 @@ impl Held {
     /// A held route table routes `probe`'s host to a held cluster whose endpoints
     /// are held and not empty: a request for the host would reach a backend.
     pub fn holds(&self, probe: &Probe) -> bool {
-        let named = |table: &str| self.listeners.values().flatten().any(|t| t == table);
+        let named = |table: &Name| self.listeners.values().flatten().any(|t| t == table);
         self.routes
             .iter()
             .filter(|(name, (id, _))| *id == probe.id && named(name))

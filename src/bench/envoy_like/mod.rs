@@ -11,6 +11,7 @@ mod decode;
 mod delta;
 mod held;
 mod sotw;
+mod wire;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,12 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 use tonic::Status;
 
-use crate::snapshot::ResourceType;
+use crate::snapshot::{Name, ResourceType};
 
 pub use decode::DecodeError;
 use held::{Held, Part};
@@ -136,11 +136,9 @@ impl EnvoyLike {
     }
 
     async fn stream(&mut self, channel: Channel, progress: &mut Progress) -> Status {
-        let client =
-            AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         let ended = match self.flavor {
-            Flavor::Sotw => sotw::follow(self, client, progress).await,
-            Flavor::Delta => delta::follow(self, client, progress).await,
+            Flavor::Sotw => sotw::follow(self, channel, progress).await,
+            Flavor::Delta => delta::follow(self, channel, progress).await,
         };
         match ended {
             Ok(()) => Status::unavailable("the server ended the stream"),
@@ -215,7 +213,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// After a CDS or LDS response: the subscription it implies (EDS names from the
 /// held clusters, RDS names from the held listeners).
-fn follow_up(kind: ResourceType, held: &Held) -> Option<(ResourceType, BTreeSet<String>)> {
+fn follow_up(kind: ResourceType, held: &Held) -> Option<(ResourceType, BTreeSet<Name>)> {
     match kind {
         ResourceType::Cluster => Some((ResourceType::Endpoints, held.wanted_endpoints())),
         ResourceType::Listener => Some((ResourceType::Route, held.wanted_routes())),

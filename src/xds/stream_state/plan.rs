@@ -127,19 +127,8 @@ impl StreamState {
         }
         let (mut changed, gone) = diff_in(view, &ts.acked, kind, target);
         if kind == ResourceType::Endpoints {
-            // Owed CLAs go out even when unchanged (their cluster was re-sent).
-            let owed_unchanged = self
-                .owed
-                .iter()
-                .filter_map(|n| view.get(&**n))
-                // `changed` is sorted by name (it comes from sorted maps).
-                .filter(|r| {
-                    changed
-                        .binary_search_by(|c| c.name().cmp(r.name()))
-                        .is_err()
-                })
-                .cloned()
-                .collect::<Vec<_>>();
+            // `changed` is sorted by name (it comes from sorted maps).
+            let owed_unchanged = self.owed_unchanged(view, &changed);
             changed.extend(owed_unchanged);
         }
         // Claimed (unknown) resources are dropped only where that cannot break a

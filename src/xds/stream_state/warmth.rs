@@ -54,14 +54,27 @@ impl StreamState {
     /// CDS is sending these clusters: new or changed ones are owed their endpoints.
     pub(super) fn owe_endpoints(&mut self, sent: &[Arc<Resource>]) {
         let held = &self.types[ResourceType::Cluster].acked;
-        for cluster in sent {
+        let owed = sent.iter().filter_map(|cluster| {
             let unchanged = held
                 .get(cluster.name())
                 .is_some_and(|h| h.version() == cluster.version());
-            if let (false, Some(cla)) = (unchanged, &cluster.references().endpoints) {
-                self.owed.insert(cla.clone());
-            }
-        }
+            let cla = cluster.references().endpoints.as_ref();
+            cla.filter(|_| !unchanged).map(Arc::clone)
+        });
+        // Built in bulk and merged: a CDS of 1,000 clusters owes 1,000 CLAs, and
+        // inserting them one by one was a tenth of a connect storm's CPU.
+        let mut owed: BTreeSet<Name> = owed.collect();
+        self.owed.append(&mut owed);
+    }
+
+    /// Owed CLAs go out even when unchanged (their cluster was re-sent): those
+    /// of `view` that `changed` (sorted by name) lacks.
+    pub(super) fn owed_unchanged(
+        &self,
+        view: &ResourceMap,
+        changed: &[Arc<Resource>],
+    ) -> Vec<Arc<Resource>> {
+        owed_unchanged(&self.owed, view, changed)
     }
 
     /// EDS is sending these CLAs: they are no longer owed, and their clusters warm
@@ -77,9 +90,20 @@ impl StreamState {
         }
         names.dedup();
         let sent_owed = owed_among(&self.owed, &names);
-        for n in sent_owed {
-            self.owed.remove(&n);
-            self.owed_in_flight.insert(n);
+        if sent_owed.len() == self.owed.len() {
+            self.owed_in_flight.append(&mut self.owed);
+        } else if !sent_owed.is_empty() {
+            // `sent_owed` is `owed`'s own names in its order: one pass by address.
+            let mut next = sent_owed.iter().peekable();
+            self.owed.retain(|n| match next.peek() {
+                Some(sent) if Arc::ptr_eq(sent, n) => {
+                    next.next();
+                    false
+                }
+                _ => true,
+            });
+            self.owed_in_flight
+                .append(&mut sent_owed.into_iter().collect());
         }
         let warms = fed_clusters(&self.types[ResourceType::Cluster].acked, &names);
         let Some(cds) = self.warming_cds() else {
@@ -104,30 +128,54 @@ fn same_name(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 
-/// The names of `owed` that are among `names` (sorted, deduplicated).
+/// Advances `sorted` (ordered by name) up to `name` and takes the entry named
+/// `name`, if there is one. Walking two sorted sequences this way is a merge:
+/// with interned names most steps are an address match, no string comparison.
+fn seek<T>(
+    sorted: &mut std::iter::Peekable<impl Iterator<Item = T>>,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Option<T> {
+    while sorted
+        .next_if(|t| !same_name(name_of(t), name) && name_of(t) < name)
+        .is_some()
+    {}
+    sorted.next_if(|t| same_name(name_of(t), name))
+}
+
+/// The names of `owed` that are among `names` (sorted, deduplicated), in
+/// `owed`'s order and as `owed`'s own allocations.
 fn owed_among(owed: &BTreeSet<Name>, names: &[&str]) -> Vec<Name> {
     if owed.len() * 8 < names.len() {
         let sent = |n: &&Name| names.binary_search(&&***n).is_ok();
         return owed.iter().filter(sent).cloned().collect();
     }
-    let mut sent = Vec::new();
-    let mut rest = names;
-    for n in owed {
-        // Skip what precedes `n`; with a thousand owed CLAs all being sent,
-        // every step is an address match (no string comparison).
-        while let Some((&first, tail)) = rest.split_first() {
-            if same_name(first, n) {
-                sent.push(Arc::clone(n));
-                rest = tail;
-                break;
-            }
-            if first > &**n {
-                break;
-            }
-            rest = tail;
-        }
+    let mut rest = names.iter().peekable();
+    let sent = |n: &&Name| seek(&mut rest, n, |s| s).is_some();
+    owed.iter().filter(sent).cloned().collect()
+}
+
+/// The CLAs of `owed` that `view` holds and `changed` (sorted by name) lacks.
+fn owed_unchanged(
+    owed: &BTreeSet<Name>,
+    view: &ResourceMap,
+    changed: &[Arc<Resource>],
+) -> Vec<Arc<Resource>> {
+    let unchanged = |r: &Arc<Resource>| {
+        changed
+            .binary_search_by(|c| c.name().cmp(r.name()))
+            .is_err()
+    };
+    if owed.len() * 8 < view.len() {
+        let held = owed.iter().filter_map(|n| view.get(&**n));
+        return held.filter(|r| unchanged(r)).cloned().collect();
     }
-    sent
+    let (mut held, mut sent) = (view.values().peekable(), changed.iter().peekable());
+    let owed_held = owed.iter().filter_map(|n| {
+        let r = seek(&mut held, n, |r| r.name())?;
+        seek(&mut sent, n, |c| c.name()).is_none().then_some(r)
+    });
+    owed_held.cloned().collect()
 }
 
 /// Clusters of `clusters` whose ClusterLoadAssignment is among `names`
@@ -154,11 +202,7 @@ fn fed_clusters(clusters: &ResourceMap, names: &[&str]) -> Vec<Name> {
         // thousand streams costs one address comparison per CLA.
         let mut rest = clusters.values().peekable();
         for &cla in names {
-            while rest
-                .next_if(|c| !same_name(c.name(), cla) && c.name() < cla)
-                .is_some()
-            {}
-            match rest.next_if(|c| same_name(c.name(), cla)) {
+            match seek(&mut rest, cla, |c| c.name()) {
                 Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
                 _ => unmatched.push(cla),
             }
@@ -281,6 +325,37 @@ mod tests {
                 .map(|n| n.to_string())
                 .collect();
             assert_eq!(among, want, "{sent:?}");
+        }
+    }
+
+    #[test]
+    fn owed_clas_resent_unchanged_are_the_same_by_merge_and_by_lookups() {
+        use super::owed_unchanged;
+        use crate::snapshot::intern;
+        use std::collections::BTreeSet;
+        let names: Vec<String> = (0..40).map(|i| format!("c{i:02}")).collect();
+        let all: Vec<&str> = names.iter().map(String::as_str).collect();
+        let target = snapshot(&all, &all);
+        let view = target.resources(EDS);
+        let changed: Vec<_> = ["c03", "c20", "c21"]
+            .iter()
+            .filter_map(|n| view.get(*n).cloned())
+            .collect();
+        // Few owed against a large view: lookups; many: a merge. Owed names the
+        // view lacks ("c0x", "zz") and changed ones are left out either way.
+        let few = ["c03", "c0x", "c17", "zz"];
+        let many: Vec<&str> = all.iter().copied().chain(["c0x", "zz"]).collect();
+        for owed in [&few[..], &many[..]] {
+            let owed: BTreeSet<_> = owed.iter().map(|n| intern(n)).collect();
+            let resent = owed_unchanged(&owed, view, &changed);
+            let got: Vec<&str> = resent.iter().map(|r| r.name()).collect();
+            let want: Vec<&str> = owed
+                .iter()
+                .map(|n| &**n)
+                .filter(|n| view.contains_key(*n) && !["c03", "c20", "c21"].contains(n))
+                .collect();
+            assert!(!want.is_empty());
+            assert_eq!(got, want, "{} owed", owed.len());
         }
     }
 }
