@@ -1,7 +1,8 @@
 //! xDS limits (issue 11, DESIGN.md "Trust boundaries"): a hostile or broken
 //! client is refused with the right gRPC status — streams beyond the global cap,
 //! a stream that never sends, too many names, too large a message, an overlong
-//! node id, an oversized NACK detail — while a real Envoy keeps being served.
+//! node id, an oversized NACK detail — while a real Envoy keeps being served;
+//! and first-sync turns, which a client that never ACKs holds only so long.
 
 mod support;
 
@@ -389,4 +390,71 @@ async fn streams_beyond_the_per_connection_limit_wait_for_another_connection() {
     )
     .await;
     opened.expect("another connection opens a stream");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_turn_ends_when_the_envoy_is_in_sync() {
+    let routes = Routes::start(1).await;
+    // One turn, held for longer than the test waits: only getting in sync can
+    // hand it on.
+    let cp = plane(
+        &routes,
+        &[0],
+        XdsLimits {
+            max_initial_syncs: 1,
+            initial_sync_hold: Duration::from_secs(600),
+            ..XdsLimits::default()
+        },
+    );
+    let envoy = Envoy::start(EnvoyOptions::new(cp.port, false)).await;
+    let envoy_node = envoy.options().node_id.clone();
+    wait_for(CONVERGE, "Envoy to ACK route 0", || async {
+        acked_routes(&cp.tracker, &envoy_node) == BTreeSet::from([0])
+    })
+    .await;
+    let mut client = connect(cp.port).await;
+    let request = sotw("next", ResourceType::Cluster, vec![]);
+    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let answer = first_answer(&mut opened.expect("the stream is accepted")).await;
+    assert!(!answer.resources.is_empty(), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_acks_keeps_its_first_sync_turn_no_longer_than_the_hold() {
+    const HOLD: Duration = Duration::from_secs(3);
+    let routes = Routes::start(1).await;
+    let cp = plane(
+        &routes,
+        &[0],
+        XdsLimits {
+            max_initial_syncs: 1,
+            initial_sync_hold: HOLD,
+            ..XdsLimits::default()
+        },
+    );
+    let mut client = connect(cp.port).await;
+    // The hog takes the only turn, gets its clusters and never ACKs them.
+    let started = Instant::now();
+    let request = sotw("hog", ResourceType::Cluster, vec![]);
+    let (_hog_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let mut hog = opened.expect("the hog's stream is accepted");
+    first_answer(&mut hog).await;
+    // The next stream waits for the turn...
+    let request = sotw("next", ResourceType::Cluster, vec![]);
+    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let mut next = opened.expect("the stream is accepted");
+    let early = tokio::time::timeout(Duration::from_millis(300), next.message()).await;
+    assert!(early.is_err(), "answered while the hog held the turn");
+    // ...and is answered once the hog's turn has run out.
+    let answer = tokio::time::timeout(HOLD + ANSWER, next.message())
+        .await
+        .expect("an answer after the hold")
+        .expect("no error")
+        .expect("a response");
+    assert!(!answer.resources.is_empty());
+    assert!(
+        started.elapsed() >= HOLD,
+        "answered after {:?}",
+        started.elapsed()
+    );
 }

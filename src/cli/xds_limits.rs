@@ -47,6 +47,13 @@ pub struct XdsLimitArgs {
     /// connect storms queue instead of being reset.
     #[arg(long, default_value_t = 4096)]
     pub xds_listen_backlog: u32,
+    /// Streams sending their first full config at once; in a connect storm the
+    /// others wait their turn, first come first served.
+    #[arg(long, default_value_t = 64)]
+    pub xds_max_initial_syncs: usize,
+    /// Longest a stream keeps its first-sync turn without getting in sync.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub xds_initial_sync_hold: Duration,
 }
 
 impl XdsLimitArgs {
@@ -63,6 +70,8 @@ impl XdsLimitArgs {
             max_pending_accept_reset_streams: self.xds_max_pending_reset_streams,
             max_local_error_reset_streams: self.xds_max_local_reset_streams,
             listen_backlog: self.xds_listen_backlog,
+            max_initial_syncs: self.xds_max_initial_syncs,
+            initial_sync_hold: self.xds_initial_sync_hold,
         }
     }
 }

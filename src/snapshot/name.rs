@@ -11,13 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use dashmap::DashSet;
+use foldhash::fast::RandomState;
 
 /// A shared resource name.
 pub type Name = Arc<str>;
 
 /// Every interned name. An entry nobody else holds any more is dropped by the
 /// next sweep.
-static NAMES: LazyLock<DashSet<Name>> = LazyLock::new(DashSet::new);
+/// Hashed with a per-process seed: names come from Envoys' requests too.
+static NAMES: LazyLock<DashSet<Name, RandomState>> =
+    LazyLock::new(|| DashSet::with_hasher(RandomState::default()));
 
 /// Live entries after the last sweep: the next sweep runs once the set has
 /// doubled, so sweeping costs O(1) amortised per interned name.

@@ -47,6 +47,13 @@ pub struct XdsLimits {
     /// The xDS listener's accept backlog (the kernel caps it at
     /// `net.core.somaxconn`).
     pub listen_backlog: u32,
+    /// Streams sending their first full config at once; others wait their
+    /// turn, first come first served (a connect storm's median Envoy is ready
+    /// sooner, none later).
+    pub max_initial_syncs: usize,
+    /// Longest a stream keeps its first-sync turn when it does not get in sync
+    /// (a client that never ACKs).
+    pub initial_sync_hold: Duration,
 }
 
 impl Default for XdsLimits {
@@ -62,6 +69,8 @@ impl Default for XdsLimits {
             max_pending_accept_reset_streams: 20,
             max_local_error_reset_streams: 1024,
             listen_backlog: 4096,
+            max_initial_syncs: 64,
+            initial_sync_hold: Duration::from_secs(1),
         }
     }
 }

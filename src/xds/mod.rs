@@ -5,6 +5,7 @@
 mod ack_tracker;
 mod delta;
 mod drain;
+mod initial_sync;
 mod limits;
 mod request_codec;
 mod request_stream;

@@ -13,6 +13,7 @@ use crate::snapshot::SnapshotStore;
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::initial_sync::InitialSyncs;
 use super::limits::{client_name, Limit, StreamCount, XdsLimits};
 use super::request_stream::Requests;
 use super::service::AdsService;
@@ -80,6 +81,7 @@ impl AdsServer {
                 limits: Arc::default(),
                 breaches: Default::default(),
                 whole_types: Arc::default(),
+                initial_syncs: initial_syncs(&XdsLimits::default()),
             },
             open: StreamCount::default(),
             tls: None,
@@ -105,6 +107,7 @@ impl AdsServer {
     /// Applies `limits` (streams, first-request timeout, names, sizes, HTTP/2
     /// reset floods; see [`XdsLimits`]) instead of the defaults.
     pub fn with_limits(mut self, limits: XdsLimits) -> Self {
+        self.ctx.initial_syncs = initial_syncs(&limits);
         self.ctx.limits = Arc::new(limits);
         self
     }
@@ -213,4 +216,9 @@ impl AdsServer {
         tokio::spawn(run::<P>(requests, tx, self.ctx.clone(), peer, client, slot));
         Ok(rx)
     }
+}
+
+/// The first-sync turns `limits` ask for.
+fn initial_syncs(limits: &XdsLimits) -> InitialSyncs {
+    InitialSyncs::new(limits.max_initial_syncs, limits.initial_sync_hold)
 }

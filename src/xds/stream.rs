@@ -15,6 +15,7 @@ use crate::snapshot::{ResourceMap, SnapshotStore, Verdict};
 
 use super::ack_tracker::AckTracker;
 use super::drain::Drain;
+use super::initial_sync::InitialSyncs;
 use super::limits::{clean, Limit, OnceLog, StreamSlot, XdsLimits};
 use super::request_codec::NamedRequest;
 use super::request_stream::Requests;
@@ -40,6 +41,8 @@ pub(crate) struct StreamContext {
     pub breaches: OnceLog,
     /// Whole type sets encoded once for every stream.
     pub whole_types: Arc<WholeTypes>,
+    /// Turns for streams' first full config.
+    pub initial_syncs: InitialSyncs,
 }
 
 /// The wire form of one ADS flavour.
@@ -257,6 +260,7 @@ async fn drive<P: Protocol>(
     let closed = ctx.drain.closed();
     tokio::pin!(closed);
     let mut next = Some(first);
+    let mut turn = ctx.initial_syncs.stream();
     loop {
         if let Some(request) = next.take() {
             if let Err(status) = P::admit(&state, &request, ctx.limits.max_names) {
@@ -270,7 +274,9 @@ async fn drive<P: Protocol>(
                 None => debug!(node = %node_id, "request for a type Interlock does not serve"),
             }
         }
-        if let Some(target) = ctx.store.current().and_then(|p| scoped.target(p)) {
+        let target = ctx.store.current().and_then(|p| scoped.target(p));
+        let has_target = target.is_some();
+        if let Some(target) = target.filter(|_| turn.may_send()) {
             let planned = state.plan(&target);
             for resumed in state.take_resumed() {
                 record(ctx, node_id, resumed, &scoped);
@@ -293,12 +299,14 @@ async fn drive<P: Protocol>(
                 }
             }
             if let Some(snapshot) = state.take_in_sync(&target) {
+                turn.finish();
                 debug!(node = %node_id, %snapshot, "in sync with the snapshot");
                 ctx.store.report(Verdict::InSync {
                     node: node_id.to_owned(),
                     snapshot: scoped.published_version(&snapshot),
                 });
             } else if let Some((kind, error)) = state.take_known_rejection(&target) {
+                turn.finish();
                 debug!(node = %node_id, %kind, snapshot = %target.version(), "carries a view this Envoy rejected before");
                 ctx.store.report(Verdict::Rejected {
                     node: node_id.to_owned(),
@@ -319,6 +327,8 @@ async fn drive<P: Protocol>(
                 }
             },
             changed = published.changed() => if changed.is_err() { return },
+            // A turn granted (or run out): plan again.
+            () = turn.advance(), if has_target || turn.may_send() => {}
             () = &mut closed => {
                 info!(node = %node_id, "drain timeout over: ending the stream");
                 return;

@@ -4,6 +4,7 @@
 //! the probe host with the cluster and endpoints behind it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use prost::bytes::Bytes;
 
@@ -134,15 +135,25 @@ impl Held {
         self.got_clusters
             && self.got_listeners
             && self
-                .clusters
-                .values()
-                .flatten()
-                .all(|cla| self.endpoints.contains_key(cla))
-            && self
                 .listeners
                 .values()
                 .flatten()
                 .all(|table| self.routes.contains_key(table))
+            && self.every_cluster_has_endpoints()
+    }
+
+    /// Walks clusters and CLAs side by side: a CLA is usually named after its
+    /// cluster, and the names are interned, so most steps compare addresses.
+    /// A CLA out of that order is looked up.
+    fn every_cluster_has_endpoints(&self) -> bool {
+        let mut held = self.endpoints.keys().peekable();
+        self.clusters.values().flatten().all(|cla| {
+            while held
+                .next_if(|n| !Arc::ptr_eq(n, cla) && n.as_ref() < cla.as_ref())
+                .is_some()
+            {}
+            held.next_if(|n| Arc::ptr_eq(n, cla)).is_some() || self.endpoints.contains_key(cla)
+        })
     }
 
     /// A held route table routes `probe`'s host to a held cluster whose endpoints

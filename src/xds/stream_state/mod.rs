@@ -31,6 +31,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
+
 use crate::snapshot::{Name, PerType, Resource, ResourceMap, ResourceType};
 
 use super::subscription::Subscription;
@@ -188,7 +190,7 @@ pub struct StreamState {
     /// Clusters Envoy has with endpoints: safe to route to.
     /// Hashed, not ordered: route gates look each of a table's thousands of
     /// clusters up in it, and nothing iterates it.
-    warm: HashSet<Name>,
+    warm: HashSet<Name, RandomState>,
     /// Bumped whenever `warm` may have changed (keys the route gate memo).
     warm_generation: u64,
     /// Per route table: whether its clusters were all warm and kept by the CDS
@@ -224,7 +226,7 @@ impl StreamState {
         StreamState {
             mode,
             types: PerType::default(),
-            warm: HashSet::new(),
+            warm: HashSet::default(),
             warm_generation: 0,
             route_gate: RefCell::new(BTreeMap::new()),
             owed: BTreeSet::new(),
