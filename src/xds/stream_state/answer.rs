@@ -93,7 +93,16 @@ impl StreamState {
                 // flight (pruned if it is NACKed) or once it is ACKed.
                 let cds = &self.types[ResourceType::Cluster];
                 let held = |c: &Name| cds.acked.contains_key(&**c);
-                let mut warm: Vec<Name> = flight.warms.into_iter().filter(held).collect();
+                // Checked one by one only if the clusters Envoy holds moved
+                // since (a thousand lookups per ACK otherwise).
+                let still_held = flight
+                    .warms_of
+                    .as_ref()
+                    .is_some_and(|of| Arc::ptr_eq(of, &cds.acked));
+                let mut warm = flight.warms;
+                if !still_held {
+                    warm.retain(held);
+                }
                 if let Some(nonce) = &flight.warming_cds {
                     let in_flight = cds.in_flight.as_ref().filter(|f| f.nonce == *nonce);
                     let answered = |c: &Name| match in_flight {

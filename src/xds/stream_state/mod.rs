@@ -132,6 +132,9 @@ struct InFlight {
     snapshot: String,
     /// EDS only: clusters Envoy held when this was sent, warm once it is ACKed.
     warms: Vec<Name>,
+    /// EDS only: the ACKed cluster map `warms` was drawn from; while Envoy
+    /// still holds that map, every one of them is still held.
+    warms_of: Option<Arc<ResourceMap>>,
     /// EDS only: clusters of the processed-but-unACKed CDS response `warming_cds`
     /// this answered; warm once both are ACKed (or while that CDS is in flight).
     warming: Vec<Name>,

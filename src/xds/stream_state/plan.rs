@@ -50,6 +50,8 @@ impl StreamState {
         };
         let whole = (Arc::ptr_eq(&view, target.resources(kind)) && resources.len() == view.len())
             .then(|| Arc::clone(&view));
+        let warms_of = (kind == ResourceType::Endpoints)
+            .then(|| Arc::clone(&self.types[ResourceType::Cluster].acked));
         let eds_generation = self.types[ResourceType::Endpoints]
             .subscription
             .generation();
@@ -68,6 +70,7 @@ impl StreamState {
             version: version.clone(),
             view,
             snapshot: target.version().to_owned(),
+            warms_of,
             warms,
             warming,
             warming_cds,

@@ -90,13 +90,14 @@ impl StreamState {
             remember(&view, false);
             return view;
         }
+        // Names are interned: compared by address first.
         let covers_exactly = sub.is_wildcard()
             || (sub.names().len() == source.len()
                 && sub
                     .names()
                     .iter()
-                    .zip(source.keys())
-                    .all(|(a, b)| **a == **b));
+                    .zip(source.values())
+                    .all(|(a, r)| Arc::ptr_eq(a, r.shared_name()) || **a == *r.name()));
         if covers_exactly && source.values().all(&allowed) {
             remember(source, false);
             return Arc::clone(source);
