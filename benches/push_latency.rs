@@ -14,6 +14,9 @@
 //! seen (target 0), snapshots published. RSS and CPU time are this process's
 //! (Interlock plus the small bench driver; Envoy is a separate process).
 //!
+//! Each size also prints Envoy's own time applying a route table (its RDS
+//! `update_duration` histogram): the part of write → ACK spent inside Envoy.
+//!
 //! `cargo bench --bench push_latency`; knobs: `PUSH_SIZES` (default
 //! `100,1000,10000`), `PUSH_CHANGES` (default 200).
 
@@ -76,6 +79,27 @@ struct SizeResult {
     latencies_ms: Vec<f64>,
     rss_mb: f64,
     cpu_ms: f64,
+    /// Envoy's own time applying a route table (its RDS `update_duration`
+    /// histogram, cumulative p50 / p99), where Envoy reports it.
+    envoy_rds_ms: Option<(f64, f64)>,
+}
+
+/// Envoy's RDS `update_duration` (the time its main thread spends applying a
+/// route table update), cumulative p50 and p99 in ms, from the admin text
+/// stats: `...rds.<table>.update_duration: P0(i,c) P25(i,c) P50(i,c) ...`.
+async fn envoy_rds_update_ms(envoy: &support::Envoy) -> Option<(f64, f64)> {
+    let (_, body) = envoy
+        .admin_get("/stats?filter=rds%5C..*update_duration")
+        .await;
+    let line = body
+        .lines()
+        .find(|l| l.contains("rds.") && l.contains("update_duration:"))?;
+    let quantile = |q: &str| -> Option<f64> {
+        let start = line.find(&format!(" {q}("))? + q.len() + 2;
+        let inner = &line[start..start + line[start..].find(')')?];
+        inner.split(',').nth(1)?.trim().parse().ok()
+    };
+    Some((quantile("P50")?, quantile("P99")?))
 }
 
 async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeResult {
@@ -107,6 +131,7 @@ async fn measure_size(n: usize, changes: usize, upstreams: &[Upstream]) -> SizeR
         latencies_ms: latencies,
         rss_mb: mib(rss_kib()),
         cpu_ms: cpu.as_secs_f64() * 1e3 / changes as f64,
+        envoy_rds_ms: envoy_rds_update_ms(&gw.envoy).await,
     }
 }
 
@@ -200,14 +225,17 @@ fn main() {
             upstreams.push(Upstream::start(&format!("u-{k}")).await);
         }
         println!("push_latency: one Ingress changed at a time, {changes} changes; file write → Envoy ACK of the route table carrying it (SotW, real Envoy 1.40, default debounce)");
-        println!("{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12}", "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "RSS MB", "CPU ms/chg");
+        println!("{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12} {:>22}", "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "RSS MB", "CPU ms/chg", "Envoy RDS apply p50/p99");
         let mut rows = Vec::new();
         for &n in &sizes {
             let r = measure_size(n, changes, &upstreams).await;
             let l = &r.latencies_ms;
             let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
+            let envoy_rds = r
+                .envoy_rds_ms
+                .map_or("n/a".to_owned(), |(p50, p99)| format!("{p50:.1} / {p99:.1}"));
             println!(
-                "{:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.2}",
+                "{:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.2} {:>22}",
                 r.ingresses,
                 percentile(l, 50.0),
                 percentile(l, 90.0),
@@ -215,13 +243,16 @@ fn main() {
                 percentile(l, 100.0),
                 mean,
                 r.rss_mb,
-                r.cpu_ms
+                r.cpu_ms,
+                envoy_rds
             );
             rows.push(json!({
                 "ingresses": r.ingresses, "changes": l.len(),
                 "p50_ms": percentile(l, 50.0), "p90_ms": percentile(l, 90.0),
                 "p99_ms": percentile(l, 99.0), "max_ms": percentile(l, 100.0), "mean_ms": mean,
                 "rss_mb": r.rss_mb, "cpu_ms_per_change": r.cpu_ms,
+                "envoy_rds_update_p50_ms": r.envoy_rds_ms.map(|m| m.0),
+                "envoy_rds_update_p99_ms": r.envoy_rds_ms.map(|m| m.1),
             }));
         }
         println!("target at 1000 Ingresses: p50 <= 15 ms, p99 <= 50 ms");
