@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::manifest::Manifests;
+use super::merge_pass::FileChange;
 use super::merged::{FileObjects, Merged};
 use super::scan::{self, Fingerprint};
 use super::watch::Dirty;
@@ -20,6 +21,8 @@ pub(super) struct Directory {
     files: BTreeMap<PathBuf, FileState>,
     errors: BTreeMap<PathBuf, String>,
     merged: Merged,
+    /// Files re-read or removed since the last merge, with what they defined.
+    changes: Vec<FileChange>,
 }
 
 /// One file: its objects from the last successful parse, and the fingerprint
@@ -39,6 +42,7 @@ impl Directory {
             files: BTreeMap::new(),
             errors: BTreeMap::new(),
             merged: Merged::default(),
+            changes: Vec::new(),
         }
     }
 
@@ -61,9 +65,11 @@ impl Directory {
     /// the directory itself cannot be listed.
     pub(super) fn load(&mut self) -> io::Result<Vec<WorldEvent>> {
         self.read_changes(&Dirty::all())?;
-        let next = self.build();
-        self.report_conflicts(&next);
-        self.merged = next;
+        self.changes.clear();
+        self.merged = Merged::build(self.files.iter().map(|(path, file)| (path, &file.objects)));
+        for (reference, paths) in self.merged.conflicts() {
+            warn_conflict(reference, paths);
+        }
         Ok(self.merged.replace_events())
     }
 
@@ -75,10 +81,16 @@ impl Directory {
         match self.read_changes(dirty) {
             Ok(false) => Vec::new(),
             Ok(true) => {
-                let next = self.build();
-                self.report_conflicts(&next);
-                let events = self.merged.diff(&next);
-                self.merged = next;
+                let changes = std::mem::take(&mut self.changes);
+                let files = &self.files;
+                let (events, conflicts) = self
+                    .merged
+                    .update(&changes, |path| files.get(path).map(|file| &file.objects));
+                for reference in conflicts {
+                    if let Some(paths) = self.merged.conflicts().get(&reference) {
+                        warn_conflict(&reference, paths);
+                    }
+                }
                 events
             }
             Err(error) => {
@@ -112,8 +124,7 @@ impl Directory {
         let mut changed = !gone.is_empty();
         for path in gone {
             tracing::debug!(file = %path.display(), "manifest file removed");
-            self.files.remove(&path);
-            self.errors.remove(&path);
+            self.forget(&path);
         }
         for (path, fingerprint) in listing {
             let known = self.files.get(&path).map(|file| file.fingerprint);
@@ -134,9 +145,7 @@ impl Directory {
             Ok(text) => text,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 // Gone since the listing; its removal event comes next.
-                self.files.remove(&path);
-                self.errors.remove(&path);
-                return;
+                return self.forget(&path);
             }
             Err(error) => return self.fail(path, fingerprint, format!("cannot read: {error}")),
         };
@@ -159,7 +168,7 @@ impl Directory {
         for skipped in &manifests.skipped {
             tracing::warn!(file = %path.display(), "skipping {skipped}");
         }
-        let objects = manifests
+        let objects: FileObjects = manifests
             .objects
             .into_iter()
             .filter_map(|object| Some((object.reference()?, Arc::new(object))))
@@ -167,13 +176,31 @@ impl Directory {
         if self.errors.remove(&path).is_some() {
             tracing::info!(file = %path.display(), "manifest file loads again");
         }
-        self.files.insert(
-            path,
+        let after = references(&objects);
+        let previous = self.files.insert(
+            path.clone(),
             FileState {
                 fingerprint,
                 objects,
             },
         );
+        self.changes.push(FileChange {
+            path,
+            before: previous.map_or_else(Vec::new, |file| references(&file.objects)),
+            after,
+        });
+    }
+
+    /// The file is gone: its objects leave the merged view at the next merge.
+    fn forget(&mut self, path: &Path) {
+        self.errors.remove(path);
+        if let Some(file) = self.files.remove(path) {
+            self.changes.push(FileChange {
+                path: path.to_owned(),
+                before: references(&file.objects),
+                after: Vec::new(),
+            });
+        }
     }
 
     /// Keeps what the file last held and records why it cannot be loaded now.
@@ -192,27 +219,27 @@ impl Directory {
         file.fingerprint = fingerprint;
         self.errors.insert(path, message);
     }
+}
 
-    fn build(&self) -> Merged {
-        Merged::build(self.files.iter().map(|(path, file)| (path, &file.objects)))
-    }
+/// The objects a file defines, in its order.
+fn references(objects: &FileObjects) -> Vec<ObjectRef> {
+    objects
+        .iter()
+        .map(|(reference, _)| reference.clone())
+        .collect()
+}
 
-    /// Warns about duplicates that are new or changed since the last pass.
-    fn report_conflicts(&self, next: &Merged) {
-        for (reference, paths) in next.conflicts() {
-            if self.merged.conflicts().get(reference) == Some(paths) {
-                continue;
-            }
-            let Some(winner) = paths.last() else {
-                continue;
-            };
-            tracing::warn!(
-                "{reference} is defined in {}; the definition in {} wins (last in path order)",
-                join(paths),
-                winner.display()
-            );
-        }
-    }
+/// Warns about an object defined in several files (new or changed since the
+/// last pass).
+fn warn_conflict(reference: &ObjectRef, paths: &[PathBuf]) {
+    let Some(winner) = paths.last() else {
+        return;
+    };
+    tracing::warn!(
+        "{reference} is defined in {}; the definition in {} wins (last in path order)",
+        join(paths),
+        winner.display()
+    );
 }
 
 fn join(paths: &[PathBuf]) -> String {

@@ -32,8 +32,12 @@ pub(super) type FileObjects = Vec<(ObjectRef, Arc<Object>)>;
 /// winning definition lets the next one apply.
 #[derive(Debug, Default)]
 pub(super) struct Merged {
-    objects: BTreeMap<ObjectRef, Arc<Object>>,
-    conflicts: BTreeMap<ObjectRef, Vec<PathBuf>>,
+    pub(super) objects: BTreeMap<ObjectRef, Arc<Object>>,
+    pub(super) conflicts: BTreeMap<ObjectRef, Vec<PathBuf>>,
+    /// Every file defining each object, in path order (a file appears once per
+    /// definition): the last one is the winner. It lets a pass re-merge only the
+    /// objects the changed files define (`merge_pass`).
+    pub(super) definers: BTreeMap<ObjectRef, Vec<PathBuf>>,
 }
 
 impl Merged {
@@ -41,25 +45,26 @@ impl Merged {
     pub(super) fn build<'a>(
         files: impl IntoIterator<Item = (&'a PathBuf, &'a FileObjects)>,
     ) -> Self {
-        let mut winners: BTreeMap<ObjectRef, (Arc<Object>, &'a PathBuf)> = BTreeMap::new();
-        let mut conflicts: BTreeMap<ObjectRef, Vec<PathBuf>> = BTreeMap::new();
-        for (path, objects) in files {
-            for (reference, object) in objects {
-                let previous = winners.insert(reference.clone(), (Arc::clone(object), path));
-                if let Some((_, previous_path)) = previous {
-                    conflicts
-                        .entry(reference.clone())
-                        .or_insert_with(|| vec![previous_path.clone()])
-                        .push(path.clone());
-                }
+        let mut objects: BTreeMap<ObjectRef, Arc<Object>> = BTreeMap::new();
+        let mut definers: BTreeMap<ObjectRef, Vec<PathBuf>> = BTreeMap::new();
+        for (path, file) in files {
+            for (reference, object) in file {
+                objects.insert(reference.clone(), Arc::clone(object));
+                definers
+                    .entry(reference.clone())
+                    .or_default()
+                    .push(path.clone());
             }
         }
+        let conflicts = definers
+            .iter()
+            .filter(|(_, paths)| paths.len() > 1)
+            .map(|(reference, paths)| (reference.clone(), paths.clone()))
+            .collect();
         Merged {
-            objects: winners
-                .into_iter()
-                .map(|(reference, (object, _))| (reference, object))
-                .collect(),
+            objects,
             conflicts,
+            definers,
         }
     }
 
@@ -92,31 +97,42 @@ impl Merged {
     }
 
     /// The events that turn `self` into `next`: upserts for new or changed
-    /// objects before deletes for gone ones (make before break).
+    /// objects before deletes for gone ones (make before break). The reference
+    /// a pass's incremental re-merge (`merge_pass`) is tested against.
+    #[cfg(test)]
     pub(super) fn diff(&self, next: &Merged) -> Vec<WorldEvent> {
-        let mut upserts: Vec<&Arc<Object>> = next
+        let upserts: Vec<&Arc<Object>> = next
             .objects
             .iter()
-            .filter(|(reference, object)| {
-                self.objects
-                    .get(*reference)
-                    .is_none_or(|old| !Arc::ptr_eq(old, object) && old != *object)
-            })
+            .filter(|(reference, object)| changed(self.objects.get(*reference), object))
             .map(|(_, object)| object)
             .collect();
-        let mut deletes: Vec<&ObjectRef> = self
+        let deletes: Vec<&ObjectRef> = self
             .objects
             .keys()
             .filter(|reference| !next.objects.contains_key(*reference))
             .collect();
-        upserts.sort_by_key(|object| rank(object.kind()));
-        deletes.sort_by_key(|reference| Reverse(rank(reference.kind)));
-        upserts
-            .into_iter()
-            .map(|object| WorldEvent::Upsert(Object::clone(object)))
-            .chain(deletes.into_iter().cloned().map(WorldEvent::Delete))
-            .collect()
+        in_apply_order(upserts, deletes)
     }
+}
+
+/// Whether `new` differs from what was merged before (`old`).
+pub(super) fn changed(old: Option<&Arc<Object>>, new: &Arc<Object>) -> bool {
+    old.is_none_or(|old| !Arc::ptr_eq(old, new) && old != new)
+}
+
+/// Upserts in [`APPLY_ORDER`], then deletes in reverse (make before break).
+pub(super) fn in_apply_order(
+    mut upserts: Vec<&Arc<Object>>,
+    mut deletes: Vec<&ObjectRef>,
+) -> Vec<WorldEvent> {
+    upserts.sort_by_key(|object| rank(object.kind()));
+    deletes.sort_by_key(|reference| Reverse(rank(reference.kind)));
+    upserts
+        .into_iter()
+        .map(|object| WorldEvent::Upsert(Object::clone(object)))
+        .chain(deletes.into_iter().cloned().map(WorldEvent::Delete))
+        .collect()
 }
 
 fn rank(kind: Kind) -> usize {

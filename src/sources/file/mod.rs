@@ -20,6 +20,7 @@ mod documents;
 mod error;
 mod locate;
 mod manifest;
+mod merge_pass;
 mod merged;
 mod names;
 mod scan;
