@@ -145,7 +145,7 @@ mod tests {
             for _ in 0..=next(&mut rng) % 3 {
                 let path = PathBuf::from(format!("/d/{}.yaml", next(&mut rng) % 5));
                 let before = files.get(&path).map(refs).unwrap_or_default();
-                let after: FileObjects = if next(&mut rng) % 6 == 0 {
+                let after: FileObjects = if next(&mut rng).is_multiple_of(6) {
                     files.remove(&path);
                     Vec::new()
                 } else {
