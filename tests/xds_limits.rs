@@ -83,6 +83,14 @@ async fn open_sotw(
     (tx, opened)
 }
 
+/// A SotW stream whose first request asks for every cluster as `node_id`.
+async fn open_cds(
+    client: &mut AggregatedDiscoveryServiceClient<Channel>,
+    node_id: &str,
+) -> SotwStream {
+    open_sotw(client, Some(sotw(node_id, ResourceType::Cluster, vec![]))).await
+}
+
 /// The status a stream ends with (its responses skipped), within [`ANSWER`].
 async fn end_status<T>(responses: &mut Streaming<T>) -> tonic::Status {
     tokio::time::timeout(ANSWER, async {
@@ -166,8 +174,7 @@ async fn streams_past_the_global_cap_are_refused_while_envoy_keeps_getting_updat
     held.clear();
     wait_for(ANSWER, "a stream to be accepted again", || async {
         let mut client = connect(cp.port).await;
-        let request = sotw("after", ResourceType::Cluster, vec![]);
-        let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+        let (_tx, opened) = open_cds(&mut client, "after").await;
         match opened {
             Ok(mut responses) => tokio::time::timeout(ANSWER, responses.message())
                 .await
@@ -203,8 +210,7 @@ async fn a_stream_that_never_sends_is_closed_after_the_first_request_timeout() {
         "closed after {waited:?}"
     );
     // Its slot under the cap (of one stream) is free again.
-    let request = sotw("after", ResourceType::Cluster, vec![]);
-    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let (_tx, opened) = open_cds(&mut client, "after").await;
     let mut responses = opened.expect("a new stream is accepted");
     let first = tokio::time::timeout(ANSWER, responses.message())
         .await
@@ -280,8 +286,7 @@ async fn a_request_over_the_message_size_limit_is_refused() {
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(cp.tracker.node("big").is_none());
     // A normal request on the same connection is still served.
-    let request = sotw("small", ResourceType::Cluster, vec![]);
-    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let (_tx, opened) = open_cds(&mut client, "small").await;
     let mut responses = opened.expect("accepted");
     first_answer(&mut responses).await;
 }
@@ -392,20 +397,22 @@ async fn streams_beyond_the_per_connection_limit_wait_for_another_connection() {
     opened.expect("another connection opens a stream");
 }
 
+/// A control plane serving route 0 with a single first-sync turn, held at most `hold`.
+fn one_turn_plane(routes: &Routes, hold: Duration) -> ControlPlane {
+    let limits = XdsLimits {
+        max_initial_syncs: 1,
+        initial_sync_hold: hold,
+        ..XdsLimits::default()
+    };
+    plane(routes, &[0], limits)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_turn_ends_when_the_envoy_is_in_sync() {
     let routes = Routes::start(1).await;
     // One turn, held for longer than the test waits: only getting in sync can
     // hand it on.
-    let cp = plane(
-        &routes,
-        &[0],
-        XdsLimits {
-            max_initial_syncs: 1,
-            initial_sync_hold: Duration::from_secs(600),
-            ..XdsLimits::default()
-        },
-    );
+    let cp = one_turn_plane(&routes, Duration::from_secs(600));
     let envoy = Envoy::start(EnvoyOptions::new(cp.port, false)).await;
     let envoy_node = envoy.options().node_id.clone();
     wait_for(CONVERGE, "Envoy to ACK route 0", || async {
@@ -413,8 +420,7 @@ async fn a_first_sync_turn_ends_when_the_envoy_is_in_sync() {
     })
     .await;
     let mut client = connect(cp.port).await;
-    let request = sotw("next", ResourceType::Cluster, vec![]);
-    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let (_tx, opened) = open_cds(&mut client, "next").await;
     let answer = first_answer(&mut opened.expect("the stream is accepted")).await;
     assert!(!answer.resources.is_empty(), "{answer:?}");
 }
@@ -423,25 +429,15 @@ async fn a_first_sync_turn_ends_when_the_envoy_is_in_sync() {
 async fn a_client_that_never_acks_keeps_its_first_sync_turn_no_longer_than_the_hold() {
     const HOLD: Duration = Duration::from_secs(3);
     let routes = Routes::start(1).await;
-    let cp = plane(
-        &routes,
-        &[0],
-        XdsLimits {
-            max_initial_syncs: 1,
-            initial_sync_hold: HOLD,
-            ..XdsLimits::default()
-        },
-    );
+    let cp = one_turn_plane(&routes, HOLD);
     let mut client = connect(cp.port).await;
     // The hog takes the only turn, gets its clusters and never ACKs them.
     let started = Instant::now();
-    let request = sotw("hog", ResourceType::Cluster, vec![]);
-    let (_hog_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let (_hog_tx, opened) = open_cds(&mut client, "hog").await;
     let mut hog = opened.expect("the hog's stream is accepted");
     first_answer(&mut hog).await;
     // The next stream waits for the turn...
-    let request = sotw("next", ResourceType::Cluster, vec![]);
-    let (_tx, opened) = open_sotw(&mut client, Some(request)).await;
+    let (_tx, opened) = open_cds(&mut client, "next").await;
     let mut next = opened.expect("the stream is accepted");
     let early = tokio::time::timeout(Duration::from_millis(300), next.message()).await;
     assert!(early.is_err(), "answered while the hog held the turn");
