@@ -168,10 +168,12 @@ impl EventHub {
     ) -> (Arc<IngressStates>, Arc<IngressStates>) {
         let snapshot = store.current();
         let status = pipeline.get();
+        // Shared, not copied: this runs as ACKs arrive, 1,000 nodes at a time.
+        let nodes = tracker.shared_nodes();
         let states = Arc::new(ingress_states(
             &status,
             snapshot.as_deref(),
-            &tracker.nodes(),
+            nodes.iter().map(|(id, node)| (id, &**node)),
         ));
         let before = self.ingresses.swap(Arc::clone(&states));
         (before, states)

@@ -137,13 +137,15 @@ fn split_nodes(
 }
 
 /// The state of every served Ingress against the connected nodes.
-pub fn ingress_states(
+/// `nodes` come sorted by id (a `BTreeMap`'s order, or
+/// [`AckTracker::shared_nodes`](crate::xds::AckTracker::shared_nodes)).
+pub fn ingress_states<'a>(
     status: &PipelineStatus,
     snapshot: Option<&Snapshot>,
-    nodes: &BTreeMap<String, NodeStatus>,
+    nodes: impl IntoIterator<Item = (&'a String, &'a NodeStatus)>,
 ) -> BTreeMap<ObjectKey, IngressState> {
     let connected: Vec<(&String, &NodeStatus)> =
-        nodes.iter().filter(|(_, n)| n.streams > 0).collect();
+        nodes.into_iter().filter(|(_, n)| n.streams > 0).collect();
     let (askers, group_of) = same_holdings(&connected);
     let mut diagnostics: BTreeMap<&ObjectKey, Vec<String>> = BTreeMap::new();
     for d in status

@@ -110,7 +110,10 @@ impl NodeStatus {
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct AckTracker {
-    nodes: Arc<DashMap<String, NodeStatus>>,
+    /// Each status behind its own `Arc`: readers that look at every node (the
+    /// admin API's Ingress states, refreshed as ACKs arrive) share them, and a
+    /// write copies one only while such a reader still holds it.
+    nodes: Arc<DashMap<String, Arc<NodeStatus>>>,
     events: broadcast::Sender<XdsEvent>,
     /// How long a node without streams is remembered.
     grace: Duration,
@@ -196,17 +199,34 @@ impl AckTracker {
 
     /// Status of one node, if it ever connected.
     pub fn node(&self, node_id: &str) -> Option<NodeStatus> {
-        self.nodes.get(node_id).map(|n| n.clone())
+        self.nodes.get(node_id).map(|n| NodeStatus::clone(&n))
     }
 
     /// Every node seen within the departure grace, by id (disconnected ones
     /// have `streams == 0`).
     pub fn nodes(&self) -> BTreeMap<String, NodeStatus> {
-        self.sweep();
-        self.nodes
-            .iter()
-            .map(|e| (e.key().clone(), e.value().clone()))
+        self.shared_nodes()
+            .into_iter()
+            .map(|(id, node)| (id, Arc::unwrap_or_clone(node)))
             .collect()
+    }
+
+    /// [`AckTracker::nodes`] without copying any status, sorted by node id.
+    pub fn shared_nodes(&self) -> Vec<(String, Arc<NodeStatus>)> {
+        self.sweep();
+        let mut nodes: Vec<(String, Arc<NodeStatus>)> = self
+            .nodes
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        nodes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        nodes
+    }
+
+    /// Changes one node's status (made if it is new).
+    fn update<R>(&self, node_id: &str, change: impl FnOnce(&mut NodeStatus) -> R) -> R {
+        let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+        change(Arc::make_mut(node.value_mut()))
     }
 
     /// Node ids with at least one open stream.
@@ -243,11 +263,10 @@ impl AckTracker {
 
     pub(crate) fn stream_opened(&self, node_id: &str, mode: Mode) {
         self.sweep();
-        {
-            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+        self.update(node_id, |node| {
             node.streams += 1;
             node.departed_at = None;
-        }
+        });
         self.emit(XdsEvent::StreamOpened {
             node: node_id.to_owned(),
             mode,
@@ -255,14 +274,12 @@ impl AckTracker {
     }
 
     pub(crate) fn secret_scope(&self, node_id: &str, scope: Option<Arc<BTreeSet<String>>>) {
-        self.nodes
-            .entry(node_id.to_owned())
-            .or_default()
-            .secret_namespaces = scope;
+        self.update(node_id, |node| node.secret_namespaces = scope);
     }
 
     pub(crate) fn stream_closed(&self, node_id: &str, mode: Mode) {
         if let Some(mut node) = self.nodes.get_mut(node_id) {
+            let node = Arc::make_mut(node.value_mut());
             node.streams = node.streams.saturating_sub(1);
             if node.streams == 0 {
                 node.departed_at = Some(Instant::now());
@@ -276,12 +293,11 @@ impl AckTracker {
     }
 
     pub(crate) fn sent(&self, node_id: &str, kind: ResourceType, version: &str) {
-        {
-            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+        self.update(node_id, |node| {
             let status = &mut node.types[kind];
             status.responses_sent += 1;
             status.last_pushed_at = Some(Instant::now());
-        }
+        });
         self.emit(XdsEvent::Pushed {
             node: node_id.to_owned(),
             kind,
@@ -322,8 +338,7 @@ impl AckTracker {
         content: Option<String>,
         pushed: bool,
     ) {
-        let latency = {
-            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+        let latency = self.update(node_id, |node| {
             let status = &mut node.types[kind];
             let now = Instant::now();
             status.acked_version = Some(version.clone());
@@ -335,7 +350,7 @@ impl AckTracker {
                 .last_pushed_at
                 .filter(|_| pushed)
                 .map(|at| now.saturating_duration_since(at))
-        };
+        });
         self.emit(XdsEvent::Acked {
             node: node_id.to_owned(),
             kind,
@@ -346,9 +361,11 @@ impl AckTracker {
 
     /// The node unsubscribed from some of what it held; it holds `acked` now.
     pub(crate) fn released(&self, node_id: &str, kind: ResourceType, acked: Arc<ResourceMap>) {
-        let status = &mut self.nodes.entry(node_id.to_owned()).or_default().types[kind];
-        status.acked = acked;
-        status.content = None;
+        self.update(node_id, |node| {
+            let status = &mut node.types[kind];
+            status.acked = acked;
+            status.content = None;
+        });
     }
 
     pub(crate) fn nacked(
@@ -358,8 +375,7 @@ impl AckTracker {
         rejected_version: String,
         error: String,
     ) {
-        {
-            let mut node = self.nodes.entry(node_id.to_owned()).or_default();
+        self.update(node_id, |node| {
             let status = &mut node.types[kind];
             status.nacks += 1;
             status.last_nack = Some(Nack {
@@ -367,7 +383,7 @@ impl AckTracker {
                 error: error.clone(),
                 at: SystemTime::now(),
             });
-        }
+        });
         self.emit(XdsEvent::Nacked {
             node: node_id.to_owned(),
             kind,
