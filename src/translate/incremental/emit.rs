@@ -9,18 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
-use prost::encoding::{encode_key, encode_varint, WireType};
-use prost::Message;
-
 use super::Translator;
-use crate::snapshot::{InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder};
+use crate::snapshot::{
+    route_table, virtual_hosts_field, InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder,
+};
 use crate::translate::render::listener::{self, HTTPS};
 use crate::translate::{Diagnostic, IngressResources};
 use crate::world::{ObjectKey, World};
-
-/// The `virtual_hosts` field number of `RouteConfiguration`.
-const VIRTUAL_HOSTS_FIELD: u32 = 2;
 
 /// What one emit produced for the pipeline.
 #[derive(Debug)]
@@ -46,13 +41,10 @@ impl Translator {
         if let Some(https) = &self.tls.listener {
             builder = builder.listener(https.clone());
         }
-        builder = self.routes(builder);
-        for cluster in changes.clusters {
-            builder = builder.cluster(cluster);
-        }
-        for endpoints in changes.endpoints {
-            builder = builder.endpoints(endpoints);
-        }
+        builder = self
+            .routes(builder)
+            .clusters(changes.clusters)
+            .load_assignments(changes.endpoints);
         for secret in self.tls.secrets.values() {
             builder = builder.secret(secret.clone());
         }
@@ -139,59 +131,5 @@ impl Translator {
             builder = builder.encoded_route((*name).to_owned(), value, clusters.to_vec());
         }
         builder
-    }
-}
-
-/// Each encoded virtual host as one element of the repeated field.
-fn virtual_hosts_field(hosts: &[&[u8]]) -> Vec<u8> {
-    let len: usize = hosts.iter().map(|h| h.len() + 11).sum();
-    let mut body = Vec::with_capacity(len);
-    for host in hosts {
-        encode_key(VIRTUAL_HOSTS_FIELD, WireType::LengthDelimited, &mut body);
-        encode_varint(host.len() as u64, &mut body);
-        body.extend_from_slice(host);
-    }
-    body
-}
-
-/// The encoding of the route table `name` whose virtual hosts are `body`.
-fn route_table(name: &str, body: &[u8]) -> Vec<u8> {
-    let header = RouteConfiguration {
-        name: name.to_owned(),
-        ..RouteConfiguration::default()
-    };
-    let mut value = Vec::with_capacity(header.encoded_len() + body.len());
-    header.encode_raw(&mut value);
-    value.extend_from_slice(body);
-    value
-}
-
-#[cfg(test)]
-mod tests {
-    use envoy_types::pb::envoy::config::route::v3::VirtualHost;
-
-    use super::*;
-
-    #[test]
-    fn a_spliced_route_table_is_the_tables_encoding() {
-        let hosts: Vec<VirtualHost> = ["a.test", "b.test", "*"]
-            .iter()
-            .map(|name| VirtualHost {
-                name: (*name).to_owned(),
-                domains: vec![(*name).to_owned()],
-                ..VirtualHost::default()
-            })
-            .collect();
-        let encoded: Vec<Vec<u8>> = hosts.iter().map(Message::encode_to_vec).collect();
-        let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-        let table = RouteConfiguration {
-            name: "http".to_owned(),
-            virtual_hosts: hosts,
-            ..RouteConfiguration::default()
-        };
-        assert_eq!(
-            route_table("http", &virtual_hosts_field(&slices)),
-            table.encode_to_vec()
-        );
     }
 }

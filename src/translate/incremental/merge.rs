@@ -7,6 +7,7 @@ use super::host::{self, HostUnit};
 use super::read::AgeKey;
 use super::tls::tls_unit;
 use super::{Touched, Translator};
+use crate::fan_out;
 use crate::translate::diagnostic::Diagnostics;
 use crate::translate::model::Host;
 use crate::translate::render::listener::{HTTP, HTTPS};
@@ -37,7 +38,7 @@ impl Translator {
         };
         let units: Vec<_> = if touched.global {
             let all: BTreeSet<&Host> = self.claimers.keys().chain(self.hosts.keys()).collect();
-            all.into_iter().map(merge).collect()
+            fan_out::map(all.into_iter().collect(), merge)
         } else {
             touched.hosts.iter().map(merge).collect()
         };
