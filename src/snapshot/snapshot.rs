@@ -170,8 +170,20 @@ impl SnapshotBuilder {
 
     /// Adds clusters, encoded across the cores (a full build's 50,000 take
     /// a while on one).
-    pub fn clusters(mut self, clusters: Vec<Cluster>) -> Self {
-        let encoded = fan_out::map(clusters, |cluster| {
+    pub fn clusters(self, clusters: Vec<Cluster>) -> Self {
+        self.clusters_from(clusters, |cluster| cluster)
+    }
+
+    /// Adds the cluster `render` makes of each of `items`, rendered and
+    /// encoded across the cores, so that only one Envoy `Cluster` (a large
+    /// struct) per core is alive at a time.
+    pub fn clusters_from<T: Send>(
+        mut self,
+        items: Vec<T>,
+        render: impl Fn(T) -> Cluster + Sync,
+    ) -> Self {
+        let encoded = fan_out::map(items, |item| {
+            let cluster = render(item);
             let refs = References::of_cluster(&cluster);
             Resource::encode(ResourceType::Cluster, cluster.name.clone(), &cluster, refs)
         });

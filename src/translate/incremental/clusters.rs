@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
 use super::tally::Tally;
@@ -39,8 +38,9 @@ struct Live {
 /// Changes to the cluster and endpoint resources.
 #[derive(Debug, Default)]
 pub(super) struct ClusterChanges {
-    /// Clusters added or replaced.
-    pub(super) clusters: Vec<Cluster>,
+    /// Targets of the clusters added or replaced (rendered as they are
+    /// encoded: a full build's 50,000 Envoy clusters are never all held).
+    pub(super) clusters: Vec<Arc<ClusterTarget>>,
     /// Assignments added or replaced.
     pub(super) endpoints: Vec<ClusterLoadAssignment>,
     /// Names of clusters (and their assignments) gone.
@@ -122,7 +122,7 @@ impl Clusters {
                 Some(target) => {
                     let same = self.live.get(&name).is_some_and(|l| l.target == target);
                     if !same {
-                        changes.clusters.push(render::cluster::cluster(&target));
+                        changes.clusters.push(Arc::clone(&target));
                     }
                     wanted.push(target);
                 }

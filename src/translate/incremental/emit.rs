@@ -8,12 +8,16 @@
 //! the unchanged hosts again (at 10,000 hosts, megabytes per change).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::Translator;
 use crate::snapshot::{
     route_table, virtual_hosts_field, InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder,
 };
-use crate::translate::render::listener::{self, HTTPS};
+use crate::translate::render::{
+    self,
+    listener::{self, HTTPS},
+};
 use crate::translate::{Diagnostic, IngressResources};
 use crate::world::{ObjectKey, World};
 
@@ -26,7 +30,7 @@ pub struct Emitted {
     /// Every diagnostic, when they changed.
     pub diagnostics: Option<Vec<Diagnostic>>,
     /// The resources of every served Ingress, when they changed.
-    pub ingresses: Option<BTreeMap<ObjectKey, IngressResources>>,
+    pub ingresses: Option<Arc<BTreeMap<ObjectKey, IngressResources>>>,
 }
 
 // === impl Translator ===
@@ -43,7 +47,7 @@ impl Translator {
         }
         builder = self
             .routes(builder)
-            .clusters(changes.clusters)
+            .clusters_from(changes.clusters, |t| render::cluster::cluster(&t))
             .load_assignments(changes.endpoints);
         for secret in self.tls.secrets.values() {
             builder = builder.secret(secret.clone());
@@ -59,7 +63,7 @@ impl Translator {
                     .take_changed()
                     .unwrap_or_else(|| self.tally.all()),
             ),
-            ingresses: Some(self.ingresses.clone()),
+            ingresses: Some(Arc::clone(&self.ingresses)),
         }
     }
 
@@ -68,7 +72,7 @@ impl Translator {
     pub fn emit(&mut self, world: &World, base: &Snapshot) -> Emitted {
         let changes = self.clusters.take_changes(world, &mut self.tally);
         let dirty = std::mem::take(&mut self.dirty);
-        let ingresses = dirty.ingresses.then(|| self.ingresses.clone());
+        let ingresses = dirty.ingresses.then(|| Arc::clone(&self.ingresses));
         let diagnostics = self.tally.take_changed();
         let unchanged = !dirty.routes
             && !dirty.https_listener
@@ -84,9 +88,7 @@ impl Translator {
             };
         }
         let mut builder = base.edit();
-        for cluster in changes.clusters {
-            builder = builder.cluster(cluster);
-        }
+        builder = builder.clusters_from(changes.clusters, |t| render::cluster::cluster(&t));
         for endpoints in changes.endpoints {
             builder = builder.endpoints(endpoints);
         }

@@ -2,6 +2,7 @@
 //! and the per-Ingress resources that follow from them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::host::{self, HostUnit};
 use super::read::AgeKey;
@@ -141,7 +142,8 @@ impl Translator {
         let tables = self.tables();
         for owner in owners {
             let Some(read) = self.reads.get(owner) else {
-                self.dirty.ingresses |= self.ingresses.remove(owner).is_some();
+                self.dirty.ingresses |= self.ingresses.contains_key(owner)
+                    && Arc::make_mut(&mut self.ingresses).remove(owner).is_some();
                 continue;
             };
             let mut resources = IngressResources::default();
@@ -166,7 +168,7 @@ impl Translator {
             // Publishing the report copies it whole, so only a real change
             // marks it (a new path on a served host usually changes nothing).
             if self.ingresses.get(owner) != Some(&resources) {
-                self.ingresses.insert(owner.clone(), resources);
+                Arc::make_mut(&mut self.ingresses).insert(owner.clone(), resources);
                 self.dirty.ingresses = true;
             }
         }
