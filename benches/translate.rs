@@ -21,6 +21,11 @@
 //! Run with `cargo bench --bench translate`; `TRANSLATE_INGRESSES=50000` for the
 //! 50,000-Ingress figures (full rebuild ≤ 1 s, RSS ≤ 1 GB). Also times one
 //! Ingress changed (a new path) through the incremental path.
+//!
+//! The RSS figures above include what glibc keeps mapped after the reference
+//! translations; the `controller-like` figures at the end redo what the
+//! controller does at start (load, one full build through the Rebuilder,
+//! hold) in a fresh Rebuilder with the free heap returned, as absolute RSS.
 
 mod measure;
 
@@ -276,6 +281,66 @@ fn unshared(previous: &Snapshot, next: &Snapshot) -> usize {
         .count()
 }
 
+// === Controller-like memory ===
+
+/// Hands the heap's free pages back to the kernel (glibc keeps what a freed
+/// translation used mapped, so RSS stays at the high-water mark of everything
+/// the bench ran before, which the controller never runs).
+fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only returns free memory to the kernel.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// Restarts this process's peak RSS (VmHWM) at its current RSS.
+fn reset_peak_rss() {
+    if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("cannot reset the peak RSS: {e}");
+    }
+}
+
+/// Absolute RSS figures of what the controller does at start: load the world,
+/// build it in full once (the Rebuilder's path, never the reference
+/// translation), then hold the world, the translator's state and the
+/// snapshot. Measured in a fresh Rebuilder after everything else is dropped
+/// and the free heap returned.
+struct ControllerMemory {
+    world: u64,
+    build_peak: u64,
+    held: u64,
+}
+
+fn controller_memory(config: &TranslateConfig) -> ControllerMemory {
+    release_free_heap();
+    let mut rebuilder = loaded(config);
+    rebuilder.take_changes();
+    release_free_heap();
+    let world = rss_kib();
+    reset_peak_rss();
+    let build = rebuilder.build();
+    let build_peak = peak_rss_kib();
+    assert_eq!(build.path, BuildPath::Full);
+    let snapshot = build
+        .snapshot
+        .unwrap_or_else(|e| panic!("bench world is inconsistent: {e}"));
+    rebuilder.take_changes();
+    release_free_heap();
+    let held = rss_kib();
+    drop(black_box(snapshot));
+    ControllerMemory {
+        world,
+        build_peak,
+        held,
+    }
+}
+
 fn main() {
     let config = TranslateConfig::default();
     let rss_start = rss_kib();
@@ -390,6 +455,9 @@ fn main() {
         "incremental builds differ from a full rebuild"
     );
     let (ingress_min, ingress_median) = min_median(&ingress_times);
+    drop(rebuilder);
+    drop(snapshot);
+    let controller = controller_memory(&config);
 
     let (translate_min, translate_median) = min_median(&translate_times);
     let (validate_min, validate_median) = min_median(&validate_times);
@@ -507,6 +575,21 @@ fn main() {
         mib(rss_end.saturating_sub(rss_start))
     );
     println!(
+        "{:<48} {:>8.1}MB",
+        "controller-like RSS: world loaded (heap trimmed)",
+        mib(controller.world)
+    );
+    println!(
+        "{:<48} {:>8.1}MB",
+        "controller-like peak RSS: first full build",
+        mib(controller.build_peak)
+    );
+    println!(
+        "{:<48} {:>8.1}MB",
+        "controller-like RSS: world + state + snapshot",
+        mib(controller.held)
+    );
+    println!(
         "{}",
         json!({
             "bench": "translate",
@@ -547,6 +630,9 @@ fn main() {
             "rss_world_mb": mib(rss_world.saturating_sub(rss_start)),
             "rss_increase_mb": mib(rss_snapshot.saturating_sub(rss_start)),
             "rss_target_mb": 300,
+            "controller_rss_world_mb": mib(controller.world),
+            "controller_peak_rss_full_build_mb": mib(controller.build_peak),
+            "controller_rss_held_mb": mib(controller.held),
         })
     );
 }

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod bootstrap;
 pub mod certs;
 pub mod debounce;
+pub mod fan_out;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingress_status;

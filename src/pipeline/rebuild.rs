@@ -315,7 +315,7 @@ impl Rebuilder {
             self.diagnostics = Arc::new(diagnostics);
         }
         if let Some(ingresses) = emitted.ingresses {
-            self.ingresses = Arc::new(ingresses);
+            self.ingresses = ingresses;
         }
         emitted.snapshot
     }

@@ -8,6 +8,7 @@ mod name;
 mod references;
 mod resource;
 mod resource_type;
+mod route_splice;
 mod secret_scope;
 #[allow(clippy::module_inception)]
 mod snapshot;
@@ -21,6 +22,7 @@ pub use name::{intern, Name};
 pub use references::References;
 pub use resource::{encode_count, Resource};
 pub use resource_type::{PerType, ResourceType};
+pub(crate) use route_splice::{route_table, virtual_hosts_field};
 pub use snapshot::{ResourceMap, Snapshot, SnapshotBuilder};
 pub use store::SnapshotStore;
 pub use verdict::{Verdict, VerdictReceiver};

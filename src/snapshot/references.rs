@@ -7,7 +7,7 @@ use envoy_types::pb::envoy::config::cluster::v3::{
 use envoy_types::pb::envoy::config::core::v3::{http_uri, transport_socket, TransportSocket};
 use envoy_types::pb::envoy::config::listener::v3::{filter, Filter, FilterChain, Listener};
 use envoy_types::pb::envoy::config::route::v3::{
-    route::Action, route_action::ClusterSpecifier, RouteConfiguration,
+    route::Action, route_action::ClusterSpecifier, RouteConfiguration, VirtualHost,
 };
 use envoy_types::pb::envoy::extensions::clusters::aggregate::v3::ClusterConfig as AggregateClusterConfig;
 use envoy_types::pb::envoy::extensions::filters::http::ext_authz::v3::{
@@ -186,8 +186,15 @@ fn add_transport_socket(socket: &TransportSocket, refs: &mut References) {
 }
 
 fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
-    let routes = route.virtual_hosts.iter().flat_map(|vh| vh.routes.iter());
-    for r in routes.clone() {
+    for host in &route.virtual_hosts {
+        add_host_clusters(host, clusters);
+    }
+}
+
+/// Every cluster a route of `host` forwards to or calls for external
+/// authentication (unsorted, repeated).
+pub(crate) fn add_host_clusters(host: &VirtualHost, clusters: &mut Vec<String>) {
+    for r in &host.routes {
         if let Some(name) = r
             .typed_per_filter_config
             .get(EXT_AUTHZ)
@@ -196,7 +203,7 @@ fn add_route_clusters(route: &RouteConfiguration, clusters: &mut Vec<String>) {
             clusters.push(name);
         }
     }
-    let actions = routes.filter_map(|r| match &r.action {
+    let actions = host.routes.iter().filter_map(|r| match &r.action {
         Some(Action::Route(action)) => action.cluster_specifier.as_ref(),
         _ => None,
     });

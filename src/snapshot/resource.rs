@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use envoy_types::pb::google::protobuf::Any;
 use prost::bytes::Bytes;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use prost::{Message, Name as MessageName};
 
 use super::name::{intern, Name};
@@ -48,20 +49,20 @@ impl std::fmt::Debug for Resource {
 }
 
 impl Resource {
-    /// Encodes `message` once and derives its version from the bytes.
+    /// Encodes `message` once, straight into its `Any` wrapping, and derives
+    /// its version from the bytes.
     pub(crate) fn encode<M: Message + MessageName>(
         kind: ResourceType,
         name: String,
         message: &M,
         references: References,
     ) -> Resource {
-        Resource::from_value(
-            kind,
-            name,
-            M::type_url(),
-            message.encode_to_vec(),
-            references,
-        )
+        let type_url = M::type_url();
+        let len = message.encoded_len();
+        let mut wire = any_header(&type_url, len);
+        let start = wire.len();
+        message.encode_raw(&mut wire);
+        Resource::from_wire(kind, &name, &type_url, (wire, start), references)
     }
 
     /// A resource from its message's bytes, encoded elsewhere (a route table
@@ -74,25 +75,37 @@ impl Resource {
         value: Vec<u8>,
         references: References,
     ) -> Resource {
+        let mut wire = any_header(&type_url, value.len());
+        let start = wire.len();
+        wire.extend_from_slice(&value);
+        drop(value);
+        Resource::from_wire(kind, &name, &type_url, (wire, start), references)
+    }
+
+    /// `wire`: an `Any` of `type_url` whose message's bytes start at `start`
+    /// and end it.
+    fn from_wire(
+        kind: ResourceType,
+        name: &str,
+        type_url: &str,
+        (mut wire, start): (Vec<u8>, usize),
+        references: References,
+    ) -> Resource {
         ENCODES.fetch_add(1, Ordering::Relaxed);
-        let mut value = value;
+        let value = start..wire.len();
         if kind == ResourceType::Route {
             // Per-route filter configs are a protobuf map: fix their order.
-            super::canonical::sort_route_maps(&mut value);
+            super::canonical::sort_route_maps(&mut wire[value.clone()]);
         }
-        let body = Any { type_url, value };
         let version = VersionHasher::new()
-            .field(body.type_url.as_bytes())
-            .field(&body.value)
+            .field(type_url.as_bytes())
+            .field(&wire[value.clone()])
             .finish();
-        let wire = Bytes::from(body.encode_to_vec());
-        // prost writes `value` (field 2) last, so it ends the encoding.
-        let value = wire.len() - body.value.len()..wire.len();
         Resource {
             kind,
-            name: intern(&name),
+            name: intern(name),
             version,
-            wire,
+            wire: Bytes::from(wire),
             value,
             references,
         }
@@ -151,6 +164,38 @@ impl Resource {
     }
 }
 
+/// `Any.type_url` and `Any.value`.
+const ANY_TYPE_URL: u32 = 1;
+const ANY_VALUE: u32 = 2;
+
+/// The bytes of a `google.protobuf.Any` of `type_url` up to its `value` of
+/// `len` bytes (prost's encoding: fields in order, empty ones left out), with
+/// room for the value.
+fn any_header(type_url: &str, len: usize) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(any_header_len(type_url, len) + len);
+    if !type_url.is_empty() {
+        encode_key(ANY_TYPE_URL, WireType::LengthDelimited, &mut wire);
+        encode_varint(type_url.len() as u64, &mut wire);
+        wire.extend_from_slice(type_url.as_bytes());
+    }
+    if len > 0 {
+        encode_key(ANY_VALUE, WireType::LengthDelimited, &mut wire);
+        encode_varint(len as u64, &mut wire);
+    }
+    wire
+}
+
+/// The length of [`any_header`].
+fn any_header_len(type_url: &str, len: usize) -> usize {
+    let field = |n: usize| 1 + encoded_len_varint(n as u64);
+    let url = if type_url.is_empty() {
+        0
+    } else {
+        field(type_url.len()) + type_url.len()
+    };
+    url + if len > 0 { field(len) } else { 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use envoy_types::pb::envoy::config::core::v3::{data_source::Specifier, DataSource};
@@ -159,6 +204,36 @@ mod tests {
     };
 
     use super::*;
+
+    #[test]
+    fn the_wire_is_prosts_encoding_of_the_any() {
+        for name in ["", "ns/tls"] {
+            let secret = Secret {
+                name: name.to_owned(),
+                r#type: None,
+            };
+            let resource = Resource::encode(
+                ResourceType::Secret,
+                name.to_owned(),
+                &secret,
+                References::default(),
+            );
+            let any = Any {
+                type_url: Secret::type_url(),
+                value: secret.encode_to_vec(),
+            };
+            assert_eq!(resource.wire_any(), any.encode_to_vec().as_slice());
+            assert_eq!(resource.value(), any.value.as_slice());
+            let spliced = Resource::from_value(
+                ResourceType::Secret,
+                name.to_owned(),
+                Secret::type_url(),
+                any.value.clone(),
+                References::default(),
+            );
+            assert_eq!(spliced, resource);
+        }
+    }
 
     #[test]
     fn debug_shows_what_a_resource_is_never_its_bytes() {

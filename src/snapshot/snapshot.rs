@@ -1,5 +1,6 @@
 //! The immutable, versioned, consistent set of resources Envoy is served.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -14,7 +15,9 @@ use super::lineage::{Lineage, TypeChanges};
 use super::references::References;
 use super::resource::Resource;
 use super::resource_type::{PerType, ResourceType};
+use super::route_splice::encode_route;
 use super::version::version_of;
+use crate::fan_out;
 
 /// Resources of one type, by name (sorted, so iteration and versions are deterministic).
 pub type ResourceMap = BTreeMap<String, Arc<Resource>>;
@@ -138,12 +141,12 @@ impl SnapshotBuilder {
         self
     }
 
-    /// Adds a route configuration.
+    /// Adds a route configuration, its virtual hosts encoded across the cores.
     pub fn route(mut self, route: RouteConfiguration) -> Self {
         self.problems.extend(duplicate_domains(&route));
-        let refs = References::of_route(&route);
-        self.push(ResourceType::Route, route.name.clone(), &route, refs);
-        self
+        let name = route.name.clone();
+        let (value, clusters) = encode_route(route);
+        self.encoded_route(name, value, clusters)
     }
 
     /// Adds a cluster.
@@ -165,6 +168,48 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Adds clusters, encoded across the cores (a full build's 50,000 take
+    /// a while on one).
+    pub fn clusters(self, clusters: Vec<Cluster>) -> Self {
+        self.clusters_from(clusters, |cluster| cluster)
+    }
+
+    /// Adds the cluster `render` makes of each of `items`, rendered and
+    /// encoded across the cores, so that only one Envoy `Cluster` (a large
+    /// struct) per core is alive at a time.
+    pub fn clusters_from<T: Send>(
+        mut self,
+        items: Vec<T>,
+        render: impl Fn(T) -> Cluster + Sync,
+    ) -> Self {
+        let encoded = fan_out::map(items, |item| {
+            let cluster = render(item);
+            let refs = References::of_cluster(&cluster);
+            Resource::encode(ResourceType::Cluster, cluster.name.clone(), &cluster, refs)
+        });
+        for resource in encoded {
+            self.insert(resource);
+        }
+        self
+    }
+
+    /// Adds ClusterLoadAssignments, encoded across the cores.
+    pub fn load_assignments(mut self, assignments: Vec<ClusterLoadAssignment>) -> Self {
+        let encoded = fan_out::map(assignments, |endpoints| {
+            let name = endpoints.cluster_name.clone();
+            Resource::encode(
+                ResourceType::Endpoints,
+                name,
+                &endpoints,
+                References::default(),
+            )
+        });
+        for resource in encoded {
+            self.insert(resource);
+        }
+        self
+    }
+
     /// Adds a TLS secret.
     pub fn secret(mut self, secret: Secret) -> Self {
         let name = secret.name.clone();
@@ -178,17 +223,9 @@ impl SnapshotBuilder {
     /// dangling-reference check still runs on `clusters`).
     pub fn encoded_route(mut self, name: String, value: Vec<u8>, clusters: Vec<String>) -> Self {
         let kind = ResourceType::Route;
-        if !self.added[kind].insert(name.clone()) {
-            self.problems.push(Inconsistency::DuplicateName {
-                kind,
-                name: name.clone(),
-            });
-        }
         let refs = References::of_clusters(clusters);
         let type_url = kind.type_url().to_owned();
-        let resource = Resource::from_value(kind, name.clone(), type_url, value, refs);
-        self.touched[kind] = true;
-        Arc::make_mut(&mut self.resources[kind]).insert(name, Arc::new(resource));
+        self.insert(Resource::from_value(kind, name, type_url, value, refs));
         self
     }
 
@@ -199,15 +236,35 @@ impl SnapshotBuilder {
         message: &M,
         refs: References,
     ) {
-        if !self.added[kind].insert(name.clone()) {
-            self.problems.push(Inconsistency::DuplicateName {
-                kind,
-                name: name.clone(),
-            });
-        }
-        let resource = Resource::encode(kind, name.clone(), message, refs);
+        self.insert(Resource::encode(kind, name, message, refs));
+    }
+
+    /// Adds an encoded resource. A new builder finds a duplicate name in its
+    /// own map; an edit, where a name may replace the edited snapshot's, keeps
+    /// the names it added (its consistency check looks only at those).
+    fn insert(&mut self, resource: Resource) {
+        let kind = resource.kind();
+        let name = resource.name().to_owned();
+        let editing = self.base.is_some();
+        let duplicate = editing && !self.added[kind].insert(name.clone());
         self.touched[kind] = true;
-        Arc::make_mut(&mut self.resources[kind]).insert(name, Arc::new(resource));
+        let map = Arc::make_mut(&mut self.resources[kind]);
+        let resource = Arc::new(resource);
+        let problem = match map.entry(name) {
+            Entry::Vacant(slot) => {
+                let name = duplicate.then(|| slot.key().clone());
+                slot.insert(resource);
+                name
+            }
+            Entry::Occupied(mut slot) => {
+                slot.insert(resource);
+                (duplicate || !editing).then(|| slot.key().clone())
+            }
+        };
+        if let Some(name) = problem {
+            self.problems
+                .push(Inconsistency::DuplicateName { kind, name });
+        }
     }
 
     /// Removes a resource (when editing a previous snapshot).

@@ -66,9 +66,10 @@ pub use endpoints::endpoints_for;
 pub use resources::IngressResources;
 pub use service_clusters::ServiceClusters;
 
+use crate::fan_out;
 use crate::world::{ObjectKey, World};
 use diagnostic::Diagnostics;
-use model::Contribution;
+use model::{ClusterTarget, Contribution};
 use render::listener::{self, HTTP, HTTPS};
 use source::endpoint_slice::SliceIndex;
 use source::{ingress, Lookups};
@@ -151,14 +152,13 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
     let mut diagnostics = Diagnostics::default();
 
     // Model: each served Ingress on its own (oldest first), then all of them merged.
+    // Reads are independent: each thread memoizes its own lookups.
     let served = ingress::served(world, config);
-    let mut lookups = Lookups::new(world);
-    let mut contributions: Vec<Contribution> = served
-        .iter()
-        .map(|&(key, ingress)| {
-            ingress::read(key, ingress, &mut lookups, &config.annotations_prefix)
-        })
-        .collect();
+    let mut contributions: Vec<Contribution> = fan_out::map_with(
+        served.clone(),
+        || Lookups::new(world),
+        |lookups, (key, ingress)| ingress::read(key, ingress, lookups, &config.annotations_prefix),
+    );
     for contribution in &mut contributions {
         diagnostics.extend(std::mem::take(&mut contribution.diagnostics));
     }
@@ -193,10 +193,9 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         tables,
     );
     let slices = SliceIndex::new(world);
-    let mut clusters: Vec<Cluster> = targets
-        .values()
-        .map(|t| render::cluster::cluster(t))
-        .collect();
+    let target_list: Vec<&Arc<ClusterTarget>> = targets.values().copied().collect();
+    let mut clusters: Vec<Cluster> =
+        fan_out::map(target_list.clone(), |t| render::cluster::cluster(t));
     if !policy_clusters.is_empty() {
         clusters.extend(policy_clusters.values().map(|c| match *c {
             resources::PolicyCluster::Auth(server) => render::external_auth::cluster(server),
@@ -206,13 +205,19 @@ pub fn translate(world: &World, config: &TranslateConfig) -> Translation {
         }));
         clusters.sort_by(|a, b| a.name.cmp(&b.name));
     }
-    let endpoints = targets
-        .values()
-        .map(|t| {
-            let addresses = slices.ready_addresses(t, &mut diagnostics);
-            render::endpoints::load_assignment(&t.name, addresses)
-        })
-        .collect();
+    let assigned = fan_out::map(target_list, |t| {
+        let mut found = Diagnostics::default();
+        let addresses = slices.ready_addresses(t, &mut found);
+        (
+            render::endpoints::load_assignment(&t.name, addresses),
+            found.finish(),
+        )
+    });
+    let mut endpoints = Vec::with_capacity(assigned.len());
+    for (assignment, found) in assigned {
+        endpoints.push(assignment);
+        diagnostics.extend(found);
+    }
     let service_clusters = ServiceClusters::new(targets.values().map(|t| Arc::clone(t)));
     let mut secrets: Vec<Secret> = tls
         .servers

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::model::{
     fallback_cluster_name, Action, AuthServer, CaBundle, ClusterTarget, MergedClientAuth,
-    MergedPassthrough, MergedRoutes, MergedTls, Winner,
+    MergedPassthrough, MergedRoutes, MergedTls, RoutePolicy, Winner,
 };
 use crate::world::ObjectKey;
 
@@ -65,14 +65,21 @@ pub(crate) fn collect<'m, 'c>(
         .collect();
     let mut targets: BTreeMap<&'c str, &'c Arc<ClusterTarget>> = BTreeMap::new();
     let mut policy_clusters = BTreeMap::new();
-    for winner in routes.all() {
+    for winner in routes.all().filter(|w| adds_clusters(&w.served.policy)) {
         if let Some(resources) = ingresses.get_mut(&winner.owner.key) {
             policy(winner, resources, &mut targets, &mut policy_clusters);
         }
     }
     let canaries = routes.all().filter_map(|w| w.canary_winner());
+    // An owner's winners mostly come one after another (its host's paths):
+    // its entry is looked up once per run of them, not once per path.
+    let mut current: Option<(&ObjectKey, &mut IngressResources)> = None;
     for winner in routes.all().copied().chain(canaries) {
-        let Some(resources) = ingresses.get_mut(&winner.owner.key) else {
+        let owner = &winner.owner.key;
+        if current.as_ref().is_none_or(|(key, _)| *key != owner) {
+            current = ingresses.get_mut(owner).map(|r| (owner, r));
+        }
+        let Some((_, resources)) = current.as_mut() else {
             continue;
         };
         // Names are copied only the first time: an Ingress has many paths.
@@ -120,6 +127,13 @@ pub(crate) fn collect<'m, 'c>(
         targets,
         policy_clusters,
     }
+}
+
+/// True when `policy` names clusters besides its route's backends ([`policy`]).
+fn adds_clusters(policy: &RoutePolicy) -> bool {
+    policy.custom_errors.is_some()
+        || policy.external_auth.is_some()
+        || policy.default_backend.is_some()
 }
 
 /// The clusters `winner`'s policy adds: its auth service, its error backend,

@@ -19,12 +19,9 @@ pub fn validate(
     for route in std::mem::take(&mut translation.routes) {
         builder = builder.route(route);
     }
-    for cluster in std::mem::take(&mut translation.clusters) {
-        builder = builder.cluster(cluster);
-    }
-    for endpoints in std::mem::take(&mut translation.endpoints) {
-        builder = builder.endpoints(endpoints);
-    }
+    builder = builder
+        .clusters(std::mem::take(&mut translation.clusters))
+        .load_assignments(std::mem::take(&mut translation.endpoints));
     for secret in std::mem::take(&mut translation.secrets) {
         builder = builder.secret(secret);
     }

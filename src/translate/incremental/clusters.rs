@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
 use super::tally::Tally;
+use crate::fan_out;
 use crate::translate::diagnostic::Diagnostics;
 use crate::translate::model::ClusterTarget;
 use crate::translate::render;
@@ -38,8 +38,9 @@ struct Live {
 /// Changes to the cluster and endpoint resources.
 #[derive(Debug, Default)]
 pub(super) struct ClusterChanges {
-    /// Clusters added or replaced.
-    pub(super) clusters: Vec<Cluster>,
+    /// Targets of the clusters added or replaced (rendered as they are
+    /// encoded: a full build's 50,000 Envoy clusters are never all held).
+    pub(super) clusters: Vec<Arc<ClusterTarget>>,
     /// Assignments added or replaced.
     pub(super) endpoints: Vec<ClusterLoadAssignment>,
     /// Names of clusters (and their assignments) gone.
@@ -121,7 +122,7 @@ impl Clusters {
                 Some(target) => {
                     let same = self.live.get(&name).is_some_and(|l| l.target == target);
                     if !same {
-                        changes.clusters.push(render::cluster::cluster(&target));
+                        changes.clusters.push(Arc::clone(&target));
                     }
                     wanted.push(target);
                 }
@@ -136,13 +137,17 @@ impl Clusters {
         }
         let services: BTreeSet<&ObjectKey> = wanted.iter().map(|t| &t.service).collect();
         let slices = SliceIndex::of_services(world, &services);
-        for target in &wanted {
+        // Independent per target: a full rebuild's 50,000 use every core.
+        let assigned = fan_out::map(wanted.iter().collect(), |target: &Arc<ClusterTarget>| {
             let mut diagnostics = Diagnostics::default();
             let addresses = slices.ready_addresses(target, &mut diagnostics);
-            changes
-                .endpoints
-                .push(render::endpoints::load_assignment(&target.name, addresses));
-            let diagnostics = diagnostics.finish();
+            (
+                render::endpoints::load_assignment(&target.name, addresses),
+                diagnostics.finish(),
+            )
+        });
+        for (target, (assignment, diagnostics)) in wanted.iter().zip(assigned) {
+            changes.endpoints.push(assignment);
             let old = self.live.insert(
                 target.name.clone(),
                 Live {

@@ -8,19 +8,18 @@
 //! the unchanged hosts again (at 10,000 hosts, megabytes per change).
 
 use std::collections::BTreeMap;
-
-use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
-use prost::encoding::{encode_key, encode_varint, WireType};
-use prost::Message;
+use std::sync::Arc;
 
 use super::Translator;
-use crate::snapshot::{InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder};
-use crate::translate::render::listener::{self, HTTPS};
+use crate::snapshot::{
+    route_table, virtual_hosts_field, InconsistentSnapshot, ResourceType, Snapshot, SnapshotBuilder,
+};
+use crate::translate::render::{
+    self,
+    listener::{self, HTTPS},
+};
 use crate::translate::{Diagnostic, IngressResources};
 use crate::world::{ObjectKey, World};
-
-/// The `virtual_hosts` field number of `RouteConfiguration`.
-const VIRTUAL_HOSTS_FIELD: u32 = 2;
 
 /// What one emit produced for the pipeline.
 #[derive(Debug)]
@@ -31,7 +30,7 @@ pub struct Emitted {
     /// Every diagnostic, when they changed.
     pub diagnostics: Option<Vec<Diagnostic>>,
     /// The resources of every served Ingress, when they changed.
-    pub ingresses: Option<BTreeMap<ObjectKey, IngressResources>>,
+    pub ingresses: Option<Arc<BTreeMap<ObjectKey, IngressResources>>>,
 }
 
 // === impl Translator ===
@@ -46,13 +45,10 @@ impl Translator {
         if let Some(https) = &self.tls.listener {
             builder = builder.listener(https.clone());
         }
-        builder = self.routes(builder);
-        for cluster in changes.clusters {
-            builder = builder.cluster(cluster);
-        }
-        for endpoints in changes.endpoints {
-            builder = builder.endpoints(endpoints);
-        }
+        builder = self
+            .routes(builder)
+            .clusters_from(changes.clusters, |t| render::cluster::cluster(&t))
+            .load_assignments(changes.endpoints);
         for secret in self.tls.secrets.values() {
             builder = builder.secret(secret.clone());
         }
@@ -67,7 +63,7 @@ impl Translator {
                     .take_changed()
                     .unwrap_or_else(|| self.tally.all()),
             ),
-            ingresses: Some(self.ingresses.clone()),
+            ingresses: Some(Arc::clone(&self.ingresses)),
         }
     }
 
@@ -76,7 +72,7 @@ impl Translator {
     pub fn emit(&mut self, world: &World, base: &Snapshot) -> Emitted {
         let changes = self.clusters.take_changes(world, &mut self.tally);
         let dirty = std::mem::take(&mut self.dirty);
-        let ingresses = dirty.ingresses.then(|| self.ingresses.clone());
+        let ingresses = dirty.ingresses.then(|| Arc::clone(&self.ingresses));
         let diagnostics = self.tally.take_changed();
         let unchanged = !dirty.routes
             && !dirty.https_listener
@@ -92,9 +88,7 @@ impl Translator {
             };
         }
         let mut builder = base.edit();
-        for cluster in changes.clusters {
-            builder = builder.cluster(cluster);
-        }
+        builder = builder.clusters_from(changes.clusters, |t| render::cluster::cluster(&t));
         for endpoints in changes.endpoints {
             builder = builder.endpoints(endpoints);
         }
@@ -139,59 +133,5 @@ impl Translator {
             builder = builder.encoded_route((*name).to_owned(), value, clusters.to_vec());
         }
         builder
-    }
-}
-
-/// Each encoded virtual host as one element of the repeated field.
-fn virtual_hosts_field(hosts: &[&[u8]]) -> Vec<u8> {
-    let len: usize = hosts.iter().map(|h| h.len() + 11).sum();
-    let mut body = Vec::with_capacity(len);
-    for host in hosts {
-        encode_key(VIRTUAL_HOSTS_FIELD, WireType::LengthDelimited, &mut body);
-        encode_varint(host.len() as u64, &mut body);
-        body.extend_from_slice(host);
-    }
-    body
-}
-
-/// The encoding of the route table `name` whose virtual hosts are `body`.
-fn route_table(name: &str, body: &[u8]) -> Vec<u8> {
-    let header = RouteConfiguration {
-        name: name.to_owned(),
-        ..RouteConfiguration::default()
-    };
-    let mut value = Vec::with_capacity(header.encoded_len() + body.len());
-    header.encode_raw(&mut value);
-    value.extend_from_slice(body);
-    value
-}
-
-#[cfg(test)]
-mod tests {
-    use envoy_types::pb::envoy::config::route::v3::VirtualHost;
-
-    use super::*;
-
-    #[test]
-    fn a_spliced_route_table_is_the_tables_encoding() {
-        let hosts: Vec<VirtualHost> = ["a.test", "b.test", "*"]
-            .iter()
-            .map(|name| VirtualHost {
-                name: (*name).to_owned(),
-                domains: vec![(*name).to_owned()],
-                ..VirtualHost::default()
-            })
-            .collect();
-        let encoded: Vec<Vec<u8>> = hosts.iter().map(Message::encode_to_vec).collect();
-        let slices: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
-        let table = RouteConfiguration {
-            name: "http".to_owned(),
-            virtual_hosts: hosts,
-            ..RouteConfiguration::default()
-        };
-        assert_eq!(
-            route_table("http", &virtual_hosts_field(&slices)),
-            table.encode_to_vec()
-        );
     }
 }

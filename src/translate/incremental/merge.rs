@@ -2,11 +2,13 @@
 //! and the per-Ingress resources that follow from them.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::host::{self, HostUnit};
 use super::read::AgeKey;
 use super::tls::tls_unit;
 use super::{Touched, Translator};
+use crate::fan_out;
 use crate::translate::diagnostic::Diagnostics;
 use crate::translate::model::Host;
 use crate::translate::render::listener::{HTTP, HTTPS};
@@ -37,7 +39,7 @@ impl Translator {
         };
         let units: Vec<_> = if touched.global {
             let all: BTreeSet<&Host> = self.claimers.keys().chain(self.hosts.keys()).collect();
-            all.into_iter().map(merge).collect()
+            fan_out::map(all.into_iter().collect(), merge)
         } else {
             touched.hosts.iter().map(merge).collect()
         };
@@ -140,7 +142,8 @@ impl Translator {
         let tables = self.tables();
         for owner in owners {
             let Some(read) = self.reads.get(owner) else {
-                self.dirty.ingresses |= self.ingresses.remove(owner).is_some();
+                self.dirty.ingresses |= self.ingresses.contains_key(owner)
+                    && Arc::make_mut(&mut self.ingresses).remove(owner).is_some();
                 continue;
             };
             let mut resources = IngressResources::default();
@@ -165,7 +168,7 @@ impl Translator {
             // Publishing the report copies it whole, so only a real change
             // marks it (a new path on a served host usually changes nothing).
             if self.ingresses.get(owner) != Some(&resources) {
-                self.ingresses.insert(owner.clone(), resources);
+                Arc::make_mut(&mut self.ingresses).insert(owner.clone(), resources);
                 self.dirty.ingresses = true;
             }
         }

@@ -27,6 +27,7 @@ mod tally;
 mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::{IngressResources, TranslateConfig};
 use crate::world::{Kind, ObjectKey, ObjectRef, World};
@@ -57,7 +58,8 @@ pub struct Translator {
     tls: TlsUnit,
     clusters: Clusters,
     tally: Tally,
-    ingresses: BTreeMap<ObjectKey, IngressResources>,
+    /// Shared with the pipeline's report until the next change (copy on write).
+    ingresses: Arc<BTreeMap<ObjectKey, IngressResources>>,
     /// What the next emit must write beyond clusters.
     dirty: Dirty,
 }
@@ -107,7 +109,7 @@ impl Translator {
             tls: TlsUnit::default(),
             clusters: Clusters::default(),
             tally: Tally::default(),
-            ingresses: BTreeMap::new(),
+            ingresses: Arc::default(),
             dirty: Dirty::default(),
         }
     }
