@@ -18,7 +18,7 @@ mod version;
 
 pub use consistency::{Inconsistency, InconsistentSnapshot};
 pub use lineage::TypeChanges;
-pub use name::{intern, Name};
+pub use name::{intern, same_name, seek_name, Name};
 pub use references::References;
 pub use resource::{encode_count, Resource};
 pub use resource_type::{PerType, ResourceType};

@@ -53,6 +53,27 @@ fn sweep_if_grown() {
     LIVE_AFTER_SWEEP.store(NAMES.len(), Ordering::Relaxed);
 }
 
+/// Equal names, usually told by address: interned names (a CLA's, and the one
+/// its cluster references) are one allocation.
+pub fn same_name(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
+}
+
+/// Advances `sorted` (ordered by name) up to `name` and takes the entry named
+/// `name`, if there is one. Walking two sorted sequences this way is a merge:
+/// with interned names most steps are an address match, no string comparison.
+pub fn seek_name<T>(
+    sorted: &mut std::iter::Peekable<impl Iterator<Item = T>>,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Option<T> {
+    while sorted
+        .next_if(|t| !same_name(name_of(t), name) && name_of(t) < name)
+        .is_some()
+    {}
+    sorted.next_if(|t| same_name(name_of(t), name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

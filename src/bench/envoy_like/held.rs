@@ -4,11 +4,10 @@
 //! the probe host with the cluster and endpoints behind it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use prost::bytes::Bytes;
 
-use crate::snapshot::Name;
+use crate::snapshot::{seek_name, Name};
 
 use super::decode::{
     cluster_cla, listener_routes, load_assignment_endpoints, route_clusters_for_host,
@@ -148,11 +147,7 @@ impl Held {
     fn every_cluster_has_endpoints(&self) -> bool {
         let mut held = self.endpoints.keys().peekable();
         self.clusters.values().flatten().all(|cla| {
-            while held
-                .next_if(|n| !Arc::ptr_eq(n, cla) && n.as_ref() < cla.as_ref())
-                .is_some()
-            {}
-            held.next_if(|n| Arc::ptr_eq(n, cla)).is_some() || self.endpoints.contains_key(cla)
+            seek_name(&mut held, cla, |n| n).is_some() || self.endpoints.contains_key(cla)
         })
     }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::snapshot::{Name, Resource, ResourceMap, ResourceType, Snapshot};
+use crate::snapshot::{same_name, seek_name, Name, Resource, ResourceMap, ResourceType, Snapshot};
 
 use super::{InFlight, StreamState};
 
@@ -122,27 +122,6 @@ impl StreamState {
     }
 }
 
-/// Equal names, usually told by address: names are interned, so a CLA's name
-/// and the name its cluster references are one allocation.
-fn same_name(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || a == b
-}
-
-/// Advances `sorted` (ordered by name) up to `name` and takes the entry named
-/// `name`, if there is one. Walking two sorted sequences this way is a merge:
-/// with interned names most steps are an address match, no string comparison.
-fn seek<T>(
-    sorted: &mut std::iter::Peekable<impl Iterator<Item = T>>,
-    name: &str,
-    name_of: impl Fn(&T) -> &str,
-) -> Option<T> {
-    while sorted
-        .next_if(|t| !same_name(name_of(t), name) && name_of(t) < name)
-        .is_some()
-    {}
-    sorted.next_if(|t| same_name(name_of(t), name))
-}
-
 /// The names of `owed` that are among `names` (sorted, deduplicated), in
 /// `owed`'s order and as `owed`'s own allocations.
 fn owed_among(owed: &BTreeSet<Name>, names: &[&str]) -> Vec<Name> {
@@ -151,7 +130,7 @@ fn owed_among(owed: &BTreeSet<Name>, names: &[&str]) -> Vec<Name> {
         return owed.iter().filter(sent).cloned().collect();
     }
     let mut rest = names.iter().peekable();
-    let sent = |n: &&Name| seek(&mut rest, n, |s| s).is_some();
+    let sent = |n: &&Name| seek_name(&mut rest, n, |s| s).is_some();
     owed.iter().filter(sent).cloned().collect()
 }
 
@@ -172,8 +151,8 @@ fn owed_unchanged(
     }
     let (mut held, mut sent) = (view.values().peekable(), changed.iter().peekable());
     let owed_held = owed.iter().filter_map(|n| {
-        let r = seek(&mut held, n, |r| r.name())?;
-        seek(&mut sent, n, |c| c.name()).is_none().then_some(r)
+        let r = seek_name(&mut held, n, |r| r.name())?;
+        seek_name(&mut sent, n, |c| c.name()).is_none().then_some(r)
     });
     owed_held.cloned().collect()
 }
@@ -202,7 +181,7 @@ fn fed_clusters(clusters: &ResourceMap, names: &[&str]) -> Vec<Name> {
         // thousand streams costs one address comparison per CLA.
         let mut rest = clusters.values().peekable();
         for &cla in names {
-            match seek(&mut rest, cla, |c| c.name()) {
+            match seek_name(&mut rest, cla, |c| c.name()) {
                 Some(c) if feeds(c, cla) => fed.push(Arc::clone(c.shared_name())),
                 _ => unmatched.push(cla),
             }
