@@ -10,7 +10,9 @@
 //! table carrying it. Then every watch is expired (410 Gone, as when watchers
 //! fall out of etcd's window): the time until all five kinds are listed and
 //! watched again, Interlock's CPU for it, and the snapshots published by it
-//! (target 0: a re-list of an unchanged cluster changes nothing).
+//! (target 0: a re-list of an unchanged cluster changes nothing). Each size also
+//! prints Interlock's own share of a change: API write → the RDS response handed
+//! to Envoy's stream.
 //!
 //! `cargo bench --bench kube_latency`; knobs: `KUBE_SIZES` (default
 //! `1000,10000`), `KUBE_CHANGES` (default 200).
@@ -31,7 +33,7 @@ use serde_json::json;
 use support::control_plane::ControlPlane;
 use support::fake_kube::{FakeApiServer, ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE};
 use support::kube_objects::{endpoint_slice, ingress, ingress_class, service};
-use support::route_ack::{change_latencies, wait_domains_acked};
+use support::route_ack::{change_latencies, wait_domains_acked, ChangeLatencies};
 use support::{Envoy, EnvoyOptions, Upstream};
 use tokio::sync::mpsc;
 
@@ -111,7 +113,7 @@ async fn start(n: usize, upstreams: &[Upstream]) -> Gateway {
 
 struct Row {
     ingresses: usize,
-    latencies_ms: Vec<f64>,
+    latencies_ms: ChangeLatencies,
     cpu_ms: f64,
     relist_ms: f64,
     relist_cpu_ms: f64,
@@ -183,20 +185,22 @@ fn main() {
         }
         println!("kube_latency: one Ingress changed through the API at a time, {changes} changes; API write → Envoy ACK of the route table carrying it (kube-rs watchers, SotW, real Envoy 1.40, default debounce); then every watch expired (410) and re-listed");
         println!(
-            "{:>10} {:>8} {:>8} {:>8} {:>8} {:>11} {:>11} {:>13} {:>15} {:>8}",
-            "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "CPU ms/chg", "relist ms", "relist CPU ms", "relist publishes", "RSS MB"
+            "{:>10} {:>8} {:>8} {:>8} {:>8} {:>24} {:>11} {:>11} {:>13} {:>15} {:>8}",
+            "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "Interlock→sent p50/p99", "CPU ms/chg", "relist ms", "relist CPU ms", "relist publishes", "RSS MB"
         );
         let mut rows = Vec::new();
         for &n in &sizes {
             let r = measure(n, changes, &upstreams).await;
-            let l = &r.latencies_ms;
+            let l = &r.latencies_ms.to_ack;
+            let sent = &r.latencies_ms.to_sent;
             println!(
-                "{:>10} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>11.2} {:>11.0} {:>13.0} {:>15} {:>8.1}",
+                "{:>10} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>24} {:>11.2} {:>11.0} {:>13.0} {:>15} {:>8.1}",
                 r.ingresses,
                 percentile(l, 50.0),
                 percentile(l, 90.0),
                 percentile(l, 99.0),
                 percentile(l, 100.0),
+                format!("{:.1} / {:.1}", percentile(sent, 50.0), percentile(sent, 99.0)),
                 r.cpu_ms,
                 r.relist_ms,
                 r.relist_cpu_ms,
@@ -207,6 +211,8 @@ fn main() {
                 "ingresses": r.ingresses, "changes": l.len(),
                 "p50_ms": percentile(l, 50.0), "p90_ms": percentile(l, 90.0),
                 "p99_ms": percentile(l, 99.0), "max_ms": percentile(l, 100.0),
+                "interlock_to_sent_p50_ms": percentile(sent, 50.0),
+                "interlock_to_sent_p99_ms": percentile(sent, 99.0),
                 "cpu_ms_per_change": r.cpu_ms, "relist_ms": r.relist_ms,
                 "relist_cpu_ms": r.relist_cpu_ms, "relist_publishes": r.relist_publishes,
                 "rss_mb": r.rss_mb,

@@ -14,7 +14,8 @@
 //! seen (target 0), snapshots published. RSS and CPU time are this process's
 //! (Interlock plus the small bench driver; Envoy is a separate process).
 //!
-//! Each size also prints Envoy's own time applying a route table (its RDS
+//! Each size also prints Interlock's own share, write → the RDS response handed
+//! to Envoy's stream, and Envoy's own time applying a route table (its RDS
 //! `update_duration` histogram): the part of write → ACK spent inside Envoy.
 //!
 //! `cargo bench --bench push_latency`; knobs: `PUSH_SIZES` (default
@@ -32,7 +33,9 @@ use measure::{cpu_time, env_number, env_numbers, mib, percentile, rss_kib, two_w
 use serde_json::json;
 use support::gateway::{acked_domains_of, service_yaml, simple_ingress, FileGateway};
 use support::prober::Prober;
-use support::route_ack::{change_latencies, wait_domains_acked, wait_initial_config};
+use support::route_ack::{
+    change_latencies, wait_domains_acked, wait_initial_config, ChangeLatencies,
+};
 use support::Upstream;
 
 const UPSTREAMS: usize = 10;
@@ -76,7 +79,7 @@ fn ingress_files(range: std::ops::Range<usize>, prefix: &str) -> Vec<(String, St
 
 struct SizeResult {
     ingresses: usize,
-    latencies_ms: Vec<f64>,
+    latencies_ms: ChangeLatencies,
     rss_mb: f64,
     cpu_ms: f64,
     /// Envoy's own time applying a route table (its RDS `update_duration`
@@ -225,17 +228,18 @@ fn main() {
             upstreams.push(Upstream::start(&format!("u-{k}")).await);
         }
         println!("push_latency: one Ingress changed at a time, {changes} changes; file write → Envoy ACK of the route table carrying it (SotW, real Envoy 1.40, default debounce)");
-        println!("{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12} {:>22}", "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "RSS MB", "CPU ms/chg", "Envoy RDS apply p50/p99");
+        println!("{:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>12} {:>24} {:>22}", "ingresses", "p50 ms", "p90 ms", "p99 ms", "max ms", "mean ms", "RSS MB", "CPU ms/chg", "Interlock→sent p50/p99", "Envoy RDS apply p50/p99");
         let mut rows = Vec::new();
         for &n in &sizes {
             let r = measure_size(n, changes, &upstreams).await;
-            let l = &r.latencies_ms;
+            let l = &r.latencies_ms.to_ack;
+            let sent = &r.latencies_ms.to_sent;
             let mean = l.iter().sum::<f64>() / l.len().max(1) as f64;
             let envoy_rds = r
                 .envoy_rds_ms
                 .map_or("n/a".to_owned(), |(p50, p99)| format!("{p50:.1} / {p99:.1}"));
             println!(
-                "{:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.2} {:>22}",
+                "{:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1} {:>12.2} {:>24} {:>22}",
                 r.ingresses,
                 percentile(l, 50.0),
                 percentile(l, 90.0),
@@ -244,6 +248,7 @@ fn main() {
                 mean,
                 r.rss_mb,
                 r.cpu_ms,
+                format!("{:.1} / {:.1}", percentile(sent, 50.0), percentile(sent, 99.0)),
                 envoy_rds
             );
             rows.push(json!({
@@ -251,6 +256,8 @@ fn main() {
                 "p50_ms": percentile(l, 50.0), "p90_ms": percentile(l, 90.0),
                 "p99_ms": percentile(l, 99.0), "max_ms": percentile(l, 100.0), "mean_ms": mean,
                 "rss_mb": r.rss_mb, "cpu_ms_per_change": r.cpu_ms,
+                "interlock_to_sent_p50_ms": percentile(sent, 50.0),
+                "interlock_to_sent_p99_ms": percentile(sent, 99.0),
                 "envoy_rds_update_p50_ms": r.envoy_rds_ms.map(|m| m.0),
                 "envoy_rds_update_p99_ms": r.envoy_rds_ms.map(|m| m.1),
             }));

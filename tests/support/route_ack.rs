@@ -14,9 +14,18 @@ pub fn route_table_version(store: &SnapshotStore, name: &str) -> Option<String> 
     })
 }
 
+/// When a route table change left Interlock and when Envoy took it.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteTableAck {
+    /// When Interlock sent the RDS response that Envoy ACKed.
+    pub sent: Instant,
+    /// When Interlock recorded the ACK.
+    pub acked: Instant,
+}
+
 /// Waits for the store to publish route table `name` at a version other than
-/// `before`, then for `node` to ACK that version; returns when the ACK arrived.
-/// Panics at `deadline`.
+/// `before`, then for `node` to ACK that version; returns when the ACKed
+/// response was sent and when the ACK arrived. Panics at `deadline`.
 pub async fn next_route_table_ack(
     store: &SnapshotStore,
     tracker: &AckTracker,
@@ -24,7 +33,7 @@ pub async fn next_route_table_ack(
     name: &str,
     before: Option<&str>,
     deadline: Instant,
-) -> Instant {
+) -> RouteTableAck {
     let poll = Duration::from_micros(200);
     let version = loop {
         match route_table_version(store, name) {
@@ -38,8 +47,8 @@ pub async fn next_route_table_ack(
         if let Some(status) = tracker.node(node) {
             let rds = &status.types[ResourceType::Route];
             if rds.acked.get(name).is_some_and(|r| r.version() == version) {
-                if let Some(at) = rds.last_acked_at {
-                    return at;
+                if let (Some(sent), Some(acked)) = (rds.last_pushed_at, rds.last_acked_at) {
+                    return RouteTableAck { sent, acked };
                 }
             }
         }
@@ -76,8 +85,8 @@ pub async fn wait_domains_acked(tracker: &AckTracker, node: &str, n: usize, time
 
 /// Makes `changes` changes, one at a time, each past the debounce quiet window
 /// (as a person or script applying one change would): `change(k)` makes change
-/// `k` and returns when it was written. Returns the write → ACK latencies of
-/// route table `http`, sorted, in milliseconds.
+/// `k` and returns when it was written. Returns the latencies of route table
+/// `http` in milliseconds.
 pub async fn change_latencies(
     store: &SnapshotStore,
     tracker: &AckTracker,
@@ -85,13 +94,13 @@ pub async fn change_latencies(
     changes: usize,
     timeout: Duration,
     mut change: impl FnMut(usize) -> Instant,
-) -> Vec<f64> {
-    let mut latencies = Vec::with_capacity(changes);
+) -> ChangeLatencies {
+    let mut latencies = ChangeLatencies::default();
     for k in 1..=changes {
         tokio::time::sleep(Duration::from_millis(120)).await;
         let before = route_table_version(store, "http");
         let written = change(k);
-        let acked = next_route_table_ack(
+        let ack = next_route_table_ack(
             store,
             tracker,
             node,
@@ -100,8 +109,22 @@ pub async fn change_latencies(
             written + timeout,
         )
         .await;
-        latencies.push(acked.saturating_duration_since(written).as_secs_f64() * 1e3);
+        let ms = |at: Instant| at.saturating_duration_since(written).as_secs_f64() * 1e3;
+        latencies.to_ack.push(ms(ack.acked));
+        latencies.to_sent.push(ms(ack.sent));
     }
-    latencies.sort_by(|a, b| a.total_cmp(b));
+    latencies.to_ack.sort_by(f64::total_cmp);
+    latencies.to_sent.sort_by(f64::total_cmp);
     latencies
+}
+
+/// Latencies of a run of changes, each sorted, in milliseconds.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeLatencies {
+    /// Write → Envoy's ACK: what an operator sees.
+    pub to_ack: Vec<f64>,
+    /// Write → the RDS response leaving Interlock: Interlock's own share (source,
+    /// debounce, translation, validation, publish, send); the rest is the wire
+    /// and Envoy.
+    pub to_sent: Vec<f64>,
 }
