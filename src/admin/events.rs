@@ -18,17 +18,32 @@ use super::programmed::{ingress_states, IngressState, NodeList};
 /// How far a slow subscriber may fall behind before it misses events.
 const EVENT_BUFFER: usize = 4096;
 
-/// The longest gap a cheap Ingress-state refresh imposes before the next one.
-/// With 1,000 Envoys ACKing over a second or two, refreshing after every few
-/// ACKs took a quarter of the server's CPU from the streams; a refresh that
+/// The longest gap a refresh imposes before the next one while events trickle
+/// in. With 1,000 Envoys ACKing over a second or two, refreshing after every
+/// few ACKs took a quarter of the server's CPU from the streams; a refresh that
 /// took `d` now waits `8d` (at most this, at least `d`) while events keep
 /// coming: the hub takes a ninth of a core, and a set-up with a few Envoys,
 /// whose refreshes take microseconds, sees its events at once.
 const REFRESH_GAP: Duration = Duration::from_millis(25);
 
-/// How long to wait after a refresh that took `took`.
-fn refresh_gap(took: Duration) -> Duration {
-    (took * 8).min(REFRESH_GAP).max(took)
+/// More xDS events than this folded into one refresh is a storm (hundreds of
+/// Envoys connecting or taking a change at once).
+const STORM_EVENTS: usize = 64;
+
+/// The longest gap in a storm. A refresh that took `d` then waits `32d`: the
+/// hub takes a thirty-third of a core instead of a ninth (in a 1,000-Envoy
+/// connect storm the ninth was a tenth of the server's CPU), and an Ingress
+/// that needs every one of those Envoys is reported at most this much later.
+const STORM_REFRESH_GAP: Duration = Duration::from_millis(100);
+
+/// How long to wait after a refresh that took `took` and folded `events`
+/// xDS events.
+fn refresh_gap(took: Duration, events: usize) -> Duration {
+    let (factor, cap) = match events > STORM_EVENTS {
+        true => (32, STORM_REFRESH_GAP),
+        false => (8, REFRESH_GAP),
+    };
+    (took * factor).min(cap).max(took)
 }
 
 /// An event of the admin API's `WatchEvents`.
@@ -105,9 +120,10 @@ impl EventHub {
         // Ingress states cost O(Ingresses x node groups): with a thousand Envoys
         // ACKing a change, recomputing them per ACK would take a core from the
         // streams. After a refresh that took `d`, the next one waits
-        // `refresh_gap(d)` (events queue meanwhile and are folded into it), so
-        // the hub uses at most about half a core, and a ninth while refreshes
-        // are cheap; after a quiet spell an event is folded in at once.
+        // `refresh_gap(d, events)` (events queue meanwhile and are folded into
+        // it), so the hub uses at most about half a core, a ninth while
+        // refreshes are cheap and a thirty-third in a storm; after a quiet
+        // spell an event is folded in at once.
         let mut not_before = Instant::now();
         loop {
             let mut snapshot_changed = false;
@@ -141,7 +157,7 @@ impl EventHub {
             }
             let started = Instant::now();
             let (before, states) = self.refresh(&store, &tracker, &pipeline);
-            not_before = Instant::now() + refresh_gap(started.elapsed());
+            not_before = Instant::now() + refresh_gap(started.elapsed(), xds_events.len());
             if snapshot_changed {
                 if let Some(snapshot) = store.current() {
                     let status = pipeline.get();
@@ -209,5 +225,26 @@ impl EventHub {
 
     fn emit(&self, event: AdminEvent) {
         let _ = self.events.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storm_of_events_spaces_refreshes_wider_than_a_trickle() {
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        // Cheap refreshes of a small set-up: events go out at once.
+        assert_eq!(refresh_gap(us(20), 3), us(160));
+        // A trickle: 8x the refresh, capped at 25 ms, never below the refresh.
+        assert_eq!(refresh_gap(ms(2), 3), ms(16));
+        assert_eq!(refresh_gap(ms(10), 3), ms(25));
+        assert_eq!(refresh_gap(ms(40), 3), ms(40));
+        // A storm: 32x, capped at 100 ms.
+        assert_eq!(refresh_gap(ms(2), STORM_EVENTS + 1), ms(64));
+        assert_eq!(refresh_gap(ms(10), STORM_EVENTS + 1), ms(100));
+        assert_eq!(refresh_gap(ms(2), STORM_EVENTS), ms(16));
     }
 }
