@@ -206,11 +206,15 @@ pub(crate) struct NameCount;
 impl NameCount {
     /// A SotW request replaces the subscription: refused when it names more
     /// than `max` (the wildcard aside).
-    pub fn check_sotw(kind: ResourceType, names: &[String], max: usize) -> Result<(), Status> {
+    pub fn check_sotw(
+        kind: ResourceType,
+        names: &[impl AsRef<str>],
+        max: usize,
+    ) -> Result<(), Status> {
         if names.len() <= max {
             return Ok(());
         }
-        let explicit = names.iter().filter(|n| *n != "*").count();
+        let explicit = names.iter().filter(|n| n.as_ref() != "*").count();
         if explicit <= max {
             return Ok(());
         }

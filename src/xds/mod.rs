@@ -14,6 +14,7 @@ mod scoped_target;
 mod server;
 mod service;
 mod sotw;
+mod sotw_request;
 mod stream;
 mod stream_state;
 mod subscription;

@@ -4,19 +4,32 @@
 //! memory), so the names cap is applied to the encoded bytes first: a request
 //! naming more resources than `--xds-max-names` is refused without decoding it.
 
-use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryRequest, DiscoveryRequest};
+use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryRequest;
+use prost::bytes::Bytes;
 use prost::Message;
 use tonic::Status;
+
+use super::sotw_request::SotwRequest;
 
 /// A request whose repeated name fields can be counted on the wire.
 pub(crate) trait NamedRequest: Message + Default + Send + 'static {
     /// Top-level field numbers that each carry one resource name.
     const NAME_FIELDS: &'static [u32];
+
+    /// Refuses what decoded but is not a valid request.
+    fn check(&self) -> Result<(), Status> {
+        Ok(())
+    }
 }
 
-impl NamedRequest for DiscoveryRequest {
+impl NamedRequest for SotwRequest {
     /// `resource_names`.
     const NAME_FIELDS: &'static [u32] = &[3];
+
+    /// Names are decoded as bytes: refused unless UTF-8.
+    fn check(&self) -> Result<(), Status> {
+        SotwRequest::check(self)
+    }
 }
 
 impl NamedRequest for DeltaDiscoveryRequest {
@@ -27,17 +40,21 @@ impl NamedRequest for DeltaDiscoveryRequest {
 
 /// Decodes one request, refused with `RESOURCE_EXHAUSTED` when it names more
 /// than `max_names` resources (the wildcard aside), counted before decoding.
+/// Bytes fields of the result are views of `message`, not copies.
 pub(crate) fn decode_counted<U: NamedRequest>(
-    message: &[u8],
+    message: Bytes,
     max_names: usize,
 ) -> Result<U, Status> {
-    let names = count_fields(message, U::NAME_FIELDS);
+    let names = count_fields(&message, U::NAME_FIELDS);
     if names > max_names.saturating_add(1) {
         return Err(Status::resource_exhausted(format!(
             "a request naming {names} resources, more than the {max_names} this server allows (--xds-max-names)"
         )));
     }
-    U::decode(message).map_err(|e| Status::internal(format!("failed to decode the request: {e}")))
+    let request = U::decode(message)
+        .map_err(|e| Status::internal(format!("failed to decode the request: {e}")))?;
+    request.check()?;
+    Ok(request)
 }
 
 /// How many top-level fields of `message` have one of `fields` as their number.
@@ -86,13 +103,13 @@ mod tests {
         };
         let bytes = request.encode_to_vec();
         assert_eq!(count_fields(&bytes, DeltaDiscoveryRequest::NAME_FIELDS), 4);
-        let sotw = DiscoveryRequest {
+        let sotw = envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest {
             version_info: "v".into(),
             resource_names: (0..1000).map(|i| i.to_string()).collect(),
             ..Default::default()
         };
         let bytes = sotw.encode_to_vec();
-        assert_eq!(count_fields(&bytes, DiscoveryRequest::NAME_FIELDS), 1000);
+        assert_eq!(count_fields(&bytes, SotwRequest::NAME_FIELDS), 1000);
     }
 
     #[test]

@@ -105,9 +105,8 @@ impl<T: NamedRequest> Requests<T> {
             self.buf.reserve(len + PREFIX - self.buf.len());
             return Ok(None);
         };
-        let message = self.buf.split_to(total);
-        let decoded = decode_counted(&message[PREFIX..], self.max_names);
-        drop(message);
+        let message = self.buf.split_to(total).freeze().slice(PREFIX..);
+        let decoded = decode_counted(message, self.max_names);
         if self.buf.capacity() > KEEP && self.buf.len() <= KEEP {
             // What is left (the start of the next message, if anything) moves
             // to a buffer of its own size.
@@ -120,6 +119,8 @@ impl<T: NamedRequest> Requests<T> {
 #[cfg(test)]
 mod tests {
     use envoy_types::pb::envoy::service::discovery::v3::DiscoveryRequest;
+
+    use super::super::sotw_request::SotwRequest;
     use http_body_util::StreamBody;
     use prost::Message;
     use tonic::Code;
@@ -155,7 +156,7 @@ mod tests {
     async fn messages_split_across_frames_are_decoded_in_order() {
         let mut data = framed(&request(1000));
         data.extend(framed(&request(2)));
-        let mut requests = Requests::<DiscoveryRequest>::new(body(data, 1000), 1 << 20, 10_000);
+        let mut requests = Requests::<SotwRequest>::new(body(data, 1000), 1 << 20, 10_000);
         let first = requests.message().await.expect("decodes").expect("one");
         assert_eq!(first.resource_names.len(), 1000);
         assert!(requests.buf.capacity() <= KEEP, "the large buffer is freed");
@@ -167,10 +168,10 @@ mod tests {
     #[tokio::test]
     async fn oversized_and_over_named_requests_are_refused_before_decoding() {
         let data = framed(&request(100));
-        let mut requests = Requests::<DiscoveryRequest>::new(body(data.clone(), 64), 100, 10_000);
+        let mut requests = Requests::<SotwRequest>::new(body(data.clone(), 64), 100, 10_000);
         let refused = requests.message().await.expect_err("too large");
         assert_eq!(refused.code(), Code::OutOfRange);
-        let mut requests = Requests::<DiscoveryRequest>::new(body(data, 64), 1 << 20, 10);
+        let mut requests = Requests::<SotwRequest>::new(body(data, 64), 1 << 20, 10);
         let refused = requests.message().await.expect_err("too many names");
         assert_eq!(refused.code(), Code::ResourceExhausted);
     }
@@ -179,7 +180,7 @@ mod tests {
     async fn a_stream_cut_inside_a_message_is_an_error() {
         let mut data = framed(&request(10));
         data.truncate(data.len() - 3);
-        let mut requests = Requests::<DiscoveryRequest>::new(body(data, 16), 1 << 20, 10_000);
+        let mut requests = Requests::<SotwRequest>::new(body(data, 16), 1 << 20, 10_000);
         assert!(requests.message().await.is_err());
     }
 }

@@ -45,10 +45,11 @@ impl Subscription {
 
     /// A SotW request replaces the subscription with its name list. Returns true
     /// when that changed anything.
-    pub fn set_sotw(&mut self, kind: ResourceType, names: &[String]) -> bool {
+    pub fn set_sotw(&mut self, kind: ResourceType, names: &[impl AsRef<str>]) -> bool {
+        let names = names.iter().map(AsRef::as_ref);
         let wildcard =
-            (kind.is_wildcard() && names.is_empty()) || names.iter().any(|n| n == WILDCARD);
-        let explicit = names.iter().filter(|n| *n != WILDCARD);
+            (kind.is_wildcard() && names.len() == 0) || names.clone().any(|n| n == WILDCARD);
+        let explicit = names.filter(|n| *n != WILDCARD);
         let hash = explicit
             .clone()
             .fold(0u64, |h, n| h.wrapping_add(name_hash(n)));
@@ -57,7 +58,7 @@ impl Subscription {
             return false;
         }
         self.wildcard = wildcard;
-        self.names = explicit.map(|n| intern(n)).collect();
+        self.names = explicit.map(intern).collect();
         self.names_hash = self
             .names
             .iter()
@@ -136,9 +137,9 @@ mod tests {
     #[test]
     fn empty_sotw_list_is_wildcard_only_for_lds_and_cds() {
         let mut s = Subscription::default();
-        s.set_sotw(ResourceType::Listener, &[]);
+        s.set_sotw(ResourceType::Listener, &[] as &[&str]);
         assert!(s.is_wildcard());
-        s.set_sotw(ResourceType::Route, &[]);
+        s.set_sotw(ResourceType::Route, &[] as &[&str]);
         assert!(!s.is_wildcard());
         assert!(!s.wants("r"));
         s.set_sotw(ResourceType::Route, &names(&["*"]));

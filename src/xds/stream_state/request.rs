@@ -17,7 +17,7 @@ impl StreamState {
         kind: ResourceType,
         version_info: &str,
         nonce: &str,
-        names: &[String],
+        names: &[impl AsRef<str>],
         error: Option<String>,
     ) -> Outcome {
         let ts = &mut self.types[kind];
@@ -148,7 +148,7 @@ mod tests {
             let mut state = StreamState::new(mode);
             let none = HashMap::new();
             let request = |state: &mut StreamState, version: &str, nonce: &str| match mode {
-                Mode::Sotw => state.on_sotw_request(CDS, version, nonce, &[], None),
+                Mode::Sotw => state.on_sotw_request(CDS, version, nonce, &[] as &[&str], None),
                 Mode::Delta => state.on_delta_request(CDS, nonce, &[], &[], &none, None),
             };
             assert!(matches!(request(&mut state, "", ""), Outcome::Subscribed));
