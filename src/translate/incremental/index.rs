@@ -1,7 +1,7 @@
 //! Keeping the per-Ingress reads and the indexes over them (who claims which
 //! host, who looked up what) up to date.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::read::IngressRead;
 use super::{Changes, Touched, Translator};
@@ -42,6 +42,10 @@ impl Translator {
                     })
             },
         );
+        if self.reads.is_empty() {
+            self.index_all(keys, reads, touched);
+            return;
+        }
         for (key, new) in keys.into_iter().zip(reads) {
             let old = self.reads.remove(&key);
             if let Some(old) = &old {
@@ -52,6 +56,48 @@ impl Translator {
                 self.reads.insert(key.clone(), new);
             }
             touched.owners.insert(key);
+        }
+    }
+
+    /// Indexes `reads` (of `keys`, sorted) when nothing is indexed yet, as
+    /// [`Translator::index`] one by one would: a full rebuild builds each map
+    /// from a sorted run instead of 50,000 inserts.
+    fn index_all(
+        &mut self,
+        keys: Vec<ObjectKey>,
+        reads: Vec<Option<IngressRead>>,
+        touched: &mut Touched,
+    ) {
+        debug_assert!(self.dependents.is_empty() && self.claimers.is_empty());
+        let mut dependents = Vec::new();
+        let mut claimers = Vec::new();
+        let mut kept = Vec::with_capacity(reads.len());
+        for (key, read) in keys.iter().zip(reads) {
+            let Some(read) = read else { continue };
+            let age = &read.age;
+            dependents.extend(read.depends_on.iter().map(|d| (d.clone(), age.key.clone())));
+            claimers.extend(read.hosts.iter().map(|h| (h.clone(), age.clone())));
+            self.tally.add(&read.diagnostics);
+            if !touched.global {
+                touched.hosts.extend(read.hosts.iter().cloned());
+            }
+            if read.global {
+                self.global.insert(age.clone());
+                touched.global = true;
+            }
+            if read.tls {
+                self.tls_claimers.insert(age.clone());
+                touched.tls = true;
+            }
+            kept.push((key.clone(), read));
+        }
+        self.reads = kept.into_iter().collect();
+        self.dependents = grouped(dependents);
+        self.claimers = grouped(claimers);
+        if touched.owners.is_empty() {
+            touched.owners = keys.into_iter().collect();
+        } else {
+            touched.owners.extend(keys);
         }
     }
 
@@ -121,5 +167,38 @@ impl Translator {
             self.tls_claimers.insert(new.age.clone());
             touched.tls |= !same;
         }
+    }
+}
+
+/// The map of sets that inserting each `(key, member)` pair would build.
+fn grouped<K: Ord, V: Ord>(mut pairs: Vec<(K, V)>) -> BTreeMap<K, BTreeSet<V>> {
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut runs: Vec<(K, Vec<V>)> = Vec::new();
+    for (key, member) in pairs {
+        match runs.last_mut() {
+            Some((last, members)) if *last == key => members.push(member),
+            _ => runs.push((key, vec![member])),
+        }
+    }
+    runs.into_iter()
+        .map(|(key, members)| (key, members.into_iter().collect()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn grouped_pairs_are_the_map_that_inserting_them_builds() {
+        let pairs = vec![(2, 'b'), (1, 'z'), (2, 'a'), (1, 'z'), (3, 'c'), (2, 'b')];
+        let mut inserted =
+            std::collections::BTreeMap::<i32, std::collections::BTreeSet<char>>::new();
+        for (k, v) in &pairs {
+            inserted.entry(*k).or_default().insert(*v);
+        }
+        assert_eq!(grouped(pairs), inserted);
+        assert!(grouped(Vec::<(u8, u8)>::new()).is_empty());
     }
 }

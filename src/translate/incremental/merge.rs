@@ -1,7 +1,7 @@
 //! Merging again what a batch of re-reads touched: hosts, the catch-all, TLS;
 //! and the per-Ingress resources that follow from them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::host::{self, HostUnit};
@@ -50,6 +50,10 @@ impl Translator {
             self.replace_unit(Some(&old), Some(&unit), &mut owners);
             self.catch_all = unit;
         }
+        if self.hosts.is_empty() {
+            self.add_units(units, &mut owners);
+            return owners;
+        }
         for (host, unit) in units {
             let old = self.hosts.remove(&host);
             self.replace_unit(old.as_ref(), unit.as_ref(), &mut owners);
@@ -58,6 +62,38 @@ impl Translator {
             }
         }
         owners
+    }
+
+    /// [`Translator::replace_unit`] of every unit in `units` (sorted by host)
+    /// when no host has one yet (a full rebuild): the hosts, cluster counts
+    /// and owners are built from sorted runs instead of 50,000 inserts each.
+    fn add_units(
+        &mut self,
+        units: Vec<(Host, Option<HostUnit>)>,
+        owners: &mut BTreeSet<ObjectKey>,
+    ) {
+        let mut targets = Vec::new();
+        let mut winners = Vec::new();
+        let mut hosts = Vec::with_capacity(units.len());
+        for (host, unit) in units {
+            let Some(unit) = unit else { continue };
+            self.tally.add(&unit.diagnostics);
+            for (owner, owned) in &unit.winners {
+                targets.extend(owned.iter().cloned());
+                winners.push(owner.clone());
+            }
+            hosts.push((host, unit));
+        }
+        self.dirty.routes |= !hosts.is_empty();
+        self.clusters.add_all(targets);
+        self.hosts = hosts.into_iter().collect();
+        winners.sort_unstable();
+        winners.dedup();
+        if owners.is_empty() {
+            *owners = winners.into_iter().collect();
+        } else {
+            owners.extend(winners);
+        }
     }
 
     /// Swaps a unit's contributions to the clusters and the diagnostics; the
@@ -137,34 +173,27 @@ impl Translator {
     }
 
     /// Recomputes the resources carrying each of `owners`, marking the report
-    /// dirty only when one of them changed.
+    /// dirty only when one of them changed. Computed on every core (a full
+    /// rebuild has 50,000 owners); an empty report is built in one run.
     pub(super) fn resources(&mut self, owners: &BTreeSet<ObjectKey>) {
-        let tables = self.tables();
-        for owner in owners {
-            let Some(read) = self.reads.get(owner) else {
+        let computed = fan_out::map(owners.iter().collect(), |owner: &ObjectKey| {
+            (owner, self.resources_of(owner))
+        });
+        if self.ingresses.is_empty() {
+            let all: BTreeMap<ObjectKey, IngressResources> = computed
+                .into_iter()
+                .filter_map(|(owner, resources)| Some((owner.clone(), resources?)))
+                .collect();
+            self.dirty.ingresses |= !all.is_empty();
+            self.ingresses = Arc::new(all);
+            return;
+        }
+        for (owner, resources) in computed {
+            let Some(resources) = resources else {
                 self.dirty.ingresses |= self.ingresses.contains_key(owner)
                     && Arc::make_mut(&mut self.ingresses).remove(owner).is_some();
                 continue;
             };
-            let mut resources = IngressResources::default();
-            let units = read
-                .hosts
-                .iter()
-                .filter_map(|h| self.hosts.get(h))
-                .chain([&self.catch_all]);
-            let mut wins = false;
-            for targets in units.filter_map(|u| u.winners.get(owner)) {
-                wins = true;
-                resources
-                    .clusters
-                    .extend(targets.iter().map(|t| t.name.clone()));
-            }
-            if wins {
-                resources.routes = tables.iter().map(|t| (*t).to_owned()).collect();
-            }
-            if let Some(secrets) = self.tls.by_owner.get(owner) {
-                resources.secrets.clone_from(secrets);
-            }
             // Publishing the report copies it whole, so only a real change
             // marks it (a new path on a served host usually changes nothing).
             if self.ingresses.get(owner) != Some(&resources) {
@@ -172,5 +201,30 @@ impl Translator {
                 self.dirty.ingresses = true;
             }
         }
+    }
+
+    /// The resources carrying `owner` now; `None` once it is not served.
+    fn resources_of(&self, owner: &ObjectKey) -> Option<IngressResources> {
+        let read = self.reads.get(owner)?;
+        let mut resources = IngressResources::default();
+        let units = read
+            .hosts
+            .iter()
+            .filter_map(|h| self.hosts.get(h))
+            .chain([&self.catch_all]);
+        let mut wins = false;
+        for targets in units.filter_map(|u| u.winners.get(owner)) {
+            wins = true;
+            resources
+                .clusters
+                .extend(targets.iter().map(|t| t.name.clone()));
+        }
+        if wins {
+            resources.routes = self.tables().iter().map(|t| (*t).to_owned()).collect();
+        }
+        if let Some(secrets) = self.tls.by_owner.get(owner) {
+            resources.secrets.clone_from(secrets);
+        }
+        Some(resources)
     }
 }
