@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::snapshot::{Name, ResourceType};
 
-use super::view_diff::diff;
+use super::view_diff::gone;
 use super::{Outcome, StreamState};
 
 // === impl StreamState ===
@@ -77,8 +77,8 @@ impl StreamState {
                 self.clusters_ready_for = None;
                 // Clusters Envoy no longer has are no longer warm (`warm` ⊆ ACKed CDS).
                 if !Arc::ptr_eq(&previous, &acked) {
-                    for gone in diff(&acked, &previous).1 {
-                        self.warm.remove(gone.as_str());
+                    for name in gone(&acked, &previous) {
+                        self.warm.remove(name.as_str());
                     }
                 }
                 let static_clusters = acked

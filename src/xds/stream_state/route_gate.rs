@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::snapshot::{Resource, ResourceMap, ResourceType, Snapshot};
 
-use super::view_diff::diff;
+use super::view_diff::gone;
 use super::StreamState;
 
 /// Whether one route table's clusters were all warm and kept by the CDS in
@@ -95,7 +95,7 @@ impl StreamState {
         let mut pinned: ResourceMap = BTreeMap::new();
         // Only a held cluster the target lacks can need pinning; usually none.
         let stale_held =
-            !Arc::ptr_eq(held_clusters, source) && !diff(source, held_clusters).1.is_empty();
+            !Arc::ptr_eq(held_clusters, source) && gone(source, held_clusters).next().is_some();
         let kinds = if stale_held {
             &[ResourceType::Listener, ResourceType::Route][..]
         } else {
