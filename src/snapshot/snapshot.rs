@@ -151,20 +151,13 @@ impl SnapshotBuilder {
 
     /// Adds a cluster.
     pub fn cluster(mut self, cluster: Cluster) -> Self {
-        let refs = References::of_cluster(&cluster);
-        self.push(ResourceType::Cluster, cluster.name.clone(), &cluster, refs);
+        self.insert(cluster_resource(&cluster));
         self
     }
 
     /// Adds a ClusterLoadAssignment (named by its `cluster_name`).
     pub fn endpoints(mut self, endpoints: ClusterLoadAssignment) -> Self {
-        let name = endpoints.cluster_name.clone();
-        self.push(
-            ResourceType::Endpoints,
-            name,
-            &endpoints,
-            References::default(),
-        );
+        self.insert(assignment_resource(&endpoints));
         self
     }
 
@@ -182,11 +175,7 @@ impl SnapshotBuilder {
         items: Vec<T>,
         render: impl Fn(T) -> Cluster + Sync,
     ) -> Self {
-        let encoded = fan_out::map(items, |item| {
-            let cluster = render(item);
-            let refs = References::of_cluster(&cluster);
-            Resource::encode(ResourceType::Cluster, cluster.name.clone(), &cluster, refs)
-        });
+        let encoded = fan_out::map(items, |item| cluster_resource(&render(item)));
         for resource in encoded {
             self.insert(resource);
         }
@@ -195,15 +184,7 @@ impl SnapshotBuilder {
 
     /// Adds ClusterLoadAssignments, encoded across the cores.
     pub fn load_assignments(mut self, assignments: Vec<ClusterLoadAssignment>) -> Self {
-        let encoded = fan_out::map(assignments, |endpoints| {
-            let name = endpoints.cluster_name.clone();
-            Resource::encode(
-                ResourceType::Endpoints,
-                name,
-                &endpoints,
-                References::default(),
-            )
-        });
+        let encoded = fan_out::map(assignments, |endpoints| assignment_resource(&endpoints));
         for resource in encoded {
             self.insert(resource);
         }
@@ -309,4 +290,21 @@ impl SnapshotBuilder {
             lineage,
         })
     }
+}
+
+/// A cluster, encoded, with what it references.
+fn cluster_resource(cluster: &Cluster) -> Resource {
+    let refs = References::of_cluster(cluster);
+    Resource::encode(ResourceType::Cluster, cluster.name.clone(), cluster, refs)
+}
+
+/// A ClusterLoadAssignment, encoded under its `cluster_name`.
+fn assignment_resource(endpoints: &ClusterLoadAssignment) -> Resource {
+    let name = endpoints.cluster_name.clone();
+    Resource::encode(
+        ResourceType::Endpoints,
+        name,
+        endpoints,
+        References::default(),
+    )
 }

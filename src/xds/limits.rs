@@ -208,13 +208,13 @@ impl NameCount {
     /// than `max` (the wildcard aside).
     pub fn check_sotw(
         kind: ResourceType,
-        names: &[impl AsRef<str>],
+        names: &[impl AsRef<[u8]>],
         max: usize,
     ) -> Result<(), Status> {
         if names.len() <= max {
             return Ok(());
         }
-        let explicit = names.iter().filter(|n| n.as_ref() != "*").count();
+        let explicit = names.iter().filter(|n| n.as_ref() != b"*").count();
         if explicit <= max {
             return Ok(());
         }

@@ -28,7 +28,7 @@ impl Protocol for Sotw {
 
     fn admit(_: &StreamState, r: &SotwRequest, max_names: usize) -> Result<(), Status> {
         match ResourceType::from_type_url(&r.type_url) {
-            Some(kind) => NameCount::check_sotw(kind, &r.names(), max_names),
+            Some(kind) => NameCount::check_sotw(kind, &r.resource_names, max_names),
             None => Ok(()),
         }
     }

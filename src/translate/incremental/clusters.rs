@@ -9,6 +9,7 @@ use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 
 use super::tally::Tally;
 use crate::fan_out;
+use crate::snapshot::seek_name;
 use crate::translate::diagnostic::Diagnostics;
 use crate::translate::model::ClusterTarget;
 use crate::translate::render;
@@ -160,20 +161,13 @@ impl Clusters {
     /// name.
     fn first_targets(&self, dirty: &BTreeSet<String>) -> Vec<Arc<ClusterTarget>> {
         let mut dirty = dirty.iter().peekable();
-        let mut last: Option<&str> = None;
-        let mut wanted = Vec::new();
-        for target in self.refs.keys() {
-            let name = target.name.as_str();
-            if last == Some(name) {
-                continue;
-            }
-            last = Some(name);
-            while dirty.next_if(|d| d.as_str() < name).is_some() {}
-            if dirty.next_if(|d| d.as_str() == name).is_some() {
-                wanted.push(Arc::clone(target));
-            }
-        }
-        wanted
+        // A name's first target takes the name out of `dirty`: later
+        // targets of that name find it gone.
+        self.refs
+            .keys()
+            .filter(|target| seek_name(&mut dirty, &target.name, |d| d.as_str()).is_some())
+            .cloned()
+            .collect()
     }
 
     /// The target now named `name`, if any route forwards to it. With two
@@ -220,45 +214,41 @@ impl Clusters {
                 diagnostics.finish(),
             )
         });
-        if fresh {
-            // One sorted run: the map is built, not inserted into 50,000 times.
-            let mut live = Vec::with_capacity(wanted.len());
-            for (target, (assignment, diagnostics)) in wanted.iter().zip(assigned) {
-                changes.endpoints.push(assignment);
-                tally.add(&diagnostics);
-                let target = Arc::clone(target);
-                live.push((
-                    target.name.clone(),
-                    Live {
-                        target,
-                        diagnostics,
-                    },
-                ));
-            }
-            self.live = live.into_iter().collect();
-            self.names = None;
-            return changes;
-        }
+        let mut emitted = Vec::with_capacity(wanted.len());
         for (target, (assignment, diagnostics)) in wanted.iter().zip(assigned) {
             changes.endpoints.push(assignment);
-            let old = self.live.insert(
+            let target = Arc::clone(target);
+            emitted.push((
                 target.name.clone(),
                 Live {
-                    target: Arc::clone(target),
+                    target,
                     diagnostics,
                 },
-            );
-            if old.is_none() {
+            ));
+        }
+        self.keep(emitted, tally);
+        changes
+    }
+
+    /// Records what was emitted per cluster name (sorted), its diagnostics
+    /// replacing the name's old ones in `tally`. Into an empty map (a full
+    /// rebuild) as one sorted run, not 50,000 inserts.
+    fn keep(&mut self, emitted: Vec<(String, Live)>, tally: &mut Tally) {
+        if self.live.is_empty() {
+            for (_, live) in &emitted {
+                tally.add(&live.diagnostics);
+            }
+            self.live = emitted.into_iter().collect();
+            self.names = None;
+            return;
+        }
+        for (name, new) in emitted {
+            let old = self.live.get(&name).map_or(&[][..], |l| &l.diagnostics);
+            tally.replace(old, &new.diagnostics);
+            if self.live.insert(name, new).is_none() {
                 // A name the route tables did not reference yet.
                 self.names = None;
             }
-            let new = self
-                .live
-                .get(&target.name)
-                .map(|l| l.diagnostics.as_slice());
-            let old = old.map(|l| l.diagnostics).unwrap_or_default();
-            tally.replace(&old, new.unwrap_or_default());
         }
-        changes
     }
 }

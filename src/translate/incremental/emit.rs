@@ -88,10 +88,9 @@ impl Translator {
             };
         }
         let mut builder = base.edit();
-        builder = builder.clusters_from(changes.clusters, |t| render::cluster::cluster(&t));
-        for endpoints in changes.endpoints {
-            builder = builder.endpoints(endpoints);
-        }
+        builder = builder
+            .clusters_from(changes.clusters, |t| render::cluster::cluster(&t))
+            .load_assignments(changes.endpoints);
         for name in &changes.removed {
             builder = builder
                 .remove(ResourceType::Cluster, name)

@@ -77,18 +77,7 @@ impl Translator {
             let age = &read.age;
             dependents.extend(read.depends_on.iter().map(|d| (d.clone(), age.key.clone())));
             claimers.extend(read.hosts.iter().map(|h| (h.clone(), age.clone())));
-            self.tally.add(&read.diagnostics);
-            if !touched.global {
-                touched.hosts.extend(read.hosts.iter().cloned());
-            }
-            if read.global {
-                self.global.insert(age.clone());
-                touched.global = true;
-            }
-            if read.tls {
-                self.tls_claimers.insert(age.clone());
-                touched.tls = true;
-            }
+            self.claim(&read, false, touched);
             kept.push((key.clone(), read));
         }
         self.reads = kept.into_iter().collect();
@@ -146,18 +135,24 @@ impl Translator {
                 .or_default()
                 .insert(new.age.key.clone());
         }
-        self.tally.add(&new.diagnostics);
-        let same = old.is_some_and(|o| o.age == new.age && o.contribution == new.contribution);
         for host in &new.hosts {
             self.claimers
                 .entry(host.clone())
                 .or_default()
                 .insert(new.age.clone());
-            // Every host is merged again anyway when a global claim changed
-            // (a full rebuild: 50,000 host copies saved).
-            if !same && !touched.global {
-                touched.hosts.insert(host.clone());
-            }
+        }
+        let same = old.is_some_and(|o| o.age == new.age && o.contribution == new.contribution);
+        self.claim(new, same, touched);
+    }
+
+    /// Counts `new`'s diagnostics in and keeps its global and TLS claims,
+    /// marking what it claims as touched unless it is `same` as before.
+    fn claim(&mut self, new: &IngressRead, same: bool, touched: &mut Touched) {
+        self.tally.add(&new.diagnostics);
+        // Every host is merged again anyway when a global claim changed
+        // (a full rebuild: 50,000 host copies saved).
+        if !same && !touched.global {
+            touched.hosts.extend(new.hosts.iter().cloned());
         }
         if new.global {
             self.global.insert(new.age.clone());

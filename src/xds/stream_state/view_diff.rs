@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::snapshot::{version_of, Resource, ResourceMap, ResourceType, Snapshot};
+use crate::snapshot::{seek_name, version_of, Resource, ResourceMap, ResourceType, Snapshot};
 
 use super::StreamState;
 
@@ -53,10 +53,8 @@ pub(super) fn gone<'a>(
     held: &'a ResourceMap,
 ) -> impl Iterator<Item = &'a String> + 'a {
     let mut wanted = view.keys().peekable();
-    held.keys().filter(move |name| {
-        while wanted.next_if(|w| w < name).is_some() {}
-        wanted.peek() != Some(name)
-    })
+    held.keys()
+        .filter(move |name| seek_name(&mut wanted, name, |w| w.as_str()).is_none())
 }
 
 /// [`diff`] of `view` against `held`, read from the snapshot's own change set
